@@ -1,0 +1,70 @@
+// Builds dist/macmux: esbuild bundles cmd/main.ts, then @yao-pkg/pkg's sea() injects it into a stripped local node, offline.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const work = join(root, '.build');
+const out = join(root, 'dist', 'macmux');
+const bundle = join(work, 'macmux.cjs');
+const pkgVersion = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+const stub = join(root, 'scripts', 'stubs', 'optional.cjs');
+
+function fail(msg) {
+  console.error(`build: FAILED: ${msg}`);
+  process.exit(1);
+}
+
+rmSync(work, { recursive: true, force: true });
+mkdirSync(work, { recursive: true });
+mkdirSync(dirname(out), { recursive: true });
+rmSync(out, { force: true });
+
+// 1. One CommonJS bundle; the four optional requires point at a stub.
+await build({
+  entryPoints: [join(root, 'cmd', 'main.ts')],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  outfile: bundle,
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: { __MACMUX_VERSION__: JSON.stringify(pkgVersion) },
+  alias: { encoding: stub, 'supports-color': stub, bufferutil: stub, 'utf-8-validate': stub },
+});
+
+// 2. The base binary: this node, stripped (about 12 MB less, same behaviour).
+const base = join(work, 'node');
+copyFileSync(process.execPath, base);
+chmodSync(base, 0o755);
+try {
+  execFileSync('strip', [base], { stdio: 'inherit' });
+} catch {
+  console.error('build: strip unavailable; keeping the unstripped node');
+}
+
+// 3. SEA through pkg's sea(), offline: absolute output path, TMPDIR inside the project so npx finds postject.
+process.env.TMPDIR = work;
+const { default: sea } = await import('@yao-pkg/pkg/lib-es5/sea.js').then((m) => m.default ?? m);
+const major = process.versions.node.split('.')[0];
+await sea(bundle, {
+  targets: [{ nodeRange: `node${major}`, platform: 'linux', arch: process.arch, output: out }],
+  nodePath: base,
+  seaConfig: { disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true },
+});
+
+// 4. pkg swallows injection failures: prove the result is the app and not a plain node.
+let printed = '';
+try {
+  printed = execFileSync(out, ['version'], { encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: 20000 });
+} catch (e) {
+  fail(`${out} does not run: ${e.message}`);
+}
+if (!printed.startsWith(`macmux ${pkgVersion}`)) fail(`${out} is not the bundled app (printed ${JSON.stringify(printed.slice(0, 200))})`);
+rmSync(work, { recursive: true, force: true });
+console.log(`build: ${out} (${(statSync(out).size / 1048576).toFixed(1)} MiB) ${printed.trim()}`);

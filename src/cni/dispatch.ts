@@ -1,0 +1,81 @@
+// The CNI dispatcher: reads env and stdin, runs one verb, prints its result or error; no process globals.
+import { asCniError, type CniError } from './errors';
+import { readEnv, type Getenv } from './env';
+import { formatResult } from './result';
+import { isSupported, LATEST_VERSION, versionInfo } from './versions';
+import { loadConf, parseJson } from '../config/load';
+import { Logger, logSettings, makeSink, type LogSink } from '../log';
+import type { VerbContext } from '../plugin/context';
+
+export interface Io {
+  getenv: Getenv;
+  /** The whole of stdin, or a stream of it. */
+  stdin: string | AsyncIterable<string | Buffer>;
+  stdout: { write(s: string): unknown };
+  stderr: LogSink;
+}
+
+/** Variables a delegate inherits from macmux's own environment. */
+const INHERITED = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'NODE_NAME', '_CNI_LOGGING_LEVEL', '_CNI_LOGGING_FILE'];
+
+/** Runs one CNI invocation and returns the exit code: 0 on success, 1 after printing an error. */
+export async function dispatch(io: Io): Promise<number> {
+  let cniVersion = LATEST_VERSION;
+  let log = new Logger(logSettings(io.getenv).level, makeSink(logSettings(io.getenv).file, io.stderr));
+  try {
+    const env = readEnv(io.getenv);
+    log.with({ verb: env.command, containerID: env.containerID || '-' });
+    const text = await readAll(io.stdin);
+
+    if (env.command === 'VERSION') {
+      const asked = text.trim() ? parseJson(text, 'stdin').cniVersion : undefined;
+      io.stdout.write(JSON.stringify(versionInfo(typeof asked === 'string' ? asked : undefined)));
+      return 0;
+    }
+
+    const raw = parseJson(text, 'network config');
+    if (typeof raw.cniVersion === 'string' && isSupported(raw.cniVersion)) cniVersion = raw.cniVersion;
+    const conf = loadConf(raw);
+    const settings = logSettings(io.getenv, conf);
+    log = new Logger(settings.level, makeSink(settings.file, io.stderr)).with({ verb: env.command, containerID: env.containerID || '-' });
+    const baseEnv = Object.fromEntries(INHERITED.flatMap((k) => (io.getenv(k) !== undefined ? [[k, io.getenv(k)!]] : [])));
+    const ctx: VerbContext = { env, conf, raw, log, baseEnv };
+    log.debug(`start netns=${env.netns || '-'} ifname=${env.ifName || '-'}`);
+
+    switch (env.command) {
+      case 'ADD': {
+        const { cmdAdd } = await import('../plugin/add');
+        const result = await cmdAdd(ctx);
+        io.stdout.write(JSON.stringify(formatResult(result, conf.cniVersion)));
+        break;
+      }
+      case 'DEL':
+        await (await import('../plugin/del')).cmdDel(ctx);
+        break;
+      case 'CHECK':
+        await (await import('../plugin/check')).cmdCheck(ctx);
+        break;
+      case 'GC':
+        await (await import('../plugin/gc')).cmdGc(ctx);
+        break;
+      case 'STATUS':
+        await (await import('../plugin/status')).cmdStatus(ctx);
+        break;
+    }
+    log.info('done');
+    return 0;
+  } catch (e) {
+    const err: CniError = asCniError(e);
+    log.error(`code ${err.code}: ${err.message}${err.details ? ` (${err.details})` : ''}`);
+    if (err.code === 999 && e instanceof Error && e.stack) log.debug(e.stack);
+    io.stdout.write(JSON.stringify(err.toJSON(cniVersion)));
+    return 1;
+  }
+}
+
+async function readAll(stdin: Io['stdin']): Promise<string> {
+  if (typeof stdin === 'string') return stdin;
+  const chunks: Buffer[] = [];
+  for await (const c of stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,105 @@
+// The CNI environment: which variables each verb needs, and parsing of CNI_ARGS (pure).
+import { CniError, Code } from './errors';
+
+export type Getenv = (name: string) => string | undefined;
+
+export const VERBS = ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS', 'VERSION'] as const;
+export type Verb = (typeof VERBS)[number];
+
+/** Variables that must be set for each verb (CNI_PATH is checked where a delegate is looked up). */
+export const REQUIRED_ENV: Record<Verb, readonly string[]> = {
+  ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
+  CHECK: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
+  DEL: ['CNI_CONTAINERID', 'CNI_IFNAME'],
+  GC: [],
+  STATUS: [],
+  VERSION: [],
+};
+
+export interface CniEnv {
+  command: Verb;
+  containerID: string;
+  netns: string;
+  ifName: string;
+  /** Directories from CNI_PATH, in order; empty when unset. */
+  path: string[];
+  args: CniArgs;
+  /** The raw CNI_ARGS string as received. */
+  rawArgs: string;
+}
+
+/** CNI_ARGS as ordered key/value pairs; keys are case-sensitive and kept once. */
+export type CniArgs = Array<[string, string]>;
+
+const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const IFNAME_BAD = /[/\s:]/;
+
+/** Reads and checks the environment for `command`; throws code 4 naming every missing variable. */
+export function readEnv(getenv: Getenv): CniEnv {
+  const raw = getenv('CNI_COMMAND') ?? '';
+  const command = raw.toUpperCase() as Verb;
+  if (!(VERBS as readonly string[]).includes(command)) {
+    throw new CniError(Code.InvalidEnv, `unknown CNI_COMMAND "${raw}"`, `expected one of ${VERBS.join(', ')}`);
+  }
+  const missing = REQUIRED_ENV[command].filter((k) => !getenv(k));
+  if (missing.length > 0) {
+    throw new CniError(Code.InvalidEnv, `missing environment variable${missing.length > 1 ? 's' : ''} for ${command}: ${missing.join(', ')}`);
+  }
+  const containerID = getenv('CNI_CONTAINERID') ?? '';
+  if (containerID && !CONTAINER_ID.test(containerID)) {
+    throw new CniError(Code.InvalidEnv, `CNI_CONTAINERID "${containerID}" is invalid: it must start with a letter or digit and hold only letters, digits, "_", "." and "-"`);
+  }
+  const ifName = getenv('CNI_IFNAME') ?? '';
+  if (ifName) checkIfName(ifName, 'CNI_IFNAME', Code.InvalidEnv);
+  const rawArgs = getenv('CNI_ARGS') ?? '';
+  return {
+    command,
+    containerID,
+    netns: getenv('CNI_NETNS') ?? '',
+    ifName,
+    path: (getenv('CNI_PATH') ?? '').split(':').filter((d) => d.length > 0),
+    args: parseCniArgs(rawArgs),
+    rawArgs,
+  };
+}
+
+/** Linux interface name rules: 1-15 bytes, not "." or "..", no "/", ":" or whitespace. */
+export function checkIfName(name: string, field: string, code: number = Code.InvalidConfig): void {
+  const why =
+    name.length === 0 ? 'is empty'
+    : Buffer.byteLength(name) > 15 ? 'is longer than 15 characters'
+    : name === '.' || name === '..' ? 'may not be "." or ".."'
+    : IFNAME_BAD.test(name) ? 'may not contain "/", ":" or whitespace'
+    : '';
+  if (why) throw new CniError(code, `${field} "${name}" ${why}`);
+}
+
+/** Parses `K1=V1;K2=V2`; throws code 4 naming the malformed pair. */
+export function parseCniArgs(raw: string): CniArgs {
+  const out: CniArgs = [];
+  if (!raw) return out;
+  for (const [i, pair] of raw.split(';').entries()) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    if (eq <= 0) {
+      throw new CniError(Code.InvalidEnv, `CNI_ARGS: element ${i} "${pair}" is not KEY=VALUE`);
+    }
+    out.push([pair.slice(0, eq), pair.slice(eq + 1)]);
+  }
+  return out;
+}
+
+/** The last value given for `key`, if any. */
+export function argValue(args: CniArgs, key: string): string | undefined {
+  let v: string | undefined;
+  for (const [k, val] of args) if (k === key) v = val;
+  return v;
+}
+
+/** Renders args with IgnoreUnknown=1 first, then `overrides`, each key exactly once. */
+export function formatCniArgs(args: CniArgs, overrides: CniArgs = []): string {
+  const merged = new Map<string, string>([['IgnoreUnknown', '1']]);
+  for (const [k, v] of args) if (k !== 'IgnoreUnknown') merged.set(k, v);
+  for (const [k, v] of overrides) merged.set(k, v);
+  return [...merged].map(([k, v]) => `${k}=${v}`).join(';');
+}

@@ -1,0 +1,49 @@
+// The one error type of macmux: a CNI error with its spec code, printed as the spec's error JSON.
+
+/** Error codes from the CNI spec, plus macmux's own (100 and above). */
+export const Code = {
+  IncompatibleVersion: 1,
+  UnsupportedField: 2,
+  UnknownContainer: 3,
+  InvalidEnv: 4,
+  IO: 5,
+  Decode: 6,
+  InvalidConfig: 7,
+  TryAgainLater: 11,
+  PluginNotAvailable: 50,
+  PluginLimitedConnectivity: 51,
+  MacConflict: 100,
+  PoolExhausted: 101,
+  Internal: 999,
+} as const;
+
+export class CniError extends Error {
+  readonly code: number;
+  readonly details: string;
+
+  constructor(code: number, msg: string, details = '') {
+    super(msg);
+    this.name = 'CniError';
+    this.code = code;
+    this.details = details;
+  }
+
+  /** The spec's error object; `cniVersion` is the version the result is printed in. */
+  toJSON(cniVersion: string): Record<string, unknown> {
+    const out: Record<string, unknown> = { cniVersion, code: this.code, msg: this.message };
+    if (this.details) out.details = this.details;
+    return out;
+  }
+}
+
+/** Turns anything thrown into a CniError, wrapping only what is not one already. */
+export function asCniError(err: unknown): CniError {
+  if (err instanceof CniError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  return new CniError(Code.Internal, oneLine(msg));
+}
+
+/** Collapses a message to one line so no stack-like text reaches stdout. */
+export function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, '; ').trim();
+}

@@ -1,0 +1,117 @@
+// Parses and validates macmux's config with one compiled ajv validator, reporting every bad field by path.
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { CniError, Code } from '../cni/errors';
+import { requireSupported } from '../cni/versions';
+import { confSchema } from './schema';
+
+export type PluginConf = Record<string, unknown> & { type: string };
+
+/** A delegate network normalized to a list, as libcni loads a conflist. */
+export interface NetworkList {
+  name: string;
+  cniVersion: string;
+  plugins: PluginConf[];
+  disableCheck?: boolean;
+  disableGC?: boolean;
+}
+
+export interface Conf {
+  cniVersion: string;
+  name: string;
+  type: string;
+  kubeconfig?: string;
+  delegates: Array<Record<string, unknown>>;
+  clusterNetwork?: string;
+  binDir?: string;
+  cacheDir: string;
+  logLevel?: number;
+  logFile?: string;
+  delegateTimeout: number;
+  macPool?: { rangeStart: string; rangeEnd: string };
+  capabilities?: Record<string, boolean>;
+  runtimeConfig: Record<string, unknown>;
+}
+
+export const DEFAULT_CACHE_DIR = '/var/lib/macmux';
+export const DEFAULT_DELEGATE_TIMEOUT = 60;
+
+let ajv: Ajv | undefined;
+function validator(ref: string): ValidateFunction {
+  ajv ??= new Ajv({ allErrors: true, strict: false, schemas: [confSchema] });
+  return ajv.getSchema(ref)!;
+}
+
+/** Parses stdin bytes as JSON: code 6 when it is not JSON or not an object. */
+export function parseJson(text: string, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new CniError(Code.Decode, `${what} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new CniError(Code.Decode, `${what} is not a JSON object`);
+  }
+  return v as Record<string, unknown>;
+}
+
+/** Validates macmux's config (code 7 with every bad path, code 1 for a bad version) and fills defaults. */
+export function loadConf(raw: Record<string, unknown>): Conf {
+  check(validator('macmux'), raw, 'network config');
+  requireSupported(raw.cniVersion as string, 'network config');
+  const delegates = (raw.delegates as Array<Record<string, unknown>> | undefined) ?? [];
+  if (delegates.filter((d) => d.masterPlugin === true).length > 1) {
+    throw new CniError(Code.InvalidConfig, 'network config: at most one delegate may have masterPlugin: true');
+  }
+  if (raw.clusterNetwork && delegates.some((d) => d.masterPlugin === true)) {
+    throw new CniError(Code.InvalidConfig, 'network config: clusterNetwork and a delegate with masterPlugin: true are exclusive');
+  }
+  return {
+    ...(raw as unknown as Conf),
+    delegates,
+    cacheDir: (raw.cacheDir as string | undefined) ?? DEFAULT_CACHE_DIR,
+    delegateTimeout: (raw.delegateTimeout as number | undefined) ?? DEFAULT_DELEGATE_TIMEOUT,
+    runtimeConfig: (raw.runtimeConfig as Record<string, unknown> | undefined) ?? {},
+  };
+}
+
+/**
+ * Normalizes one delegate network (a config or a conflist) into a list; `what` names it in errors.
+ * Plugins inherit the network's name and cniVersion, which default to `fallbackVersion`.
+ */
+export function toNetworkList(raw: Record<string, unknown>, what: string, fallbackVersion: string): NetworkList {
+  check(validator('macmux#/$defs/network'), raw, what);
+  const cniVersion = (raw.cniVersion as string | undefined) ?? fallbackVersion;
+  requireSupported(cniVersion, what);
+  const name = raw.name as string;
+  const { masterPlugin: _m, disableCheck, disableGC, plugins, ...single } = raw;
+  const list = Array.isArray(plugins) ? (plugins as PluginConf[]) : [single as PluginConf];
+  return {
+    name,
+    cniVersion,
+    plugins: list.map((p) => ({ ...p, name, cniVersion })),
+    ...(disableCheck === true ? { disableCheck: true } : {}),
+    ...(disableGC === true ? { disableGC: true } : {}),
+  };
+}
+
+function check(validate: ValidateFunction, value: unknown, what: string): void {
+  if (validate(value)) return;
+  // Errors inside oneOf/anyOf branches only restate the branch choice reported once at the parent.
+  const errors = (validate.errors ?? []).filter((e) => !/\/(oneOf|anyOf)\/\d+\//.test(e.schemaPath));
+  const problems = [...new Set(errors.map(describe))];
+  throw new CniError(Code.InvalidConfig, `${what} is invalid: ${problems.join('; ')}`);
+}
+
+/** `$.delegates[0].type: must be string`, with the missing property named for `required`. */
+export function describe(e: ErrorObject): string {
+  const segs = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (e.keyword === 'required') segs.push((e.params as { missingProperty: string }).missingProperty);
+  const path = '$' + segs.map((s) => (/^\d+$/.test(s) ? `[${s}]` : /^[A-Za-z_$][\w$-]*$/.test(s) ? `.${s}` : `[${JSON.stringify(s)}]`)).join('');
+  const msg =
+    e.keyword === 'required' ? 'is required'
+    : e.keyword === 'anyOf' ? 'needs "delegates" or "clusterNetwork"'
+    : e.keyword === 'oneOf' ? 'needs exactly one of "type" or "plugins"'
+    : e.message ?? 'is invalid';
+  return `${path}: ${msg}`;
+}

@@ -1,0 +1,88 @@
+// Runs a delegate network list through ADD, DEL, CHECK and GC as libcni does.
+import type { NetworkList } from '../config/load';
+import { formatResult, parseResult, type Result } from '../cni/result';
+import { compareVersions } from '../cni/versions';
+import { CniError, Code } from '../cni/errors';
+import { parseJson } from '../config/load';
+import { findPlugin } from './find';
+import { buildStdin } from './stdin';
+import { execPlugin } from './exec';
+
+/** Where and how one attachment's plugins run. */
+export interface Invocation {
+  containerID: string;
+  netns: string;
+  ifName: string;
+  /** CNI_ARGS for the delegate. */
+  args: string;
+  /** Plugin search directories; also the delegate's CNI_PATH. */
+  dirs: string[];
+  timeoutMs: number;
+  /** The environment the delegate inherits (PATH and the like); CNI_* keys are set here. */
+  baseEnv: Record<string, string>;
+  runtimeConfig?: Record<string, unknown>;
+}
+
+function env(inv: Invocation, command: string): Record<string, string> {
+  return {
+    ...inv.baseEnv,
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: inv.containerID,
+    CNI_NETNS: inv.netns,
+    CNI_IFNAME: inv.ifName,
+    CNI_ARGS: inv.args,
+    CNI_PATH: inv.dirs.join(':'),
+  };
+}
+
+async function run(list: NetworkList, index: number, inv: Invocation, command: string, prev?: Result, extra?: Record<string, unknown>): Promise<string> {
+  const plugin = list.plugins[index]!;
+  const what = `${plugin.type} (${list.name}) ${command}`;
+  const stdin = buildStdin(plugin, {
+    name: list.name,
+    cniVersion: list.cniVersion,
+    ...(prev ? { prevResult: formatResult(prev, list.cniVersion) } : {}),
+    ...(inv.runtimeConfig ? { runtimeConfig: inv.runtimeConfig } : {}),
+    ...(extra ? { extra } : {}),
+  });
+  const path = findPlugin(plugin.type, inv.dirs);
+  const environment = command === 'GC' || command === 'STATUS' ? gcEnv(inv, command) : env(inv, command);
+  return execPlugin({ path, env: environment, stdin: JSON.stringify(stdin), timeoutMs: inv.timeoutMs, what });
+}
+
+function gcEnv(inv: Invocation, command: string): Record<string, string> {
+  return { ...inv.baseEnv, CNI_COMMAND: command, CNI_PATH: inv.dirs.join(':') };
+}
+
+/** ADD through every plugin in order, chaining prevResult; returns the last result. */
+export async function addNetwork(list: NetworkList, inv: Invocation): Promise<Result> {
+  let prev: Result | undefined;
+  for (let i = 0; i < list.plugins.length; i++) {
+    const out = await run(list, i, inv, 'ADD', prev);
+    const what = `${list.plugins[i]!.type} (${list.name}) ADD`;
+    if (out.trim() === '') throw new CniError(Code.Decode, `${what}: plugin printed no result`);
+    prev = parseResult(parseJson(out, `${what}: result`), what);
+  }
+  return prev!;
+}
+
+/** DEL through every plugin in reverse; prevResult is the cached result from 0.4.0 on. */
+export async function delNetwork(list: NetworkList, inv: Invocation, cached?: Result): Promise<void> {
+  const prev = cached && compareVersions(list.cniVersion, '0.4.0') >= 0 ? cached : undefined;
+  for (let i = list.plugins.length - 1; i >= 0; i--) await run(list, i, inv, 'DEL', prev);
+}
+
+/** CHECK through every plugin with the cached result; lists older than 0.4.0 cannot be checked. */
+export async function checkNetwork(list: NetworkList, inv: Invocation, cached: Result): Promise<void> {
+  if (list.disableCheck) return;
+  if (compareVersions(list.cniVersion, '0.4.0') < 0) {
+    throw new CniError(Code.IncompatibleVersion, `network "${list.name}": cniVersion ${list.cniVersion} does not support CHECK`);
+  }
+  for (let i = 0; i < list.plugins.length; i++) await run(list, i, inv, 'CHECK', cached);
+}
+
+/** GC through every plugin, from 1.1.0 on, with the attachments still valid for this network. */
+export async function gcNetwork(list: NetworkList, inv: Invocation, valid: Array<{ containerID: string; ifname: string }>): Promise<void> {
+  if (list.disableGC || compareVersions(list.cniVersion, '1.1.0') < 0) return;
+  for (let i = 0; i < list.plugins.length; i++) await run(list, i, inv, 'GC', undefined, { 'cni.dev/valid-attachments': valid });
+}

@@ -1,0 +1,65 @@
+// GC: delete every cached attachment the runtime no longer lists, then let 1.1.0 delegates collect their own.
+import { CniError, Code } from '../cni/errors';
+import { compareVersions } from '../cni/versions';
+import { gcNetwork } from '../delegate/network';
+import { listCache, readCache, removeCache } from './cache';
+import { invocationFor, staticPlan, type VerbContext } from './context';
+import { delAll } from './del';
+
+export interface ValidAttachment {
+  containerID: string;
+  ifname: string;
+}
+
+/** Reads cni.dev/valid-attachments, or the legacy cni.dev/attachments; code 7 names a bad element. */
+export function validAttachments(raw: Record<string, unknown>): ValidAttachment[] {
+  const key = 'cni.dev/valid-attachments' in raw ? 'cni.dev/valid-attachments' : 'cni.dev/attachments';
+  const list = raw[key] ?? [];
+  if (!Array.isArray(list)) throw new CniError(Code.InvalidConfig, `${key} must be a list`);
+  return list.map((v, i) => {
+    const o = v as Record<string, unknown>;
+    if (typeof o?.containerID !== 'string' || typeof o?.ifname !== 'string') {
+      throw new CniError(Code.InvalidConfig, `${key}[${i}] needs string fields containerID and ifname`);
+    }
+    return { containerID: o.containerID, ifname: o.ifname };
+  });
+}
+
+export async function cmdGc(ctx: VerbContext): Promise<void> {
+  const { conf, log } = ctx;
+  if (compareVersions(conf.cniVersion, '1.1.0') < 0) {
+    throw new CniError(Code.IncompatibleVersion, `cniVersion ${conf.cniVersion} does not support GC (needs 1.1.0)`);
+  }
+  const valid = validAttachments(ctx.raw);
+  const isValid = (id: string, ifName: string) => valid.some((v) => v.containerID === id && v.ifname === ifName);
+  const kept: Array<{ containerID: string; network: string; ifname: string }> = [];
+  const failures: CniError[] = [];
+
+  for (const id of listCache(conf.cacheDir)) {
+    const cached = readCache(conf.cacheDir, id);
+    if (cached.kind !== 'ok') {
+      log.error(`GC: cache entry ${id} unreadable (${cached.kind === 'corrupt' ? cached.why : 'gone'}); left for DEL`);
+      continue;
+    }
+    const entry = cached.entry;
+    if (isValid(id, entry.ifName)) {
+      for (const a of entry.attachments) kept.push({ containerID: id, network: a.name, ifname: a.ifName });
+      continue;
+    }
+    log.info(`GC: deleting stale attachments of container ${id}`);
+    const sub = { ...ctx, env: { ...ctx.env, containerID: id, netns: entry.netns, ifName: entry.ifName } };
+    const errs = await delAll(sub, entry.attachments);
+    if (errs.length === 0) removeCache(conf.cacheDir, id);
+    failures.push(...errs);
+  }
+
+  for (const att of staticPlan(ctx)) {
+    const mine = kept.filter((k) => k.network === att.name).map(({ containerID, ifname }) => ({ containerID, ifname }));
+    try {
+      await gcNetwork(att.network, invocationFor(ctx, att), mine);
+    } catch (e) {
+      failures.push(e as CniError);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
+}
