@@ -21,6 +21,8 @@ export interface Invocation {
   /** The environment the delegate inherits (PATH and the like); CNI_* keys are set here. */
   baseEnv: Record<string, string>;
   runtimeConfig?: Record<string, unknown>;
+  /** Told about plugins DEL had to skip. */
+  warn?: (msg: string) => void;
 }
 
 function env(inv: Invocation, command: string): Record<string, string> {
@@ -66,10 +68,29 @@ export async function addNetwork(list: NetworkList, inv: Invocation): Promise<Re
   return prev!;
 }
 
-/** DEL through every plugin in reverse; prevResult is the cached result from 0.4.0 on. */
+/**
+ * DEL through every plugin in reverse, best effort: each plugin is tried even when a later one failed,
+ * and a plugin that is not installed is skipped (it cannot undo anything). Throws the first failure.
+ * prevResult is the cached result from 0.4.0 on.
+ */
 export async function delNetwork(list: NetworkList, inv: Invocation, cached?: Result): Promise<void> {
   const prev = cached && compareVersions(list.cniVersion, '0.4.0') >= 0 ? cached : undefined;
-  for (let i = list.plugins.length - 1; i >= 0; i--) await run(list, i, inv, 'DEL', prev);
+  let first: unknown;
+  for (let i = list.plugins.length - 1; i >= 0; i--) {
+    const type = list.plugins[i]!.type;
+    try {
+      findPlugin(type, inv.dirs);
+    } catch (e) {
+      inv.warn?.(`${type} (${list.name}) DEL skipped: ${(e as Error).message}`);
+      continue;
+    }
+    try {
+      await run(list, i, inv, 'DEL', prev);
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first !== undefined) throw first;
 }
 
 /** CHECK through every plugin with the cached result; lists older than 0.4.0 cannot be checked. */

@@ -29,6 +29,7 @@ export function invocationFor(ctx: VerbContext, att: Attachment, netns = ctx.env
     dirs: searchDirs(ctx.conf.binDir, ctx.env.path),
     timeoutMs: ctx.conf.delegateTimeout * 1000,
     baseEnv: ctx.baseEnv,
+    warn: (msg) => ctx.log.error(msg),
     ...(att.cluster ? { runtimeConfig: ctx.conf.runtimeConfig } : {}),
   };
 }

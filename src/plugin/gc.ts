@@ -1,5 +1,5 @@
 // GC: delete every cached attachment the runtime no longer lists, then let 1.1.0 delegates collect their own.
-import { CniError, Code } from '../cni/errors';
+import { asCniError, CniError, Code } from '../cni/errors';
 import { compareVersions } from '../cni/versions';
 import { gcNetwork } from '../delegate/network';
 import { listCache, readCache, removeCache } from './cache';
@@ -50,7 +50,7 @@ export async function cmdGc(ctx: VerbContext): Promise<void> {
     const sub = { ...ctx, env: { ...ctx.env, containerID: id, netns: entry.netns, ifName: entry.ifName } };
     const errs = await delAll(sub, entry.attachments);
     if (errs.length === 0) removeCache(conf.cacheDir, id);
-    failures.push(...errs);
+    failures.push(...errs.map((f) => f.error));
   }
 
   for (const att of staticPlan(ctx)) {
@@ -58,7 +58,7 @@ export async function cmdGc(ctx: VerbContext): Promise<void> {
     try {
       await gcNetwork(att.network, invocationFor(ctx, att), mine);
     } catch (e) {
-      failures.push(e as CniError);
+      failures.push(asCniError(e));
     }
   }
   if (failures.length > 0) throw failures[0];

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what macmux's build, demo and tests need on a fresh Debian machine: npm packages, iproute2, CNI plugins.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+[ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/macvlan ] && [ -x /usr/lib/cni/host-local ] || need_apt+=(containernetworking-plugins)
+command -v strip >/dev/null 2>&1 || need_apt+=(binutils)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: need root to install: ${need_apt[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need_apt[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# npm packages, when missing or older than the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test: typecheck, build dist/macmux, then unit and integration tests with node:test (as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+if [ "$(id -u)" != 0 ]; then
+  echo "test: integration tests create network namespaces and must run as root" >&2
+  exit 1
+fi
+npx tsc --noEmit -p .
+npm run build --silent
+exec node --import tsx --test --test-concurrency=1 test/unit/*.test.ts test/integration/*.test.ts

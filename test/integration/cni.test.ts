@@ -1,0 +1,188 @@
+// Integration: dist/macmux run as a runtime runs it, with real plugins in real network namespaces.
+import { describe, it, before, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { BINARY, PLUGIN_DIR, Sandbox, cni, ipv4, linkNames, links, macmuxConf, sh } from './harness';
+
+const GREEN = 'net9f27410725ab'; // md5("green")[:12]
+const BLUE = 'net48d6215903df'; // md5("blue")[:12]
+
+before(() => {
+  assert.ok(existsSync(BINARY), `${BINARY} missing: run npm run build`);
+  for (const p of ['bridge', 'macvlan', 'host-local', 'tuning']) assert.ok(existsSync(`${PLUGIN_DIR}/${p}`), `plugin ${p} missing from ${PLUGIN_DIR}`);
+  assert.equal(process.getuid?.(), 0, 'integration tests need root');
+});
+
+function sandbox(t: TestContext): Sandbox {
+  const sb = new Sandbox();
+  t.after(() => sb.cleanup());
+  return sb;
+}
+
+/** eth0 on the cluster bridge, green = macvlan on a host bridge, blue = bridge + tuning conflist. */
+function podConf(sb: Sandbox, v: string): Record<string, unknown> {
+  const lower = sb.bridge('l');
+  return macmuxConf(sb, v, [
+    { name: 'green', type: 'macvlan', master: lower, mode: 'bridge', ipam: { type: 'host-local', subnet: '10.251.0.0/24', dataDir: sb.ipamDir } },
+    {
+      name: 'blue',
+      plugins: [
+        { type: 'bridge', bridge: sb.bridgeName('b'), ipam: { type: 'host-local', subnet: '10.252.0.0/24', dataDir: sb.ipamDir } },
+        { type: 'tuning', sysctl: {} },
+      ],
+    },
+  ]);
+}
+
+/** Asserts a spec error object on stdout with exit status 1. */
+function assertCniError(r: ReturnType<typeof cni>, code: number, ...fragments: string[]): void {
+  assert.equal(r.status, 1, `exit status; stdout=${r.stdout} stderr=${r.stderr}`);
+  assert.equal(r.json.code, code, `code in ${r.stdout}`);
+  const text = `${String(r.json.msg)} ${String(r.json.details ?? '')}`;
+  for (const f of fragments) assert.ok(text.includes(f), `error ${JSON.stringify(text)} should mention ${JSON.stringify(f)}`);
+  assert.ok(!/\n\s+at /.test(r.stdout), 'no stack trace on stdout');
+}
+
+for (const v of ['0.3.1', '0.4.0', '1.0.0']) {
+  describe(`cniVersion ${v}`, () => {
+    it('ADD gives eth0 plus net<md5> devices with the MACs and addresses the delegates reported', (t) => {
+      const sb = sandbox(t);
+      const conf = podConf(sb, v);
+      const r = cni('ADD', conf, sb.env('add1'));
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.equal(r.stderr, '', 'nothing on stderr at the default log level');
+
+      assert.deepEqual(linkNames(sb.ns), ['eth0', BLUE, GREEN, 'lo'].sort());
+      const byName = new Map(links(sb.ns).map((l) => [l.ifname, l]));
+      assert.deepEqual(ipv4(byName.get('eth0')), ['10.250.0.2/24']);
+      assert.deepEqual(ipv4(byName.get(GREEN)), ['10.251.0.2/24']);
+      assert.deepEqual(ipv4(byName.get(BLUE)), ['10.252.0.2/24']);
+      assert.equal(byName.get(GREEN)?.linkinfo?.info_kind, 'macvlan');
+      assert.equal(byName.get(BLUE)?.linkinfo?.info_kind, 'veth');
+
+      // The printed result is eth0's, in the config's version.
+      assert.equal(r.json.cniVersion, v);
+      const ips = r.json.ips as Array<Record<string, unknown>>;
+      assert.equal(ips[0]?.address, '10.250.0.2/24');
+      assert.equal(ips[0]?.version, v === '1.0.0' ? undefined : '4');
+      const ifaces = r.json.interfaces as Array<Record<string, string>>;
+      const eth0 = ifaces.find((i) => i.name === 'eth0' && i.sandbox === sb.netnsPath);
+      assert.equal(eth0?.mac, byName.get('eth0')?.address);
+
+      // The cache holds every attachment's result, and its MACs match the netns.
+      const entry = sb.cacheEntry('add1') as { state: string; attachments: Array<{ name: string; ifName: string; result: { interfaces: Array<{ name: string; mac: string }> } }> };
+      assert.equal(entry.state, 'added');
+      assert.deepEqual(entry.attachments.map((a) => [a.name, a.ifName]), [['cluster', 'eth0'], ['green', GREEN], ['blue', BLUE]]);
+      for (const a of entry.attachments) {
+        const mac = a.result.interfaces.find((i) => i.name === a.ifName)?.mac;
+        assert.equal(mac, byName.get(a.ifName)?.address, `${a.name} MAC`);
+      }
+    });
+
+    it('DEL removes everything, succeeds twice, and succeeds after the netns is gone', (t) => {
+      const sb = sandbox(t);
+      const conf = podConf(sb, v);
+      assert.equal(cni('ADD', conf, sb.env('del1')).status, 0);
+      assert.equal(sb.ipamLeases().length, 3);
+
+      const d1 = cni('DEL', conf, sb.env('del1'));
+      assert.equal(d1.status, 0, d1.stdout);
+      assert.equal(d1.stdout, '');
+      assert.deepEqual(linkNames(sb.ns), ['lo']);
+      assert.deepEqual(sb.cacheEntries(), []);
+      assert.deepEqual(sb.ipamLeases(), []);
+
+      assert.equal(cni('DEL', conf, sb.env('del1')).status, 0, 'second DEL');
+
+      // ADD again, then the netns disappears before DEL.
+      assert.equal(cni('ADD', conf, sb.env('del2')).status, 0);
+      sb.deleteNetns();
+      const d3 = cni('DEL', conf, sb.env('del2'));
+      assert.equal(d3.status, 0, d3.stdout);
+      assert.deepEqual(sb.cacheEntries(), []);
+      assert.deepEqual(sb.ipamLeases(), [], 'IPs released even without the netns');
+    });
+
+    it('a failing secondary delegate leaves no link, lease or cache entry behind', (t) => {
+      const sb = sandbox(t);
+      const conf = macmuxConf(sb, v, [
+        { name: 'green', type: 'macvlan', master: sb.bridge('l'), mode: 'bridge', ipam: { type: 'host-local', subnet: '10.251.0.0/24', dataDir: sb.ipamDir } },
+        { name: 'broken', type: 'macvlan', master: 'mmnosuchdev0', ipam: { type: 'host-local', subnet: '10.253.0.0/24', dataDir: sb.ipamDir } },
+      ]);
+      const r = cni('ADD', conf, sb.env('fail1'));
+      assert.equal(r.status, 1, r.stdout);
+      assert.equal(r.json.code, 999, 'the delegate code is kept');
+      assert.equal(r.json.msg, 'macvlan (broken) ADD: Link not found', 'the delegate message is kept, naming the delegate');
+      assert.deepEqual(linkNames(sb.ns), ['lo']);
+      assert.deepEqual(sb.cacheEntries(), []);
+      assert.deepEqual(sb.ipamLeases(), []);
+    });
+
+    it('a missing plugin gives a clear error naming it and the directories searched', (t) => {
+      const sb = sandbox(t);
+      const conf = macmuxConf(sb, v, [{ name: 'green', type: 'no-such-plugin' }]);
+      const r = cni('ADD', conf, sb.env('miss1'));
+      assertCniError(r, 7, 'no-such-plugin', PLUGIN_DIR);
+      assert.deepEqual(linkNames(sb.ns), ['lo'], 'eth0 rolled back');
+      assert.deepEqual(sb.cacheEntries(), []);
+      assert.deepEqual(sb.ipamLeases(), []);
+    });
+
+    it('CHECK passes after ADD and fails once an interface is deleted by hand', (t) => {
+      const sb = sandbox(t);
+      const conf = podConf(sb, v);
+      assert.equal(cni('ADD', conf, sb.env('chk1')).status, 0);
+      const c1 = cni('CHECK', conf, sb.env('chk1'));
+      if (v === '0.3.1') {
+        assertCniError(c1, 1, 'CHECK'); // CHECK exists from 0.4.0 on
+        return;
+      }
+      assert.equal(c1.status, 0, c1.stdout);
+      assert.equal(c1.stdout, '');
+      sh('ip', ['-n', sb.ns, 'link', 'del', GREEN]);
+      const c2 = cni('CHECK', conf, sb.env('chk1'));
+      assert.equal(c2.status, 1, 'CHECK must fail without the macvlan');
+      assert.ok(String(c2.json.msg).includes('macvlan (green) CHECK'), String(c2.json.msg));
+      assert.equal(cni('DEL', conf, sb.env('chk1')).status, 0, 'DEL still succeeds');
+      assert.deepEqual(sb.ipamLeases(), []);
+    });
+  });
+}
+
+describe('runtime-facing errors', () => {
+  it('bad env, bad JSON and a bad config give spec codes and no stack trace', (t) => {
+    const sb = sandbox(t);
+    assertCniError(cni('ADD', macmuxConf(sb, '1.0.0', []), { CNI_PATH: PLUGIN_DIR }), 4, 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME');
+    assertCniError(cni('ADD', '{not json', sb.env('e1')), 6);
+    const bad = { ...macmuxConf(sb, '1.0.0', [{ name: 'x' }]), logLevel: 7 };
+    assertCniError(cni('ADD', bad, sb.env('e1')), 7, '$.delegates[1]', '$.logLevel');
+    assertCniError(cni('ADD', macmuxConf(sb, '9.9.9', []), sb.env('e1')), 1, '9.9.9');
+    assertCniError(cni('FROB', {}, sb.env('e1')), 4, 'FROB');
+    assert.deepEqual(linkNames(sb.ns), ['lo']);
+    assert.deepEqual(sb.cacheEntries(), []);
+  });
+
+  it('VERSION echoes the input version and lists all supported versions', () => {
+    const r = cni('VERSION', { cniVersion: '0.4.0' });
+    assert.equal(r.status, 0);
+    assert.equal(r.stderr, '');
+    assert.deepEqual(r.json, { cniVersion: '0.4.0', supportedVersions: ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+    assert.equal(cni('VERSION', '').json.cniVersion, '1.1.0');
+  });
+
+  it('_CNI_LOGGING_FILE gets one line per event and stdout stays pure', (t) => {
+    const sb = sandbox(t);
+    const file = `${sb.dir}/macmux.log`;
+    const conf = podConf(sb, '1.0.0');
+    const r = cni('ADD', conf, { ...sb.env('log1'), _CNI_LOGGING_LEVEL: '3', _CNI_LOGGING_FILE: file });
+    assert.equal(r.status, 0);
+    assert.equal(r.stderr, '');
+    JSON.parse(r.stdout);
+    const lines = sh('cat', [file]).trim().split('\n');
+    assert.ok(lines.length >= 4, lines.join('\n'));
+    for (const l of lines) assert.match(l, /^\d{4}-\d\d-\d\dT[\d:.]+Z (error|info|debug) ADD log1 - .+/);
+    assert.ok(lines.some((l) => l.includes(`adding green on ${GREEN}`)));
+    assert.equal((sh('stat', ['-c', '%a', file]).trim()), '600');
+    assert.equal(cni('DEL', conf, sb.env('log1')).status, 0);
+  });
+});
