@@ -186,3 +186,54 @@ describe('runtime-facing errors', () => {
     assert.equal(cni('DEL', conf, sb.env('log1')).status, 0);
   });
 });
+
+describe('GC and clusterNetwork', () => {
+  it('GC deletes the attachments of containers the runtime no longer lists, and keeps the valid ones', (t) => {
+    const sb = sandbox(t);
+    const other = new Sandbox();
+    t.after(() => other.cleanup());
+    // macmux speaks 1.1.0 to the runtime while Debian's plugins speak 1.0.0: each delegate keeps its version.
+    const conf = macmuxConf(sb, '1.1.0', [
+      { name: 'green', cniVersion: '1.0.0', type: 'macvlan', master: sb.bridge('l'), mode: 'bridge', ipam: { type: 'host-local', subnet: '10.251.0.0/24', dataDir: sb.ipamDir } },
+    ]);
+    (conf.delegates as Array<Record<string, unknown>>)[0]!.cniVersion = '1.0.0';
+    const a = cni('ADD', conf, sb.env('gc-keep'));
+    assert.equal(a.status, 0, a.stdout);
+    assert.equal(a.json.cniVersion, '1.1.0');
+    assert.equal(cni('ADD', conf, other.env('gc-stale')).status, 0);
+    assert.deepEqual(sb.cacheEntries().sort(), ['gc-keep', 'gc-stale']);
+    assert.equal(sb.ipamLeases().length, 4);
+
+    const gc = cni('GC', { ...conf, 'cni.dev/valid-attachments': [{ containerID: 'gc-keep', ifname: 'eth0' }] }, { CNI_PATH: PLUGIN_DIR });
+    assert.equal(gc.status, 0, gc.stdout);
+    assert.deepEqual(sb.cacheEntries(), ['gc-keep']);
+    assert.deepEqual(linkNames(other.ns), ['lo'], 'stale container cleaned');
+    assert.deepEqual(linkNames(sb.ns), ['eth0', GREEN, 'lo'].sort(), 'valid container untouched');
+    assert.equal(sb.ipamLeases().length, 2);
+
+    assertCniError(cni('GC', { ...conf, cniVersion: '1.0.0' }, { CNI_PATH: PLUGIN_DIR }), 1, 'GC');
+    assert.equal(cni('DEL', conf, sb.env('gc-keep')).status, 0);
+  });
+
+  it('clusterNetwork names a conflist file for eth0; every delegate is then a secondary', (t) => {
+    const sb = sandbox(t);
+    const file = `${sb.dir}/10-cluster.conflist`;
+    const cluster = { cniVersion: '1.0.0', name: 'k8s-pod-network', plugins: [
+      { type: 'bridge', bridge: sb.bridgeName('k'), isGateway: true, ipam: { type: 'host-local', subnet: '10.254.0.0/24', dataDir: sb.ipamDir } },
+      { type: 'tuning', sysctl: {} },
+    ] };
+    sh('sh', ['-c', `cat > ${file} <<'X'\n${JSON.stringify(cluster)}\nX`]);
+    const conf = { cniVersion: '1.0.0', name: 'macmux', type: 'macmux', cacheDir: sb.cacheDir, clusterNetwork: file,
+      delegates: [{ name: 'green', type: 'macvlan', master: sb.bridge('l'), ipam: { type: 'host-local', subnet: '10.251.0.0/24', dataDir: sb.ipamDir } }] };
+    const r = cni('ADD', conf, sb.env('cn1'));
+    assert.equal(r.status, 0, r.stdout);
+    const byName = new Map(links(sb.ns).map((l) => [l.ifname, l]));
+    assert.deepEqual(ipv4(byName.get('eth0')), ['10.254.0.2/24']);
+    assert.deepEqual(ipv4(byName.get(GREEN)), ['10.251.0.2/24']);
+    assert.equal(cni('DEL', conf, sb.env('cn1')).status, 0);
+    assert.deepEqual(linkNames(sb.ns), ['lo']);
+
+    assertCniError(cni('ADD', { ...conf, clusterNetwork: `${sb.dir}/missing.conflist` }, sb.env('cn2')), 7, 'clusterNetwork', 'missing.conflist');
+    assert.deepEqual(sb.cacheEntries(), []);
+  });
+});
