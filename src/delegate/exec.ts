@@ -31,13 +31,21 @@ export async function execPlugin(req: ExecRequest): Promise<string> {
 
 function runOnce(req: ExecRequest): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(req.path, [], { env: req.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group, so a timeout kills the plugin and anything it started.
+    const child = spawn(req.path, [], { env: req.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+      child.stdout.destroy();
+      child.stderr.destroy();
+      reject(new CniError(Code.TryAgainLater, `${req.what}: timed out after ${req.timeoutMs / 1000}s`));
     }, req.timeoutMs);
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
@@ -52,7 +60,7 @@ function runOnce(req: ExecRequest): Promise<string> {
       clearTimeout(timer);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
-      if (timedOut) return reject(new CniError(Code.TryAgainLater, `${req.what}: timed out after ${req.timeoutMs / 1000}s`));
+      if (timedOut) return;
       if (status === 0) return resolve(stdout);
       reject(pluginError(req.what, stdout, stderr, status, signal));
     });
