@@ -45,7 +45,7 @@ export class Logger {
   private log(level: number, msg: string): void {
     if (level > this.level) return;
     const { verb = '-', containerID = '-', pod = '-' } = this.ctx;
-    const line = `${new Date().toISOString()} ${NAMES[level]} ${verb} ${containerID} ${pod} ${redact(msg).replace(/\s*\n\s*/g, "; ")}\n`;
+    const line = `${new Date().toISOString()} ${NAMES[level]} ${verb} ${containerID} ${pod} ${redact(msg).trim().replace(/\s*[\r\n]+\s*/g, '; ')}\n`;
     try {
       this.sink.write(line);
     } catch {

@@ -45,5 +45,5 @@ export function asCniError(err: unknown): CniError {
 
 /** Collapses a message to one line so no stack-like text reaches stdout. */
 export function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, '; ').trim();
+  return s.trim().replace(/\s*[\r\n]+\s*/g, '; ');
 }
