@@ -1,7 +1,7 @@
 // Unit tests for src/cni/dispatch.ts run in-process: exit codes, error JSON on stdout, logs only on the stderr sink.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dispatch } from '../../src/cni/dispatch';
@@ -9,7 +9,15 @@ import { dispatch } from '../../src/cni/dispatch';
 const ALL = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
 const ISO_LINE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z (error|info|debug) /;
 const FULL = { CNI_CONTAINERID: 'c1', CNI_NETNS: '/var/run/netns/pod1', CNI_IFNAME: 'eth0', CNI_PATH: '/nonexistent/cni/bin' };
-const tmp = (prefix: string) => mkdtempSync(join(tmpdir(), `macmux-${prefix}-`));
+const made: string[] = [];
+const tmp = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), `macmux-${prefix}-`));
+  made.push(dir);
+  return dir;
+};
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 interface Run {
   status: number;

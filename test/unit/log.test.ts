@@ -1,7 +1,7 @@
 // Unit tests for src/log.ts: settings from env and config, the line format, level filtering and redaction.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level, Logger, logSettings, makeSink, redact } from '../../src/log';
@@ -89,10 +89,12 @@ test('a failing sink never throws into the caller', () => {
   assert.doesNotThrow(() => log.error('x'));
 });
 
-test('makeSink: stderr without a file, else a 0600 file and nothing on stderr', () => {
+test('makeSink: stderr without a file, else a 0600 file and nothing on stderr', (t) => {
   const { lines, sink } = capture();
   assert.equal(makeSink(undefined, sink), sink);
-  const file = join(mkdtempSync(join(tmpdir(), 'macmux-log-')), 'sub', 'macmux.log');
+  const dir = mkdtempSync(join(tmpdir(), 'macmux-log-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'sub', 'macmux.log');
   const log = new Logger(Level.Info, makeSink(file, sink)).with({ verb: 'DEL' });
   log.info('one');
   log.info('two');
