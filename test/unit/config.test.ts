@@ -2,19 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_CACHE_DIR, DEFAULT_DELEGATE_TIMEOUT, loadConf, parseJson, toNetworkList } from '../../src/config/load';
-import { CniError } from '../../src/cni/errors';
+import { thrown } from './helpers';
 
 const BASE = { cniVersion: '1.0.0', name: 'macmux', type: 'macmux' };
 
-function thrown(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof CniError, `expected a CniError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a throw');
-}
 
 const NOT_OBJECTS: Array<[string, RegExp]> = [
   ['', /not valid JSON/],

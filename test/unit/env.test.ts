@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { argValue, formatCniArgs, parseCniArgs, readEnv, REQUIRED_ENV, VERBS, type Verb } from '../../src/cni/env';
-import { CniError } from '../../src/cni/errors';
+import { thrown } from './helpers';
 
 const FULL: Record<string, string> = {
   CNI_CONTAINERID: 'abc123',
@@ -12,15 +12,6 @@ const FULL: Record<string, string> = {
 };
 const getenv = (vars: Record<string, string>) => (k: string) => vars[k];
 
-function thrown(fn: () => unknown): CniError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof CniError, `expected a CniError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a throw');
-}
 
 const EXPECTED: Record<Verb, string[]> = {
   ADD: ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH'],
