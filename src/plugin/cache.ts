@@ -1,5 +1,5 @@
 // The attachment cache: what DEL, CHECK and GC need, one versioned 0600 file per container.
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic';
 import type { Attachment } from './plan';
@@ -19,15 +19,18 @@ export interface CacheEntry {
   attachments: Attachment[];
 }
 
-export type CacheRead = { kind: 'missing' } | { kind: 'corrupt'; why: string } | { kind: 'ok'; entry: CacheEntry };
+export type CacheRead = { kind: 'missing' } | { kind: 'corrupt'; why: string } | { kind: 'ok'; entry: CacheEntry; mtimeMs: number };
 
 export const cacheDirOf = (cacheDir: string) => join(cacheDir, 'cache');
 export const cachePath = (cacheDir: string, containerID: string) => join(cacheDirOf(cacheDir), containerID);
 
 export function readCache(cacheDir: string, containerID: string): CacheRead {
   let text: string;
+  let mtimeMs = 0;
   try {
-    text = readFileSync(cachePath(cacheDir, containerID), 'utf8');
+    const path = cachePath(cacheDir, containerID);
+    text = readFileSync(path, 'utf8');
+    mtimeMs = statSync(path).mtimeMs;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
     return { kind: 'corrupt', why: (e as Error).message };
@@ -35,7 +38,7 @@ export function readCache(cacheDir: string, containerID: string): CacheRead {
   try {
     const entry = JSON.parse(text) as CacheEntry;
     if (entry.format !== CACHE_FORMAT || !Array.isArray(entry.attachments)) return { kind: 'corrupt', why: `unknown format ${String(entry.format)}` };
-    return { kind: 'ok', entry };
+    return { kind: 'ok', entry, mtimeMs };
   } catch (e) {
     return { kind: 'corrupt', why: (e as Error).message };
   }

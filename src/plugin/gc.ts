@@ -2,7 +2,7 @@
 import { asCniError, CniError, Code } from '../cni/errors';
 import { compareVersions } from '../cni/versions';
 import { gcNetwork } from '../delegate/network';
-import { listCache, readCache, removeCache } from './cache';
+import { listCache, readCache, removeCache, type CacheEntry } from './cache';
 import { invocationFor, staticPlan, type VerbContext } from './context';
 import { delAll } from './del';
 
@@ -25,6 +25,12 @@ export function validAttachments(raw: Record<string, unknown>): ValidAttachment[
   });
 }
 
+/** The longest an ADD of `entry` and its rollback can run: every plugin's ADD and DEL at the delegate timeout. */
+export function addBudgetMs(entry: CacheEntry, delegateTimeoutSec: number): number {
+  const plugins = entry.attachments.reduce((n, a) => n + a.network.plugins.length, 0);
+  return 2 * plugins * delegateTimeoutSec * 1000;
+}
+
 export async function cmdGc(ctx: VerbContext): Promise<void> {
   const { conf, log } = ctx;
   if (compareVersions(conf.cniVersion, '1.1.0') < 0) {
@@ -42,6 +48,10 @@ export async function cmdGc(ctx: VerbContext): Promise<void> {
       continue;
     }
     const entry = cached.entry;
+    if (entry.state === 'adding' && Date.now() - cached.mtimeMs < addBudgetMs(entry, conf.delegateTimeout)) {
+      log.info(`GC: container ${id} is still being added; left alone`);
+      continue;
+    }
     if (isValid(id, entry.ifName)) {
       for (const a of entry.attachments) kept.push({ containerID: id, network: a.name, ifname: a.ifName });
       continue;

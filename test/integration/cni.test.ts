@@ -204,7 +204,18 @@ describe('GC and clusterNetwork', () => {
     assert.deepEqual(sb.cacheEntries().sort(), ['gc-keep', 'gc-stale']);
     assert.equal(sb.ipamLeases().length, 4);
 
-    const gc = cni('GC', { ...conf, 'cni.dev/valid-attachments': [{ containerID: 'gc-keep', ifname: 'eth0' }] }, { CNI_PATH: PLUGIN_DIR });
+    const gcConf = { ...conf, 'cni.dev/valid-attachments': [{ containerID: 'gc-keep', ifname: 'eth0' }] };
+
+    // While an ADD is still running (its entry says "adding"), GC leaves the container alone.
+    const stalePath = `${sb.cacheDir}/cache/gc-stale`;
+    sh('sh', ['-c', `sed -i 's/"state":"added"/"state":"adding"/' ${stalePath}`]);
+    assert.equal(cni('GC', gcConf, { CNI_PATH: PLUGIN_DIR }).status, 0);
+    assert.deepEqual(sb.cacheEntries().sort(), ['gc-keep', 'gc-stale']);
+    assert.deepEqual(linkNames(other.ns), ['eth0', GREEN, 'lo'].sort());
+
+    // An "adding" entry older than any ADD could run is a crashed ADD: GC collects it.
+    sh('touch', ['-d', '2 hours ago', stalePath]);
+    const gc = cni('GC', gcConf, { CNI_PATH: PLUGIN_DIR });
     assert.equal(gc.status, 0, gc.stdout);
     assert.deepEqual(sb.cacheEntries(), ['gc-keep']);
     assert.deepEqual(linkNames(other.ns), ['lo'], 'stale container cleaned');
