@@ -8,6 +8,7 @@ async function main(): Promise<number> {
       stdin: process.stdin,
       stdout: process.stdout,
       stderr: process.stderr,
+      environ: () => process.env,
     });
   }
   const { runCli } = await import('../src/cli/program');

@@ -1,7 +1,8 @@
 // Builds dist/macmux: esbuild bundles cmd/main.ts, then @yao-pkg/pkg's sea() injects it into a stripped local node, offline.
 import { build } from 'esbuild';
+import { bundleOptions } from './bundle-options.mjs';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,9 +11,9 @@ const work = join(root, '.build');
 const out = join(root, 'dist', 'macmux');
 const bundle = join(work, 'macmux.cjs');
 const pkgVersion = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
-const stub = join(root, 'scripts', 'stubs', 'optional.cjs');
 
 function fail(msg) {
+  rmSync(out, { force: true }); // never leave a plain node where the app should be
   console.error(`build: FAILED: ${msg}`);
   process.exit(1);
 }
@@ -23,20 +24,7 @@ mkdirSync(dirname(out), { recursive: true });
 rmSync(out, { force: true });
 
 // 1. One CommonJS bundle; the four optional requires point at a stub.
-await build({
-  entryPoints: [join(root, 'cmd', 'main.ts')],
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  outfile: bundle,
-  minify: true,
-  keepNames: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-  define: { __MACMUX_VERSION__: JSON.stringify(pkgVersion) },
-  alias: { encoding: stub, 'supports-color': stub, bufferutil: stub, 'utf-8-validate': stub },
-});
+await build(bundleOptions(root, { entry: join(root, 'cmd', 'main.ts'), outfile: bundle, version: pkgVersion }));
 
 // 2. The base binary: this node, stripped (about 12 MB less, same behaviour).
 const base = join(work, 'node');
@@ -61,7 +49,8 @@ await sea(bundle, {
 // 4. pkg swallows injection failures: prove the result is the app and not a plain node.
 let printed = '';
 try {
-  printed = execFileSync(out, ['version'], { encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: 20000 });
+  // From an empty directory, so a plain node could not pick up a ./version script.
+  printed = execFileSync(out, ['version'], { encoding: 'utf8', env: { PATH: process.env.PATH }, timeout: 20000, cwd: mkdtempSync(join(work, 'check-')) });
 } catch (e) {
   fail(`${out} does not run: ${e.message}`);
 }

@@ -1,11 +1,11 @@
 // The CNI dispatcher: reads env and stdin, runs one verb, prints its result or error; no process globals.
 import { asCniError, type CniError } from './errors';
-import { readEnv, type Getenv } from './env';
+import { readCommand, readEnv, type Getenv } from './env';
 import { formatResult } from './result';
 import { isSupported, LATEST_VERSION, versionInfo } from './versions';
 import { loadConf, parseJson } from '../config/load';
 import { Logger, logSettings, makeSink, type LogSink } from '../log';
-import type { VerbContext } from '../plugin/context';
+import { podOf, type VerbContext } from '../plugin/context';
 
 export interface Io {
   getenv: Getenv;
@@ -13,33 +13,35 @@ export interface Io {
   stdin: string | AsyncIterable<string | Buffer>;
   stdout: { write(s: string): unknown };
   stderr: LogSink;
+  /** The whole environment, which delegates inherit (less the CNI_ variables macmux sets); PATH alone without it. */
+  environ?: () => Record<string, string | undefined>;
 }
-
-/** Variables a delegate inherits from macmux's own environment. */
-const INHERITED = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'NODE_NAME', '_CNI_LOGGING_LEVEL', '_CNI_LOGGING_FILE'];
 
 /** Runs one CNI invocation and returns the exit code: 0 on success, 1 after printing an error. */
 export async function dispatch(io: Io): Promise<number> {
   let cniVersion = LATEST_VERSION;
   let log = new Logger(logSettings(io.getenv).level, makeSink(logSettings(io.getenv).file, io.stderr));
   try {
-    const env = readEnv(io.getenv);
-    log.with({ verb: env.command, containerID: env.containerID || '-' });
+    const command = readCommand(io.getenv);
+    log.with({ verb: command, containerID: io.getenv('CNI_CONTAINERID') || '-' });
     const text = await readAll(io.stdin);
 
-    if (env.command === 'VERSION') {
+    if (command === 'VERSION') {
       const asked = text.trim() ? parseJson(text, 'stdin').cniVersion : undefined;
       io.stdout.write(JSON.stringify(versionInfo(typeof asked === 'string' ? asked : undefined)));
       return 0;
     }
+    cniVersion = peekVersion(text) ?? cniVersion;
 
+    const env = readEnv(io.getenv);
+    const pod = podOf(env);
+    const logCtx = { verb: command, containerID: env.containerID || '-', ...(pod ? { pod: `${pod.namespace}/${pod.name}` } : {}) };
+    log.with(logCtx);
     const raw = parseJson(text, 'network config');
-    if (typeof raw.cniVersion === 'string' && isSupported(raw.cniVersion)) cniVersion = raw.cniVersion;
     const conf = loadConf(raw);
     const settings = logSettings(io.getenv, conf);
-    log = new Logger(settings.level, makeSink(settings.file, io.stderr)).with({ verb: env.command, containerID: env.containerID || '-' });
-    const baseEnv = Object.fromEntries(INHERITED.flatMap((k) => (io.getenv(k) !== undefined ? [[k, io.getenv(k)!]] : [])));
-    const ctx: VerbContext = { env, conf, raw, log, baseEnv };
+    log = new Logger(settings.level, makeSink(settings.file, io.stderr)).with(logCtx);
+    const ctx: VerbContext = { env, conf, raw, log, baseEnv: inherited(io) };
     log.debug(`start netns=${env.netns || '-'} ifname=${env.ifName || '-'}`);
 
     switch (env.command) {
@@ -71,6 +73,22 @@ export async function dispatch(io: Io): Promise<number> {
     io.stdout.write(JSON.stringify(err.toJSON(cniVersion)));
     return 1;
   }
+}
+
+/** The config's cniVersion when it is readable and supported, so that even early errors are printed in it. */
+function peekVersion(text: string): string | undefined {
+  try {
+    const v = (JSON.parse(text) as { cniVersion?: unknown }).cniVersion;
+    return typeof v === 'string' && isSupported(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What delegates inherit: macmux's environment without the CNI_ variables, which are set per delegate. */
+function inherited(io: Io): Record<string, string> {
+  const all = io.environ?.() ?? { PATH: io.getenv('PATH') };
+  return Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith('CNI_')));
 }
 
 async function readAll(stdin: Io['stdin']): Promise<string> {

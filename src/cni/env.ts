@@ -32,20 +32,33 @@ export interface CniEnv {
 export type CniArgs = Array<[string, string]>;
 
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** Runtimes use 64 hex digits; the cap keeps the cache file name within filesystem limits. */
+export const MAX_CONTAINER_ID = 200;
 const IFNAME_BAD = /[/\s:]/;
 
-/** Reads and checks the environment for `command`; throws code 4 naming every missing variable. */
-export function readEnv(getenv: Getenv): CniEnv {
+/** The verb in CNI_COMMAND, matched exactly as the spec spells it; code 4 otherwise. */
+export function readCommand(getenv: Getenv): Verb {
   const raw = getenv('CNI_COMMAND') ?? '';
-  const command = raw.toUpperCase() as Verb;
-  if (!(VERBS as readonly string[]).includes(command)) {
+  if (!(VERBS as readonly string[]).includes(raw)) {
     throw new CniError(Code.InvalidEnv, `unknown CNI_COMMAND "${raw}"`, `expected one of ${VERBS.join(', ')}`);
   }
+  return raw as Verb;
+}
+
+/**
+ * Reads and checks the environment for the verb; throws code 4 naming every missing variable.
+ * DEL must clean up whatever it is given, so a malformed CNI_ARGS is read leniently there.
+ */
+export function readEnv(getenv: Getenv): CniEnv {
+  const command = readCommand(getenv);
   const missing = REQUIRED_ENV[command].filter((k) => !getenv(k));
   if (missing.length > 0) {
     throw new CniError(Code.InvalidEnv, `missing environment variable${missing.length > 1 ? 's' : ''} for ${command}: ${missing.join(', ')}`);
   }
   const containerID = getenv('CNI_CONTAINERID') ?? '';
+  if (containerID.length > MAX_CONTAINER_ID) {
+    throw new CniError(Code.InvalidEnv, `CNI_CONTAINERID is ${containerID.length} characters long; at most ${MAX_CONTAINER_ID} are accepted`);
+  }
   if (containerID && !CONTAINER_ID.test(containerID)) {
     throw new CniError(Code.InvalidEnv, `CNI_CONTAINERID "${containerID}" is invalid: it must start with a letter or digit and hold only letters, digits, "_", "." and "-"`);
   }
@@ -58,7 +71,7 @@ export function readEnv(getenv: Getenv): CniEnv {
     netns: getenv('CNI_NETNS') ?? '',
     ifName,
     path: (getenv('CNI_PATH') ?? '').split(':').filter((d) => d.length > 0),
-    args: parseCniArgs(rawArgs),
+    args: command === 'DEL' ? parseCniArgsLenient(rawArgs) : parseCniArgs(rawArgs),
     rawArgs,
   };
 }
@@ -87,6 +100,14 @@ export function parseCniArgs(raw: string): CniArgs {
     out.push([pair.slice(0, eq), pair.slice(eq + 1)]);
   }
   return out;
+}
+
+/** Like parseCniArgs, but drops malformed pairs instead of failing. */
+export function parseCniArgsLenient(raw: string): CniArgs {
+  return raw.split(';').flatMap((pair): CniArgs => {
+    const eq = pair.indexOf('=');
+    return eq > 0 ? [[pair.slice(0, eq), pair.slice(eq + 1)]] : [];
+  });
 }
 
 /** The last value given for `key`, if any. */

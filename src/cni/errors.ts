@@ -14,6 +14,7 @@ export const Code = {
   PluginLimitedConnectivity: 51,
   MacConflict: 100,
   PoolExhausted: 101,
+  ApiRefused: 102,
   Internal: 999,
 } as const;
 

@@ -47,10 +47,13 @@ export function emptyResult(): Result {
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isV6 = (cidr: string) => cidr.includes(':');
 
-/** Parses a result of any supported version into the internal shape; `what` names its source. */
-export function parseResult(raw: unknown, what: string): Result {
+/**
+ * Parses a result of any supported version into the internal shape; `what` names its source.
+ * A result without cniVersion is read in `assumed`, the version the plugin was asked to speak.
+ */
+export function parseResult(raw: unknown, what: string, assumed = ''): Result {
   if (!isObj(raw)) throw new CniError(Code.Decode, `${what}: result is not a JSON object`);
-  const version = typeof raw.cniVersion === 'string' ? raw.cniVersion : '';
+  const version = typeof raw.cniVersion === 'string' && raw.cniVersion !== '' ? raw.cniVersion : assumed;
   requireSupported(version, `${what}: result`);
   return compareVersions(version, '0.3.0') < 0 ? fromLegacy(raw) : fromCurrent(raw);
 }

@@ -27,6 +27,11 @@ export interface Conf {
   logLevel?: number;
   logFile?: string;
   delegateTimeout: number;
+  /** Where NADs with an empty spec.config find their file. */
+  confDir: string;
+  deviceCheckpoint: string;
+  /** Seconds each verb may spend on the Kubernetes API. */
+  timeBudget: Record<'add' | 'del' | 'check' | 'gc' | 'status', number>;
   macPool?: { rangeStart: string; rangeEnd: string };
   capabilities?: Record<string, boolean>;
   runtimeConfig: Record<string, unknown>;
@@ -34,6 +39,9 @@ export interface Conf {
 
 export const DEFAULT_CACHE_DIR = '/var/lib/macmux';
 export const DEFAULT_DELEGATE_TIMEOUT = 60;
+export const DEFAULT_CONF_DIR = '/etc/cni/net.d';
+export const DEFAULT_CHECKPOINT = '/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint';
+export const DEFAULT_TIME_BUDGET = { add: 10, del: 10, check: 10, gc: 30, status: 3 };
 
 let ajv: Ajv | undefined;
 function validator(ref: string): ValidateFunction {
@@ -71,6 +79,9 @@ export function loadConf(raw: Record<string, unknown>): Conf {
     delegates,
     cacheDir: (raw.cacheDir as string | undefined) ?? DEFAULT_CACHE_DIR,
     delegateTimeout: (raw.delegateTimeout as number | undefined) ?? DEFAULT_DELEGATE_TIMEOUT,
+    confDir: (raw.confDir as string | undefined) ?? DEFAULT_CONF_DIR,
+    deviceCheckpoint: (raw.deviceCheckpoint as string | undefined) ?? DEFAULT_CHECKPOINT,
+    timeBudget: { ...DEFAULT_TIME_BUDGET, ...(raw.timeBudget as Partial<Conf['timeBudget']> | undefined) },
     runtimeConfig: (raw.runtimeConfig as Record<string, unknown> | undefined) ?? {},
   };
 }

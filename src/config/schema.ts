@@ -48,7 +48,14 @@ export const confSchema = {
     cacheDir: { type: 'string', minLength: 1 },
     logLevel: { type: 'integer', minimum: 0, maximum: 3 },
     logFile: { type: 'string', minLength: 1 },
-    delegateTimeout: { type: 'number', exclusiveMinimum: 0 },
+    delegateTimeout: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+    confDir: { type: 'string', minLength: 1 },
+    deviceCheckpoint: { type: 'string', minLength: 1 },
+    timeBudget: {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(['add', 'del', 'check', 'gc', 'status'].map((v) => [v, { type: 'number', exclusiveMinimum: 0, maximum: 3600 }])),
+    },
     macPool: {
       type: 'object',
       required: ['rangeStart', 'rangeEnd'],

@@ -74,9 +74,10 @@ export function pluginError(what: string, stdout: string, stderr: string, status
     const parsed = errorJson(text);
     if (parsed) return new CniError(parsed.code, `${what}: ${parsed.msg}`, parsed.details);
   }
+  // Only the first line: a crashing plugin's stderr may be a whole stack trace, which must not reach stdout.
   const why = signal ? `killed by ${signal}` : `exited with status ${status}`;
-  const text = oneLine(stderr || stdout).slice(0, 500);
-  return new CniError(Code.Internal, `${what}: ${why}${text ? `: ${text}` : ''}`);
+  const first = (stderr || stdout).trim().split(/\r?\n/)[0]?.trim().slice(0, 300) ?? '';
+  return new CniError(Code.Internal, `${what}: ${why}${first ? `: ${first}` : ''}`);
 }
 
 function errorJson(text: string): { code: number; msg: string; details: string } | undefined {

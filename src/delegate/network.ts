@@ -4,7 +4,7 @@ import { formatResult, parseResult, type Result } from '../cni/result';
 import { compareVersions } from '../cni/versions';
 import { CniError, Code } from '../cni/errors';
 import { parseJson } from '../config/load';
-import { findPlugin } from './find';
+import { findPlugin, locatePlugin, requireDirs } from './find';
 import { buildStdin } from './stdin';
 import { execPlugin } from './exec';
 
@@ -63,25 +63,25 @@ export async function addNetwork(list: NetworkList, inv: Invocation): Promise<Re
     const out = await run(list, i, inv, 'ADD', prev);
     const what = `${list.plugins[i]!.type} (${list.name}) ADD`;
     if (out.trim() === '') throw new CniError(Code.Decode, `${what}: plugin printed no result`);
-    prev = parseResult(parseJson(out, `${what}: result`), what);
+    prev = parseResult(parseJson(out, `${what}: result`), what, list.cniVersion);
   }
   return prev!;
 }
 
 /**
- * DEL through every plugin in reverse, best effort: each plugin is tried even when a later one failed,
- * and a plugin that is not installed is skipped (it cannot undo anything). Throws the first failure.
- * prevResult is the cached result from 0.4.0 on.
+ * DEL through every plugin in reverse, best effort: each plugin is tried even when a later one failed.
+ * With `skipMissing` (rolling back an ADD that just failed), a plugin that is not installed never ran
+ * and is skipped; otherwise a missing plugin is a failure, so the cache is kept for a retry.
+ * Throws the first failure. prevResult is the cached result from 0.4.0 on.
  */
-export async function delNetwork(list: NetworkList, inv: Invocation, cached?: Result): Promise<void> {
+export async function delNetwork(list: NetworkList, inv: Invocation, cached?: Result, skipMissing = false): Promise<void> {
   const prev = cached && compareVersions(list.cniVersion, '0.4.0') >= 0 ? cached : undefined;
   let first: unknown;
   for (let i = list.plugins.length - 1; i >= 0; i--) {
     const type = list.plugins[i]!.type;
-    try {
-      findPlugin(type, inv.dirs);
-    } catch (e) {
-      inv.warn?.(`${type} (${list.name}) DEL skipped: ${(e as Error).message}`);
+    requireDirs(inv.dirs, type);
+    if (skipMissing && !locatePlugin(type, inv.dirs)) {
+      inv.warn?.(`${type} (${list.name}) DEL skipped: plugin not installed, so it never ran`);
       continue;
     }
     try {

@@ -1,6 +1,7 @@
 // What every verb script receives, and the delegate invocation for one attachment.
 import type { CniEnv } from '../cni/env';
-import { formatCniArgs } from '../cni/env';
+import { argValue, formatCniArgs } from '../cni/env';
+import type { PodInfo } from './cache';
 import type { Conf, NetworkList } from '../config/load';
 import { loadNetworkFile } from '../config/netfile';
 import { searchDirs } from '../delegate/find';
@@ -32,6 +33,15 @@ export function invocationFor(ctx: VerbContext, att: Attachment, netns = ctx.env
     warn: (msg) => ctx.log.error(msg),
     ...(att.cluster ? { runtimeConfig: ctx.conf.runtimeConfig } : {}),
   };
+}
+
+/** The pod named by K8S_POD_NAMESPACE and K8S_POD_NAME in CNI_ARGS, if both are there. */
+export function podOf(env: CniEnv): PodInfo | undefined {
+  const namespace = argValue(env.args, 'K8S_POD_NAMESPACE');
+  const name = argValue(env.args, 'K8S_POD_NAME');
+  if (!namespace || !name) return undefined;
+  const uid = argValue(env.args, 'K8S_POD_UID');
+  return { namespace, name, ...(uid ? { uid } : {}) };
 }
 
 /** The attachments the config asks for on this invocation's CNI_IFNAME. */

@@ -1,6 +1,7 @@
-// DEL: delete every attachment in reverse from the cache, best effort, and drop the cache when all succeeded.
+// DEL: delete every attachment in reverse from the cache, best effort, and drop the cache when nothing is left.
 import { asCniError, type CniError } from '../cni/errors';
 import { delNetwork } from '../delegate/network';
+import { searchDirs } from '../delegate/find';
 import { readCache, removeCache, type CacheEntry } from './cache';
 import { invocationFor, staticPlan, type VerbContext } from './context';
 import type { Attachment } from './plan';
@@ -9,8 +10,12 @@ export async function cmdDel(ctx: VerbContext): Promise<void> {
   const { env, conf, log } = ctx;
   const cached = readCache(conf.cacheDir, env.containerID);
   if (cached.kind === 'ok') {
-    const failures = await delAll(ctx, cached.entry.attachments);
-    if (failures.length > 0) throw failures[0]!.error;
+    if (cached.entry.ifName !== env.ifName) {
+      log.info(`cache entry of ${env.containerID} is for ${cached.entry.ifName}, not ${env.ifName}: nothing to delete`);
+      return;
+    }
+    const blocking = blockingFailures(await delAll(ctx, cached.entry.attachments, cached.entry));
+    if (blocking.length > 0) throw blocking[0]!.error;
     removeCache(conf.cacheDir, env.containerID);
     return;
   }
@@ -23,9 +28,14 @@ export async function cmdDel(ctx: VerbContext): Promise<void> {
     log.error(`DEL without a cache entry cannot plan from the config: ${(e as Error).message}`);
     return;
   }
-  const failures = await delAll(ctx, plan);
-  for (const f of failures) log.error(`ignored, nothing was cached: ${f.error.message}`);
-  removeCache(conf.cacheDir, env.containerID);
+  for (const f of await delAll(ctx, plan)) log.error(`ignored, nothing was cached: ${f.error.message}`);
+  if (cached.kind === 'corrupt') {
+    try {
+      removeCache(conf.cacheDir, env.containerID);
+    } catch (e) {
+      log.error((e as Error).message);
+    }
+  }
 }
 
 export interface DelFailure {
@@ -33,13 +43,17 @@ export interface DelFailure {
   error: CniError;
 }
 
-/** DELs `atts` in reverse order, trying every one; returns the failures. */
-export async function delAll(ctx: VerbContext, atts: Attachment[], netns = ctx.env.netns): Promise<DelFailure[]> {
+/**
+ * DELs `atts` in reverse order, trying every one; returns the failures. `entry` (when deleting from
+ * the cache) adds the directories searched at ADD; `skipMissing` is for rolling back a fresh ADD.
+ */
+export async function delAll(ctx: VerbContext, atts: Attachment[], entry?: CacheEntry, skipMissing = false): Promise<DelFailure[]> {
   const failures: DelFailure[] = [];
+  const dirs = [...new Set([...searchDirs(ctx.conf.binDir, ctx.env.path), ...(entry?.dirs ?? [])])];
   for (const att of [...atts].reverse()) {
     try {
       ctx.log.info(`deleting ${att.name} on ${att.ifName}`);
-      await delNetwork(att.network, invocationFor(ctx, att, netns), att.result);
+      await delNetwork(att.network, { ...invocationFor(ctx, att), dirs }, att.result, skipMissing);
     } catch (e) {
       ctx.log.error(`DEL of ${att.name} failed: ${(e as Error).message}`);
       failures.push({ attachment: att, error: asCniError(e) });
@@ -49,17 +63,25 @@ export async function delAll(ctx: VerbContext, atts: Attachment[], netns = ctx.e
 }
 
 /**
- * Undoes a failed ADD: DEL what was started, and drop the cache unless an attachment that had been
- * added could not be deleted. The DEL of the attachment whose own ADD failed is a courtesy: its
- * plugin reported the failure and owns its partial state, so its DEL error is only logged.
+ * Failures that must keep the cache entry: those of attachments whose ADD completed (they have a
+ * result, so something of theirs exists). An attachment whose own ADD failed owns no completed state;
+ * its DEL failure is logged but does not hold the pod's cleanup hostage (macvlan's DEL, for one,
+ * fails for ever once its master is gone).
  */
+export function blockingFailures(failures: DelFailure[]): DelFailure[] {
+  return failures.filter((f) => f.attachment.result !== undefined);
+}
+
+/** Undoes a failed ADD: DEL what was started, and drop the cache unless a completed attachment could not be deleted. */
 export async function rollback(ctx: VerbContext, entry: CacheEntry, started: Attachment[]): Promise<void> {
-  const failed = started[started.length - 1];
-  const failures = await delAll(ctx, started);
-  const blocking = failures.filter((f) => f.attachment !== failed);
-  if (blocking.length === 0) {
-    removeCache(ctx.conf.cacheDir, entry.containerID);
-  } else {
-    ctx.log.error(`rollback incomplete; cache entry kept for the runtime's DEL`);
+  try {
+    const blocking = blockingFailures(await delAll(ctx, started, entry, true));
+    if (blocking.length === 0) {
+      removeCache(ctx.conf.cacheDir, entry.containerID);
+    } else {
+      ctx.log.error(`rollback incomplete; cache entry kept for the runtime's DEL`);
+    }
+  } catch (e) {
+    ctx.log.error(`rollback failed: ${(e as Error).message}; cache entry kept for the runtime's DEL`);
   }
 }

@@ -4,7 +4,7 @@ import { compareVersions } from '../cni/versions';
 import { gcNetwork } from '../delegate/network';
 import { listCache, readCache, removeCache, type CacheEntry } from './cache';
 import { invocationFor, staticPlan, type VerbContext } from './context';
-import { delAll } from './del';
+import { blockingFailures, delAll } from './del';
 
 export interface ValidAttachment {
   containerID: string;
@@ -58,9 +58,9 @@ export async function cmdGc(ctx: VerbContext): Promise<void> {
     }
     log.info(`GC: deleting stale attachments of container ${id}`);
     const sub = { ...ctx, env: { ...ctx.env, containerID: id, netns: entry.netns, ifName: entry.ifName } };
-    const errs = await delAll(sub, entry.attachments);
-    if (errs.length === 0) removeCache(conf.cacheDir, id);
-    failures.push(...errs.map((f) => f.error));
+    const blocking = blockingFailures(await delAll(sub, entry.attachments, entry));
+    if (blocking.length === 0) removeCache(conf.cacheDir, id);
+    failures.push(...blocking.map((f) => f.error));
   }
 
   for (const att of staticPlan(ctx)) {

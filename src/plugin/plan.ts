@@ -32,6 +32,11 @@ export function planStatic(conf: Conf, ifName: string, clusterNetwork?: NetworkL
     if (i !== clusterIndex || clusterNetwork) out.push({ name: network.name, ifName: deviceName(network.name), cluster: false, network });
   });
   checkUnique(out);
+  const names = new Set<string>();
+  for (const a of out) {
+    if (names.has(a.name)) throw new CniError(Code.InvalidConfig, `network config: two networks are named "${a.name}"; each delegate needs its own name`);
+    names.add(a.name);
+  }
   return out;
 }
 

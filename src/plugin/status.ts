@@ -1,7 +1,7 @@
 // STATUS: ready when every delegate plugin the config names can be found.
 import { CniError, Code } from '../cni/errors';
 import { compareVersions } from '../cni/versions';
-import { findPlugin, searchDirs } from '../delegate/find';
+import { locatePlugin, requireDirs, searchDirs } from '../delegate/find';
 import { staticPlan, type VerbContext } from './context';
 
 export async function cmdStatus(ctx: VerbContext): Promise<void> {
@@ -12,10 +12,9 @@ export async function cmdStatus(ctx: VerbContext): Promise<void> {
   const dirs = searchDirs(conf.binDir, env.path);
   for (const att of staticPlan(ctx)) {
     for (const p of att.network.plugins) {
-      try {
-        findPlugin(p.type, dirs);
-      } catch (e) {
-        throw new CniError(Code.PluginNotAvailable, `${att.name}: ${(e as Error).message}`, (e as CniError).details);
+      requireDirs(dirs, p.type);
+      if (!locatePlugin(p.type, dirs)) {
+        throw new CniError(Code.PluginNotAvailable, `${att.name}: plugin "${p.type}" not found`, `searched: ${dirs.join(', ')}`);
       }
     }
   }

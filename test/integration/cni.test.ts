@@ -248,3 +248,100 @@ describe('GC and clusterNetwork', () => {
     assert.deepEqual(sb.cacheEntries(), []);
   });
 });
+
+describe('cache and DEL robustness', () => {
+  /** A binDir of spy-<type> wrappers that log "VERB ifname type" and exec the real plugin. */
+  function spyDir(sb: Sandbox, types: string[]): { dir: string; log: string } {
+    const dir = `${sb.dir}/spybin`;
+    const log = `${sb.dir}/calls.log`;
+    sh('mkdir', ['-p', dir]);
+    for (const type of types) {
+      sh('sh', ['-c', `printf '#!/bin/sh\\necho "$CNI_COMMAND $CNI_IFNAME ${type}" >> ${log}\\nexec ${PLUGIN_DIR}/${type}\\n' > ${dir}/spy-${type} && chmod 755 ${dir}/spy-${type}`]);
+    }
+    return { dir, log };
+  }
+
+  it('DEL runs the delegates in reverse order from the 0600, versioned cache', (t) => {
+    const sb = sandbox(t);
+    const { dir, log } = spyDir(sb, ['bridge', 'macvlan', 'tuning']);
+    const conf = macmuxConf(sb, '1.0.0', [
+      { name: 'green', type: 'spy-macvlan', master: sb.bridge('l'), ipam: { type: 'host-local', subnet: '10.251.0.0/24', dataDir: sb.ipamDir } },
+      { name: 'blue', plugins: [{ type: 'spy-bridge', bridge: sb.bridgeName('b'), ipam: { type: 'host-local', subnet: '10.252.0.0/24', dataDir: sb.ipamDir } }, { type: 'spy-tuning', sysctl: {} }] },
+    ], { binDir: dir });
+    (conf.delegates as Array<Record<string, unknown>>)[0]!.type = 'spy-bridge';
+    assert.equal(cni('ADD', conf, sb.env('ord1')).status, 0);
+    assert.equal(sh('stat', ['-c', '%a', `${sb.cacheDir}/cache/ord1`]).trim(), '600');
+    const entry = sb.cacheEntry('ord1');
+    assert.equal(entry.format, 1);
+    assert.equal(entry.ifName, 'eth0');
+    assert.equal(cni('DEL', conf, sb.env('ord1')).status, 0);
+    assert.deepEqual(sh('cat', [log]).trim().split('\n'), [
+      'ADD eth0 bridge', `ADD ${GREEN} macvlan`, `ADD ${BLUE} bridge`, `ADD ${BLUE} tuning`,
+      `DEL ${BLUE} tuning`, `DEL ${BLUE} bridge`, `DEL ${GREEN} macvlan`, 'DEL eth0 bridge',
+    ]);
+  });
+
+  it('DEL and GC find the plugins where ADD found them, even without CNI_PATH', (t) => {
+    const sb = sandbox(t);
+    const conf = podConf(sb, '1.1.0');
+    for (const d of conf.delegates as Array<Record<string, unknown>>) d.cniVersion = '1.0.0';
+    assert.equal(cni('ADD', conf, sb.env('np1')).status, 0);
+    const d = cni('DEL', conf, { ...sb.env('np1'), CNI_PATH: undefined });
+    assert.equal(d.status, 0, d.stdout);
+    assert.deepEqual(linkNames(sb.ns), ['lo']);
+    assert.deepEqual(sb.ipamLeases(), []);
+
+    assert.equal(cni('ADD', conf, sb.env('np2')).status, 0);
+    const gc = cni('GC', { ...conf, 'cni.dev/valid-attachments': [] }, {});
+    assert.equal(gc.status, 0, gc.stdout);
+    assert.deepEqual(linkNames(sb.ns), ['lo']);
+    assert.deepEqual(sb.cacheEntries(), []);
+    assert.deepEqual(sb.ipamLeases(), []);
+  });
+
+  it('a plugin uninstalled between ADD and DEL fails the DEL and keeps the cache until it is back', (t) => {
+    const sb = sandbox(t);
+    const { dir } = spyDir(sb, ['macvlan']);
+    const conf = macmuxConf(sb, '1.0.0', [
+      { name: 'green', type: 'spy-macvlan', master: sb.bridge('l'), ipam: { type: 'host-local', subnet: '10.251.0.0/24', dataDir: sb.ipamDir } },
+    ], { binDir: dir });
+    assert.equal(cni('ADD', conf, sb.env('un1')).status, 0);
+    sh('mv', [dir, `${dir}.away`]);
+    assertCniError(cni('DEL', conf, sb.env('un1')), 7, 'spy-macvlan');
+    assert.deepEqual(sb.cacheEntries(), ['un1'], 'cache kept for a retry');
+    assert.deepEqual(linkNames(sb.ns), ['lo', GREEN], 'eth0 deleted, green still there');
+    assert.equal(sb.ipamLeases().length, 1);
+    sh('mv', [`${dir}.away`, dir]);
+    assert.equal(cni('DEL', conf, sb.env('un1')).status, 0);
+    assert.deepEqual(linkNames(sb.ns), ['lo']);
+    assert.deepEqual(sb.cacheEntries(), []);
+    assert.deepEqual(sb.ipamLeases(), []);
+  });
+
+  it('an ADD on another ifname is refused and a DEL on another ifname touches nothing', (t) => {
+    const sb = sandbox(t);
+    const conf = podConf(sb, '1.0.0');
+    assert.equal(cni('ADD', conf, sb.env('if1')).status, 0);
+    assertCniError(cni('ADD', conf, sb.env('if1', 'eth1')), 7, 'already has macmux attachments on eth0');
+    const d = cni('DEL', conf, sb.env('if1', 'eth1'));
+    assert.equal(d.status, 0, d.stdout);
+    assert.deepEqual(linkNames(sb.ns), ['eth0', BLUE, GREEN, 'lo'].sort());
+    assert.deepEqual(sb.cacheEntries(), ['if1']);
+    assert.equal(cni('DEL', conf, sb.env('if1')).status, 0);
+    assert.deepEqual(linkNames(sb.ns), ['lo']);
+  });
+
+  it('an ADD after a crashed ADD first removes what the crashed one left', (t) => {
+    const sb = sandbox(t);
+    const conf = podConf(sb, '1.0.0');
+    assert.equal(cni('ADD', conf, sb.env('re1')).status, 0);
+    // As if the process died before the final write: the entry still says "adding".
+    sh('sh', ['-c', `sed -i 's/"state":"added"/"state":"adding"/' ${sb.cacheDir}/cache/re1`]);
+    const r = cni('ADD', conf, sb.env('re1'));
+    assert.equal(r.status, 0, r.stdout);
+    assert.deepEqual(linkNames(sb.ns), ['eth0', BLUE, GREEN, 'lo'].sort());
+    assert.equal(sb.ipamLeases().length, 3, 'old leases released, new ones taken');
+    assert.equal(cni('DEL', conf, sb.env('re1')).status, 0);
+    assert.deepEqual(sb.ipamLeases(), []);
+  });
+});

@@ -58,8 +58,8 @@ for (const [name, stdin, want] of VERSION) {
 }
 
 const FAILURES: Array<[string, Record<string, string>, string, { code: number; cniVersion: string; msg: RegExp }]> = [
-  ['missing env', { CNI_COMMAND: 'ADD' }, conf(), { code: 4, cniVersion: '1.1.0', msg: /CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, CNI_PATH/ }],
-  ['missing DEL env', { CNI_COMMAND: 'DEL', CNI_NETNS: '/x' }, conf(), { code: 4, cniVersion: '1.1.0', msg: /for DEL: CNI_CONTAINERID, CNI_IFNAME$/ }],
+  ['missing env', { CNI_COMMAND: 'ADD' }, conf(), { code: 4, cniVersion: '1.0.0', msg: /CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, CNI_PATH/ }],
+  ['missing DEL env', { CNI_COMMAND: 'DEL', CNI_NETNS: '/x' }, conf(), { code: 4, cniVersion: '1.0.0', msg: /for DEL: CNI_CONTAINERID, CNI_IFNAME$/ }],
   ['unknown verb', { ...FULL, CNI_COMMAND: 'UPDATE' }, conf(), { code: 4, cniVersion: '1.1.0', msg: /unknown CNI_COMMAND "UPDATE"/ }],
   ['non-JSON stdin', { ...FULL, CNI_COMMAND: 'ADD' }, 'cniVersion=1.0.0', { code: 6, cniVersion: '1.1.0', msg: /network config is not valid JSON/ }],
   ['empty stdin for ADD', { ...FULL, CNI_COMMAND: 'ADD' }, '', { code: 6, cniVersion: '1.1.0', msg: /not valid JSON/ }],
@@ -107,7 +107,7 @@ test('ADD with a plugin that does not exist gives code 7 naming it and every dir
 test('ADD with a plugin that does not exist leaves no cache entry', async () => {
   const { r, cacheDir } = await addMissingPlugin();
   assert.equal(r.status, 1);
-  assert.ok(r.logs.some((l) => l.includes('DEL skipped: plugin "no-such-plugin" not found')), 'the rollback skipped the missing plugin');
+  assert.ok(r.logs.some((l) => l.includes('no-such-plugin (flannel) DEL skipped: plugin not installed, so it never ran')), 'the rollback skipped the missing plugin');
   const dir = join(cacheDir, 'cache');
   assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], []);
 });

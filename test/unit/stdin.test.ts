@@ -60,7 +60,7 @@ const ERRORS: Array<[string, string, string, number | null, NodeJS.Signals | nul
   ],
   ['stdout wins over stderr', '{"code":7,"msg":"from stdout"}', '{"code":5,"msg":"from stderr"}', 1, null, { code: 7, message: 'macvlan (green) ADD: from stdout', details: '' }],
   ['error JSON on stderr', 'not json', '  {"code":100,"msg":"MAC in use\\nelsewhere"}\n', 1, null, { code: 100, message: 'macvlan (green) ADD: MAC in use; elsewhere', details: '' }],
-  ['JSON without a code is not an error', '{"cniVersion":"1.0.0","ips":[]}', 'failed to set up\n  link eth1\n', 2, null, { code: 999, message: 'macvlan (green) ADD: exited with status 2: failed to set up; link eth1', details: '' }],
+  ['JSON without a code is not an error', '{"cniVersion":"1.0.0","ips":[]}', 'failed to set up\n  link eth1\n', 2, null, { code: 999, message: 'macvlan (green) ADD: exited with status 2: failed to set up', details: '' }],
   ['stderr text with exit status', '', 'panic: runtime error\n', 2, null, { code: 999, message: 'macvlan (green) ADD: exited with status 2: panic: runtime error', details: '' }],
   ['stdout text when stderr is empty', 'oops', '', 3, null, { code: 999, message: 'macvlan (green) ADD: exited with status 3: oops', details: '' }],
   ['no output at all', '', '', 1, null, { code: 999, message: 'macvlan (green) ADD: exited with status 1', details: '' }],
@@ -73,7 +73,9 @@ for (const [name, stdout, stderr, status, signal, want] of ERRORS) {
   });
 }
 
-test('pluginError keeps long stderr to 500 characters on one line', () => {
-  const e = pluginError('x DEL', '', `${'a'.repeat(300)}\n${'b'.repeat(300)}`, 1, null);
-  assert.equal(e.message, `x DEL: exited with status 1: ${'a'.repeat(300)}; ${'b'.repeat(198)}`);
+test('pluginError keeps only the first line of stderr, at most 300 characters: no stack trace reaches stdout', () => {
+  const e = pluginError('x DEL', '', `${'a'.repeat(400)}\ngoroutine 1 [running]:\nmain.main()`, 1, null);
+  assert.equal(e.message, `x DEL: exited with status 1: ${'a'.repeat(300)}`);
+  const g = pluginError('x ADD', '', 'panic: boom\n\ngoroutine 1 [running]:\n\t/src/main.go:12', 2, null);
+  assert.equal(g.message, 'x ADD: exited with status 2: panic: boom');
 });

@@ -1,0 +1,32 @@
+// Turns a NetworkAttachmentDefinition's spec.config into a delegate network list (pure).
+import { CniError, Code } from '../cni/errors';
+import { toNetworkList, type NetworkList } from './load';
+
+export interface NadRef {
+  namespace: string;
+  name: string;
+}
+
+/**
+ * The NAD's network: `config` is spec.config, or the text of the same-named file in the conf dir when
+ * spec.config is empty. A config without a name takes the NAD's. Errors name the NAD as ns/name (code 7).
+ */
+export function nadNetwork(ref: NadRef, config: string, fallbackVersion: string, source = 'spec.config'): NetworkList {
+  const what = `NetworkAttachmentDefinition ${ref.namespace}/${ref.name}`;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(config);
+  } catch (e) {
+    throw new CniError(Code.InvalidConfig, `${what}: ${source} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new CniError(Code.InvalidConfig, `${what}: ${source} is not a JSON object`);
+  }
+  const obj = raw as Record<string, unknown>;
+  const named = obj.name === undefined || obj.name === '' ? { ...obj, name: ref.name } : obj;
+  try {
+    return toNetworkList(named, `${what} ${source}`, fallbackVersion);
+  } catch (e) {
+    throw e instanceof CniError ? e : new CniError(Code.InvalidConfig, `${what}: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,139 @@
+// The API transport: one keep-alive agent per invocation, a deadline, retries with backoff, Status errors.
+import { Agent, request as httpsRequest } from 'node:https';
+import { request as httpRequest, Agent as HttpAgent } from 'node:http';
+import { CniError, Code } from '../cni/errors';
+import type { Credentials } from './credentials';
+
+export interface ApiCall {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  /** Kubernetes verb and resource, for error messages: "patch pods". */
+  verb: string;
+  resource: string;
+  body?: unknown;
+  contentType?: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+const RETRYABLE_NET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED', 'ESOCKETTIMEDOUT']);
+
+export class ApiTransport {
+  private readonly agent: Agent | HttpAgent;
+  private readonly url: URL;
+
+  constructor(
+    private readonly creds: Credentials,
+    /** Epoch ms after which no request is started or retried. */
+    private readonly deadline: number,
+    private readonly debug: (msg: string) => void = () => {},
+  ) {
+    this.url = new URL(creds.server);
+    const tls = { ca: creds.ca, cert: creds.cert, key: creds.key, rejectUnauthorized: creds.rejectUnauthorized };
+    this.agent = this.url.protocol === 'http:' ? new HttpAgent({ keepAlive: true }) : new Agent({ keepAlive: true, ...tls });
+  }
+
+  /**
+   * Sends `call`, retrying 429, 5xx and refused or reset connections with backoff until the deadline.
+   * 401 and 403 throw code 102 naming the verb and resource; unreachable throws code 11.
+   * Every other status (404, 409, ...) is returned for the caller to judge.
+   */
+  async send(call: ApiCall): Promise<ApiResponse> {
+    let lastWhy = 'no attempt made';
+    for (let attempt = 0; ; attempt++) {
+      const remaining = this.deadline - Date.now();
+      if (remaining <= 0) break;
+      let res: ApiResponse & { retryAfter?: number };
+      try {
+        res = await this.once(call, remaining);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? '';
+        lastWhy = code || (e as Error).message;
+        if (!RETRYABLE_NET.has(code) && !/socket hang up|timed out/i.test((e as Error).message)) break;
+        this.debug(`${call.verb} ${call.resource}: ${lastWhy}, retrying`);
+        await this.backoff(attempt);
+        continue;
+      }
+      if (res.status === 429 || res.status >= 500) {
+        lastWhy = `HTTP ${res.status}${statusMessage(res.body) ? `: ${statusMessage(res.body)}` : ''}`;
+        this.debug(`${call.verb} ${call.resource}: ${lastWhy}, retrying`);
+        await this.backoff(attempt, res.retryAfter);
+        continue;
+      }
+      if (res.status === 401 || res.status === 403) {
+        throw new CniError(
+          Code.ApiRefused,
+          `Kubernetes API refused to ${call.verb} ${call.resource} (HTTP ${res.status}${res.status === 401 ? ' Unauthorized: check the kubeconfig token' : ' Forbidden: check macmux RBAC'})`,
+          statusMessage(res.body),
+        );
+      }
+      return res;
+    }
+    throw new CniError(Code.TryAgainLater, `Kubernetes API at ${this.creds.server} unreachable: ${call.verb} ${call.resource}: ${lastWhy}`);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async backoff(attempt: number, retryAfterSec?: number): Promise<void> {
+    const base = retryAfterSec !== undefined ? retryAfterSec * 1000 : Math.min(1000, 50 * 2 ** attempt);
+    const wait = Math.min(base * (0.75 + Math.random() / 2), Math.max(0, this.deadline - Date.now()));
+    await new Promise((r) => setTimeout(r, wait));
+  }
+
+  private once(call: ApiCall, timeoutMs: number): Promise<ApiResponse & { retryAfter?: number }> {
+    const body = call.body === undefined ? undefined : Buffer.from(JSON.stringify(call.body));
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'macmux' };
+    if (this.creds.authorization) headers.Authorization = this.creds.authorization;
+    if (body) {
+      headers['Content-Type'] = call.contentType ?? 'application/json';
+      headers['Content-Length'] = String(body.length);
+    }
+    const request = this.url.protocol === 'http:' ? httpRequest : httpsRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          protocol: this.url.protocol,
+          hostname: this.url.hostname.replace(/^\[|\]$/g, ''),
+          port: this.url.port || undefined,
+          path: this.url.pathname.replace(/\/$/, '') + call.path,
+          method: call.method,
+          headers,
+          agent: this.agent,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            clearTimeout(timer);
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: Record<string, unknown> = {};
+            try {
+              parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+            } catch {
+              parsed = { message: text.slice(0, 300) };
+            }
+            const ra = Number(res.headers['retry-after']);
+            resolve({ status: res.statusCode ?? 0, body: parsed, ...(Number.isFinite(ra) ? { retryAfter: Math.min(ra, 5) } : {}) });
+          });
+        },
+      );
+      const timer = setTimeout(() => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+      req.on('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+      req.end(body);
+    });
+  }
+}
+
+/** The `message` of a Kubernetes Status body, if any. */
+export function statusMessage(body: Record<string, unknown>): string {
+  return typeof body.message === 'string' ? body.message : '';
+}
