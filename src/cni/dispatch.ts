@@ -19,6 +19,7 @@ export interface Io {
 
 /** Runs one CNI invocation and returns the exit code: 0 on success, 1 after printing an error. */
 export async function dispatch(io: Io): Promise<number> {
+  const started = Date.now();
   let cniVersion = LATEST_VERSION;
   let log = new Logger(logSettings(io.getenv).level, makeSink(logSettings(io.getenv).file, io.stderr));
   try {
@@ -41,7 +42,7 @@ export async function dispatch(io: Io): Promise<number> {
     const conf = loadConf(raw);
     const settings = logSettings(io.getenv, conf);
     log = new Logger(settings.level, makeSink(settings.file, io.stderr)).with(logCtx);
-    const ctx: VerbContext = { env, conf, raw, log, baseEnv: inherited(io) };
+    const ctx: VerbContext = { env, conf, raw, log, baseEnv: inherited(io), getenv: io.getenv, started };
     log.debug(`start netns=${env.netns || '-'} ifname=${env.ifName || '-'}`);
 
     switch (env.command) {

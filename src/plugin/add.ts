@@ -1,17 +1,35 @@
-// ADD: cache the plan, add the cluster network then each secondary, roll everything back on failure.
+// ADD: plan, cache the plan, add the cluster network then each secondary, publish network-status; roll back on failure.
+import { argValue } from '../cni/env';
 import { CniError, Code } from '../cni/errors';
 import type { Result } from '../cni/result';
 import { addNetwork } from '../delegate/network';
 import { searchDirs } from '../delegate/find';
-import { readCache, writeCache, type CacheEntry } from './cache';
-import { invocationFor, podOf, staticPlan, type VerbContext } from './context';
-import { delAll, rollback } from './del';
+import type { KubeApi } from '../k8s/api';
+import { readCache, writeCache, type CacheEntry, type PodInfo } from './cache';
+import { invocationFor, k8sPod, staticPlan, type VerbContext } from './context';
+import { blockingFailures, delAll, rollback } from './del';
+import type { Attachment } from './plan';
 
 export async function cmdAdd(ctx: VerbContext): Promise<Result> {
-  const { env, conf, log } = ctx;
-  const attachments = staticPlan(ctx);
+  const pod = k8sPod(ctx);
+  const hotplug = argValue(ctx.env.args, 'K8S_POD_NETWORK');
+  if (pod && hotplug) return (await import('./hotplug')).hotplugAdd(ctx, pod, hotplug);
+
+  if (!pod) return addPlan(ctx, staticPlan(ctx));
+  const k8s = await import('./k8s');
+  const api = await k8s.openApi(ctx, ctx.conf.timeBudget.add);
+  try {
+    const attachments = await k8s.podPlan(ctx, api, await k8s.readPod(api, pod));
+    return await addPlan(ctx, attachments, { api, pod });
+  } finally {
+    api.close();
+  }
+}
+
+/** Caches and adds `attachments`; with an API, publishes network-status before success counts. */
+async function addPlan(ctx: VerbContext, attachments: Attachment[], k8s?: { api: KubeApi; pod: PodInfo }): Promise<Result> {
+  const { env, conf } = ctx;
   await clearLeftover(ctx);
-  const pod = podOf(env);
   const entry: CacheEntry = {
     format: 1,
     containerID: env.containerID,
@@ -20,30 +38,45 @@ export async function cmdAdd(ctx: VerbContext): Promise<Result> {
     args: env.rawArgs,
     cniVersion: conf.cniVersion,
     dirs: searchDirs(conf.binDir, env.path),
-    ...(pod ? { pod } : {}),
+    ...(k8s ? { pod: k8s.pod } : {}),
     state: 'adding',
     attachments,
   };
   writeCache(conf.cacheDir, entry); // undo: rollback() removes it
-
-  const started = [];
-  try {
-    for (const att of attachments) {
-      started.push(att);
-      log.info(`adding ${att.name} on ${att.ifName}`);
-      att.result = await addNetwork(att.network, invocationFor(ctx, att));
-      writeCache(conf.cacheDir, entry); // progress: this attachment completed
-    }
+  await addAll(ctx, entry, attachments, async (started) => rollback(ctx, entry, started), async () => {
     entry.state = 'added';
     writeCache(conf.cacheDir, entry);
-  } catch (e) {
-    log.error(`ADD failed, rolling back ${started.length} attachment(s): ${(e as Error).message}`);
-    await rollback(ctx, entry, started);
-    throw e;
-  }
+    if (k8s) {
+      const { publishStatus } = await import('./k8s');
+      const { buildNetworkStatus } = await import('../annotations/status');
+      const { statusEntries } = await import('./podplan');
+      await publishStatus(ctx, k8s.api, k8s.pod, buildNetworkStatus(statusEntries(attachments)));
+    }
+  });
   const cluster = attachments.find((a) => a.cluster)?.result;
   if (!cluster) throw new CniError(Code.Internal, 'cluster network produced no result');
   return cluster;
+}
+
+/**
+ * Adds `atts` in order, saving each result in `entry` as it completes, then runs `commit`. If a
+ * delegate or `commit` fails, `undo` gets every attachment started so far, and the error is rethrown.
+ */
+export async function addAll(ctx: VerbContext, entry: CacheEntry, atts: Attachment[], undo: (started: Attachment[]) => Promise<void>, commit: () => Promise<void>): Promise<void> {
+  const started: Attachment[] = [];
+  try {
+    for (const att of atts) {
+      started.push(att);
+      ctx.log.info(`adding ${att.name} on ${att.ifName}`);
+      att.result = await addNetwork(att.network, invocationFor(ctx, att));
+      writeCache(ctx.conf.cacheDir, entry); // progress: this attachment completed
+    }
+    await commit();
+  } catch (e) {
+    ctx.log.error(`ADD failed, rolling back ${started.length} attachment(s): ${(e as Error).message}`);
+    await undo(started);
+    throw e;
+  }
 }
 
 /**
@@ -58,6 +91,6 @@ async function clearLeftover(ctx: VerbContext): Promise<void> {
     throw new CniError(Code.InvalidConfig, `container ${env.containerID} already has macmux attachments on ${cached.entry.ifName}; DEL them before adding on ${env.ifName}`);
   }
   log.info(`container ${env.containerID} has a leftover cache entry (${cached.entry.state}); deleting its attachments first`);
-  const failures = await delAll(ctx, cached.entry.attachments, cached.entry);
-  if (failures.some((f) => f.attachment.result)) throw failures.find((f) => f.attachment.result)!.error;
+  const blocking = blockingFailures(await delAll(ctx, cached.entry.attachments, cached.entry));
+  if (blocking.length > 0) throw blocking[0]!.error;
 }

@@ -18,20 +18,35 @@ export interface VerbContext {
   log: Logger;
   /** Variables delegates inherit, such as PATH. */
   baseEnv: Record<string, string>;
+  getenv: (name: string) => string | undefined;
+  /** When the verb started (epoch ms); API time budgets count from here. */
+  started: number;
 }
 
-/** The delegate invocation for `att`: its device, CNI_ARGS and, for the cluster network, runtimeConfig. */
+/** Keys of the runtime's CNI_ARGS that secondary delegates get; the rest (IP=, MAC=, ...) are for eth0. */
+const POD_ARGS = ['K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_ID', 'K8S_POD_UID'];
+
+/**
+ * CNI_ARGS for `att`'s delegate: the cluster network gets the runtime's args, a secondary only the
+ * pod's identity; both get IgnoreUnknown=1 and, when a MAC is assigned, MAC=<mac>; each key once.
+ */
+export function delegateArgs(env: CniEnv, att: Attachment): string {
+  const base = att.cluster ? env.args : env.args.filter(([k]) => POD_ARGS.includes(k));
+  return formatCniArgs(base, att.mac ? [['MAC', att.mac]] : []);
+}
+
+/** The delegate invocation for `att`: its device, CNI_ARGS and runtimeConfig. */
 export function invocationFor(ctx: VerbContext, att: Attachment, netns = ctx.env.netns): Invocation {
   return {
     containerID: ctx.env.containerID,
     netns,
     ifName: att.ifName,
-    args: formatCniArgs(ctx.env.args),
+    args: delegateArgs(ctx.env, att),
     dirs: searchDirs(ctx.conf.binDir, ctx.env.path),
     timeoutMs: ctx.conf.delegateTimeout * 1000,
     baseEnv: ctx.baseEnv,
     warn: (msg) => ctx.log.error(msg),
-    ...(att.cluster ? { runtimeConfig: ctx.conf.runtimeConfig } : {}),
+    ...(att.runtimeConfig ? { runtimeConfig: att.runtimeConfig } : {}),
   };
 }
 
@@ -42,6 +57,17 @@ export function podOf(env: CniEnv): PodInfo | undefined {
   if (!namespace || !name) return undefined;
   const uid = argValue(env.args, 'K8S_POD_UID');
   return { namespace, name, ...(uid ? { uid } : {}) };
+}
+
+/** The pod, when this invocation is for a Kubernetes pod and the API is configured (a kubeconfig or in-cluster env). */
+export function k8sPod(ctx: VerbContext): PodInfo | undefined {
+  const pod = podOf(ctx.env);
+  if (!pod) return undefined;
+  if (!ctx.conf.kubeconfig && !ctx.getenv('KUBERNETES_SERVICE_HOST')) {
+    ctx.log.debug('no kubeconfig and not in a cluster: pod annotations are not read');
+    return undefined;
+  }
+  return pod;
 }
 
 /** The attachments the config asks for on this invocation's CNI_IFNAME. */

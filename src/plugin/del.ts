@@ -3,11 +3,16 @@ import { asCniError, type CniError } from '../cni/errors';
 import { delNetwork } from '../delegate/network';
 import { searchDirs } from '../delegate/find';
 import { readCache, removeCache, type CacheEntry } from './cache';
-import { invocationFor, staticPlan, type VerbContext } from './context';
+import { argValue } from '../cni/env';
+import { invocationFor, k8sPod, podOf, staticPlan, type VerbContext } from './context';
 import type { Attachment } from './plan';
 
 export async function cmdDel(ctx: VerbContext): Promise<void> {
   const { env, conf, log } = ctx;
+  const pod = podOf(env);
+  const hotplug = argValue(env.args, 'K8S_POD_NETWORK');
+  if (pod && hotplug) return (await import('./hotplug')).hotplugDel(ctx, pod, hotplug);
+
   const cached = readCache(conf.cacheDir, env.containerID);
   if (cached.kind === 'ok') {
     if (cached.entry.ifName !== env.ifName) {
@@ -21,13 +26,8 @@ export async function cmdDel(ctx: VerbContext): Promise<void> {
   }
   // No usable cache: nothing was added, or the entry is damaged. Delete what the config names, best effort.
   if (cached.kind === 'corrupt') log.error(`cache entry unreadable (${cached.why}); deleting from the config`);
-  let plan: Attachment[];
-  try {
-    plan = staticPlan(ctx);
-  } catch (e) {
-    log.error(`DEL without a cache entry cannot plan from the config: ${(e as Error).message}`);
-    return;
-  }
+  const plan = await planWithoutCache(ctx);
+  if (!plan) return;
   for (const f of await delAll(ctx, plan)) log.error(`ignored, nothing was cached: ${f.error.message}`);
   if (cached.kind === 'corrupt') {
     try {
@@ -35,6 +35,33 @@ export async function cmdDel(ctx: VerbContext): Promise<void> {
     } catch (e) {
       log.error((e as Error).message);
     }
+  }
+}
+
+/**
+ * What to delete when nothing was cached: the pod's attachments if the API answers (and the pod is
+ * the one this sandbox was for), else the config's static plan; undefined when neither can be had.
+ */
+async function planWithoutCache(ctx: VerbContext): Promise<Attachment[] | undefined> {
+  const pod = k8sPod(ctx);
+  if (pod) {
+    try {
+      const k8s = await import('./k8s');
+      const api = await k8s.openApi(ctx, ctx.conf.timeBudget.del);
+      try {
+        return await k8s.podPlan(ctx, api, await k8s.readPod(api, pod));
+      } finally {
+        api.close();
+      }
+    } catch (e) {
+      ctx.log.error(`DEL without a cache entry: the pod's networks are unknown (${(e as Error).message}); deleting the config's`);
+    }
+  }
+  try {
+    return staticPlan(ctx);
+  } catch (e) {
+    ctx.log.error(`DEL without a cache entry cannot plan from the config: ${(e as Error).message}`);
+    return undefined;
   }
 }
 

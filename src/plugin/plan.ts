@@ -13,6 +13,14 @@ export interface Attachment {
   /** True for the cluster network on CNI_IFNAME, whose result goes to the runtime. */
   cluster: boolean;
   network: NetworkList;
+  /** The NetworkAttachmentDefinition as ns/name, for attachments a pod asked for. */
+  nad?: string;
+  /** The device ID injected into the delegate (from the kubelet device-plugin checkpoint). */
+  deviceID?: string;
+  /** The MAC the delegate is asked to set, as MAC= in CNI_ARGS, runtimeConfig.mac and args.cni.mac. */
+  mac?: string;
+  /** Runtime arguments offered to the delegate's plugins, each taking those it declares as capabilities. */
+  runtimeConfig?: Record<string, unknown>;
   /** The delegate's result, once ADD succeeded. */
   result?: Result;
 }
@@ -27,7 +35,7 @@ export function planStatic(conf: Conf, ifName: string, clusterNetwork?: NetworkL
   if (!clusterNetwork && clusterIndex < 0) clusterIndex = 0;
   const cluster = clusterNetwork ?? lists[clusterIndex];
   if (!cluster) throw new CniError(Code.InvalidConfig, 'network config: no cluster network: set clusterNetwork or give a delegate');
-  const out: Attachment[] = [{ name: cluster.name, ifName, cluster: true, network: cluster }];
+  const out: Attachment[] = [{ name: cluster.name, ifName, cluster: true, network: cluster, runtimeConfig: conf.runtimeConfig }];
   lists.forEach((network, i) => {
     if (i !== clusterIndex || clusterNetwork) out.push({ name: network.name, ifName: deviceName(network.name), cluster: false, network });
   });

@@ -1,5 +1,5 @@
 // Integration harness: runs dist/macmux as a runtime does and inspects network namespaces with `ip -n`.
-import { spawnSync, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,6 +31,33 @@ export function cni(command: string, conf: unknown, env: Record<string, string |
     }
   }
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+/**
+ * Like cni(), without blocking the event loop: needed when the API test server runs in this process.
+ */
+export function cniAsync(command: string, conf: unknown, env: Record<string, string | undefined> = {}): Promise<RunResult> {
+  const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
+  return new Promise((resolve, reject) => {
+    const child = spawn(BINARY, [], { env: fullEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (status) => {
+      const stdout = Buffer.concat(out).toString('utf8');
+      let json: Record<string, unknown> = {};
+      try {
+        json = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {};
+      } catch {
+        return reject(new Error(`macmux printed non-JSON on stdout: ${JSON.stringify(stdout)}`));
+      }
+      resolve({ status: status ?? -1, stdout, stderr: Buffer.concat(err).toString('utf8'), json });
+    });
+    child.stdin.end(typeof conf === 'string' ? conf : JSON.stringify(conf));
+  });
 }
 
 export function sh(cmd: string, args: string[]): string {

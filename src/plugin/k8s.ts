@@ -1,0 +1,90 @@
+// What a pod asks for, read from the API (pod, NADs in parallel, device IDs), and the network-status written back.
+import { readFileSync } from 'node:fs';
+import { CniError, Code } from '../cni/errors';
+import { connect, type KubeApi, type Nad, type Pod } from '../k8s/api';
+import { DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION, parseDefaultNetwork, parseNetworks, selectClusterNetwork, type NetworkSelection } from '../annotations/networks';
+import { assignDeviceIDs, deviceIDsFor } from '../annotations/checkpoint';
+import { NETWORK_STATUS_ANNOTATION } from '../annotations/status';
+import { nadNetwork } from '../config/nad';
+import { findConfFile } from '../config/confdir';
+import type { PodInfo } from './cache';
+import type { Attachment } from './plan';
+import { buildPodPlan, nadKey, type ResolvedSelection } from './podplan';
+import { staticPlan, type VerbContext } from './context';
+
+export const RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
+
+/** The API for this verb, within its time budget counted from the verb's start. */
+export async function openApi(ctx: VerbContext, budgetSec: number): Promise<KubeApi> {
+  const remaining = ctx.started + budgetSec * 1000 - Date.now();
+  return connect(ctx.conf.kubeconfig, ctx.getenv, Math.max(remaining, 1), (m) => ctx.log.debug(m));
+}
+
+/** The pod, checked against K8S_POD_UID: a missing or re-created pod is code 3. */
+export async function readPod(api: KubeApi, info: PodInfo): Promise<Pod> {
+  const pod = await api.getPod(info.namespace, info.name);
+  if (!pod) throw new CniError(Code.UnknownContainer, `pod ${info.namespace}/${info.name} not found`);
+  if (info.uid && pod.metadata.uid && pod.metadata.uid !== info.uid) {
+    throw new CniError(Code.UnknownContainer, `pod ${info.namespace}/${info.name} was re-created: its uid is ${pod.metadata.uid}, this sandbox is for ${info.uid}`);
+  }
+  return pod;
+}
+
+/** The attachments the pod asks for, on top of the config's static plan. */
+export async function podPlan(ctx: VerbContext, api: KubeApi, pod: Pod): Promise<Attachment[]> {
+  const ref = { namespace: pod.metadata.namespace ?? ctx.env.args.find(([k]) => k === 'K8S_POD_NAMESPACE')?.[1] ?? 'default', name: pod.metadata.name };
+  const annotations = pod.metadata.annotations ?? {};
+  const selections = annotations[NETWORKS_ANNOTATION] ? parseNetworks(annotations[NETWORKS_ANNOTATION], ref) : [];
+  const dflt = annotations[DEFAULT_NETWORK_ANNOTATION] ? parseDefaultNetwork(annotations[DEFAULT_NETWORK_ANNOTATION], ref) : undefined;
+  const { primary, secondaries } = selectClusterNetwork(selections, dflt, ref);
+  const wanted = primary ? [primary, ...secondaries] : secondaries;
+  const resolved = await resolve(ctx, api, pod, wanted);
+  return buildPodPlan(ref, staticPlan(ctx), primary ? resolved[0] : undefined, primary ? resolved.slice(1) : resolved);
+}
+
+/** Fetches every selection's NAD in parallel, loads its network, and assigns device IDs. */
+export async function resolve(ctx: VerbContext, api: KubeApi, pod: Pod, wanted: NetworkSelection[], taken: string[] = []): Promise<ResolvedSelection[]> {
+  const keys = [...new Set(wanted.map(nadKey))];
+  const nads = new Map<string, Nad>();
+  await Promise.all(keys.map(async (k) => nads.set(k, await api.getNad(k.split('/')[0]!, k.split('/')[1]!))));
+
+  let checkpoint: string | undefined;
+  const requests = wanted.flatMap((s, i) => {
+    const resourceName = nads.get(nadKey(s))!.metadata.annotations?.[RESOURCE_ANNOTATION];
+    return resourceName ? [{ key: String(i), resourceName }] : [];
+  });
+  const ids = assignDeviceIDs(requests, (resource) => {
+    checkpoint ??= readCheckpoint(ctx.conf.deviceCheckpoint);
+    return deviceIDsFor(checkpoint, pod.metadata.uid ?? '', resource, ctx.conf.deviceCheckpoint).filter((id) => !taken.includes(id));
+  });
+  return wanted.map((selection, i) => {
+    const network = nadConfig(ctx, nads.get(nadKey(selection))!, selection);
+    const deviceID = ids.get(String(i));
+    return { selection, network, ...(deviceID ? { deviceID } : {}) };
+  });
+}
+
+function nadConfig(ctx: VerbContext, nad: Nad, sel: NetworkSelection) {
+  const ref = { namespace: sel.namespace, name: sel.name };
+  const config = nad.spec?.config?.trim() ?? '';
+  if (config) return nadNetwork(ref, config, ctx.conf.cniVersion);
+  const file = findConfFile(ctx.conf.confDir, sel.name);
+  if (!file) {
+    throw new CniError(Code.InvalidConfig, `NetworkAttachmentDefinition ${nadKey(sel)}: spec.config is empty and no file in ${ctx.conf.confDir} names network "${sel.name}"`);
+  }
+  return nadNetwork(ref, file.text, ctx.conf.cniVersion, file.path);
+}
+
+function readCheckpoint(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CniError(Code.InvalidConfig, `device-plugin checkpoint ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Writes network-status with one merge patch of metadata.annotations; a pod that is gone is only logged. */
+export async function publishStatus(ctx: VerbContext, api: KubeApi, pod: PodInfo, value: string): Promise<void> {
+  const ok = await api.patchPodAnnotations(pod.namespace, pod.name, { [NETWORK_STATUS_ANNOTATION]: value });
+  if (!ok) ctx.log.error(`pod ${pod.namespace}/${pod.name} is gone; network-status not written`);
+}

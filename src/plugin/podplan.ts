@@ -1,0 +1,84 @@
+// Plans a pod's attachments from its annotations and NADs, and describes them as network-status (pure).
+import type { NetworkList, PluginConf } from '../config/load';
+import type { NetworkSelection, PodRef } from '../annotations/networks';
+import { deviceNames } from '../annotations/networks';
+import type { StatusEntry } from '../annotations/status';
+import type { Result } from '../cni/result';
+import { requestedMac } from '../mac/address';
+import type { Attachment } from './plan';
+import { checkUnique } from './plan';
+
+/** A selection with its NAD's network and, if the NAD names a device-plugin resource, its device ID. */
+export interface ResolvedSelection {
+  selection: NetworkSelection;
+  network: NetworkList;
+  deviceID?: string;
+}
+
+export const nadKey = (s: { namespace: string; name: string }) => `${s.namespace}/${s.name}`;
+
+/**
+ * The pod's attachments: the cluster network on its ifname (the config's, or the NAD that replaces it),
+ * the config's own secondaries, then every secondary the pod asked for on its device. `fixed` is the
+ * static plan, cluster network first. Device clashes are rejected before any delegate runs.
+ */
+export function buildPodPlan(pod: PodRef, fixed: Attachment[], primary: ResolvedSelection | undefined, secondaries: ResolvedSelection[]): Attachment[] {
+  const [cluster, ...staticSecondaries] = fixed as [Attachment, ...Attachment[]];
+  const clusterAtt: Attachment = primary ? { ...decorate(primary, pod, cluster.runtimeConfig ?? {}), ifName: cluster.ifName, cluster: true } : cluster;
+  const devices = deviceNames(secondaries.map((s) => s.selection), [cluster.ifName, ...staticSecondaries.map((a) => a.ifName)], pod);
+  const out = [clusterAtt, ...staticSecondaries, ...secondaries.map((s, i) => ({ ...decorate(s, pod, {}), ifName: devices[i]!, cluster: false }))];
+  checkUnique(out);
+  return out;
+}
+
+/**
+ * The attachment for one selection: deviceID injected into every plugin (and offered as the
+ * deviceID capability), the element's cni-args merged into args.cni, its MAC in args.cni.mac and
+ * offered as the mac capability, and its ips, portMappings and bandwidth offered as capabilities.
+ */
+export function decorate(r: ResolvedSelection, pod: PodRef, base: Record<string, unknown>): Omit<Attachment, 'ifName' | 'cluster'> {
+  const sel = r.selection;
+  const mac = sel.mac !== undefined ? requestedMac(sel.mac, `pod ${pod.namespace}/${pod.name}: network ${nadKey(sel)}: mac`) : undefined;
+  const cniArgs: Record<string, unknown> = { ...(sel.cniArgs ?? {}), ...(mac ? { mac } : {}) };
+  const plugins = r.network.plugins.map((p): PluginConf => {
+    const args = (p.args ?? {}) as Record<string, unknown>;
+    const merged = Object.keys(cniArgs).length ? { ...p, args: { ...args, cni: { ...((args.cni ?? {}) as Record<string, unknown>), ...cniArgs } } } : { ...p };
+    return r.deviceID ? { ...merged, deviceID: r.deviceID } : merged;
+  });
+  const runtimeConfig: Record<string, unknown> = {
+    ...base,
+    ...(mac ? { mac } : {}),
+    ...(sel.ips ? { ips: sel.ips } : {}),
+    ...(sel.portMappings ? { portMappings: sel.portMappings } : {}),
+    ...(sel.bandwidth ? { bandwidth: sel.bandwidth } : {}),
+    ...(r.deviceID ? { deviceID: r.deviceID } : {}),
+  };
+  return {
+    name: nadKey(sel),
+    nad: nadKey(sel),
+    network: { ...r.network, plugins },
+    ...(r.deviceID ? { deviceID: r.deviceID } : {}),
+    ...(mac ? { mac } : {}),
+    ...(Object.keys(runtimeConfig).length ? { runtimeConfig } : {}),
+  };
+}
+
+/** network-status entries for added attachments: ns/nad (or the network's name for eth0), ips and MAC of its device. */
+export function statusEntries(atts: Attachment[]): StatusEntry[] {
+  return atts.filter((a) => a.result).map((a) => statusEntry(a, a.result!));
+}
+
+export function statusEntry(a: Attachment, res: Result): StatusEntry {
+  const idx = res.interfaces.findIndex((i) => i.name === a.ifName && i.sandbox);
+  const iface = idx >= 0 ? res.interfaces[idx] : res.interfaces.find((i) => i.name === a.ifName);
+  const ips = res.ips.filter((ip) => ip.interface === undefined || idx < 0 || ip.interface === idx).map((ip) => ip.address);
+  return {
+    name: a.cluster && !a.nad ? a.network.name : a.name,
+    interface: a.ifName,
+    ips,
+    ...(iface?.mac ? { mac: iface.mac } : a.mac ? { mac: a.mac } : {}),
+    default: a.cluster,
+    dns: res.dns,
+    ...(a.deviceID ? { deviceID: a.deviceID } : {}),
+  };
+}
