@@ -1,47 +1,50 @@
-// The demo: a namespace standing for a pod gets eth0 and two secondary interfaces from dist/macmux, run as a runtime runs it.
-import { execFileSync, spawnSync } from 'node:child_process';
+// The demo: an API test server holds a pod asking for two networks; dist/macmux, run as a runtime runs it, gives the pod's netns its interfaces.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startApiServer, type ApiServer } from '../test/apiserver/server';
 
 const binary = resolve(__dirname, '..', 'dist', 'macmux');
 const ns = 'macmux-demo-pod';
 const lower = 'mmdemo-lower';
 const work = mkdtempSync(join(tmpdir(), 'macmux-demo-'));
+const ipam = join(work, 'ipam');
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8' });
 const quiet = (...args: string[]) => spawnSync('ip', args, { stdio: 'ignore' });
+const indent = (s: string) => s.replace(/^/gm, '    ');
 
-const conf = {
-  cniVersion: '1.0.0',
-  name: 'macmux',
-  type: 'macmux',
-  cacheDir: join(work, 'state'),
-  delegates: [
-    { name: 'cluster', masterPlugin: true, type: 'bridge', bridge: 'mmdemo-cbr0', isGateway: true, ipMasq: false,
-      ipam: { type: 'host-local', subnet: '10.88.0.0/24', dataDir: join(work, 'ipam') } },
-    { name: 'green', type: 'macvlan', master: lower, mode: 'bridge',
-      ipam: { type: 'host-local', subnet: '192.168.100.0/24', dataDir: join(work, 'ipam') } },
-    { name: 'blue', plugins: [
-      { type: 'bridge', bridge: 'mmdemo-blue', ipam: { type: 'host-local', subnet: '192.168.200.0/24', dataDir: join(work, 'ipam') } },
-      { type: 'tuning', sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1' } },
-    ] },
-  ],
+const nads = {
+  green: { cniVersion: '1.0.0', name: 'green', type: 'macvlan', master: lower, mode: 'bridge', ipam: { type: 'host-local', subnet: '192.168.100.0/24', dataDir: ipam } },
+  blue: { cniVersion: '1.0.0', name: 'blue', plugins: [
+    { type: 'bridge', bridge: 'mmdemo-blue', ipam: { type: 'host-local', subnet: '192.168.200.0/24', dataDir: ipam } },
+    { type: 'tuning', sysctl: { 'net.ipv4.conf.IFNAME.arp_filter': '1' } },
+  ] },
 };
+const networks = [{ name: 'green', mac: '02:00:5e:10:00:2a' }, { name: 'blue' }];
 
-function run(command: string): { status: number; stdout: string } {
-  const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin', CNI_COMMAND: command, CNI_CONTAINERID: 'demo-pod-sandbox',
-    CNI_NETNS: `/run/netns/${ns}`, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni', CNI_ARGS: 'K8S_POD_NAMESPACE=default;K8S_POD_NAME=demo' };
-  const r = spawnSync(binary, [], { input: JSON.stringify(conf), env, encoding: 'utf8' });
-  process.stderr.write(r.stderr);
-  return { status: r.status ?? 1, stdout: r.stdout };
+function run(api: ApiServer, command: string, uid: string): Promise<{ status: number; stdout: string }> {
+  const conf = {
+    cniVersion: '1.0.0', name: 'macmux', type: 'macmux', kubeconfig: api.kubeconfig, cacheDir: join(work, 'state'),
+    delegates: [{ name: 'cluster', type: 'bridge', bridge: 'mmdemo-cbr0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', subnet: '10.88.0.0/24', dataDir: ipam } }],
+  };
+  const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin', CNI_COMMAND: command, CNI_CONTAINERID: 'demo-sandbox', CNI_NETNS: `/run/netns/${ns}`, CNI_IFNAME: 'eth0',
+    CNI_PATH: '/usr/lib/cni', CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=demo;K8S_POD_INFRA_CONTAINER_ID=demo-sandbox;K8S_POD_UID=${uid}` };
+  return new Promise((done) => {
+    const child = spawn(binary, [], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.on('close', (status) => done({ status: status ?? 1, stdout }));
+    child.stdin.end(JSON.stringify(conf));
+  });
 }
 
 function showPod(): void {
   const links = JSON.parse(ip('-n', ns, '-d', '-j', 'addr')) as Array<{ ifname: string; address: string; linkinfo?: { info_kind?: string }; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>;
-  console.log(`  ${'DEVICE'.padEnd(16)} ${'KIND'.padEnd(8)} ${'MAC'.padEnd(18)} IPv4`);
+  console.log(`    ${'DEVICE'.padEnd(16)} ${'KIND'.padEnd(8)} ${'MAC'.padEnd(18)} IPv4`);
   for (const l of links) {
     const v4 = l.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`).join(', ');
-    console.log(`  ${l.ifname.padEnd(16)} ${(l.linkinfo?.info_kind ?? '-').padEnd(8)} ${l.address.padEnd(18)} ${v4}`);
+    console.log(`    ${l.ifname.padEnd(16)} ${(l.linkinfo?.info_kind ?? '-').padEnd(8)} ${l.address.padEnd(18)} ${v4}`);
   }
 }
 
@@ -51,29 +54,46 @@ function cleanup(): void {
   rmSync(work, { recursive: true, force: true });
 }
 
-let status = 0;
-try {
+async function main(): Promise<void> {
   cleanup();
   ip('netns', 'add', ns);
   ip('link', 'add', lower, 'type', 'bridge');
   ip('link', 'set', lower, 'up');
-  console.log(`macmux demo: pod netns ${ns}; delegates bridge (eth0), macvlan on ${lower} (green), bridge+tuning (blue)\n`);
-  console.log('$ CNI_COMMAND=ADD dist/macmux < conf   # as a runtime runs it');
-  const add = run('ADD');
-  console.log(add.stdout ? JSON.stringify(JSON.parse(add.stdout), null, 2) : '(no output)');
-  if (add.status !== 0) throw new Error(`ADD failed with status ${add.status}`);
-  console.log(`\nthe pod's interfaces (ip -n ${ns} -j addr):`);
-  showPod();
-  console.log(`\nsecondary devices are "net" + md5(name)[:12]: green -> net9f27410725ab, blue -> net48d6215903df`);
-  console.log('\n$ CNI_COMMAND=DEL dist/macmux < conf');
-  const del = run('DEL');
-  if (del.status !== 0) throw new Error(`DEL failed: ${del.stdout}`);
-  console.log(`DEL ok; the pod now has:`);
-  showPod();
-} catch (e) {
-  console.error(`demo failed: ${(e as Error).message}`);
-  status = 1;
-} finally {
-  cleanup();
+  const api = await startApiServer({ dir: join(work, 'api') });
+  try {
+    console.log(`macmux demo: a Kubernetes API test server at ${api.url}; the pod's network namespace is ${ns}\n`);
+    for (const [name, config] of Object.entries(nads)) {
+      api.put({ apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name, namespace: 'default' }, spec: { config: JSON.stringify(config) } });
+      console.log(`NetworkAttachmentDefinition default/${name}:\n${indent(JSON.stringify(config))}`);
+    }
+    const pod = api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'demo', namespace: 'default', annotations: { 'k8s.v1.cni.cncf.io/networks': JSON.stringify(networks) } } });
+    console.log(`\npod default/demo asks for:\n    k8s.v1.cni.cncf.io/networks: ${JSON.stringify(networks)}\n`);
+
+    console.log('$ CNI_COMMAND=ADD dist/macmux < conf   # as a runtime runs it; the result is eth0\'s');
+    const add = await run(api, 'ADD', pod.metadata!.uid!);
+    console.log(indent(add.stdout ? JSON.stringify(JSON.parse(add.stdout)) : '(no output)'));
+    if (add.status !== 0) throw new Error(`ADD failed with status ${add.status}`);
+    console.log(`\nthe pod's interfaces (ip -n ${ns} -j addr); secondaries are "net" + md5(name)[:12]:`);
+    showPod();
+    const patch = api.requests.find((r) => r.method === 'PATCH');
+    const status = (patch?.body as { metadata?: { annotations?: Record<string, string> } })?.metadata?.annotations?.['k8s.v1.cni.cncf.io/network-status'];
+    console.log(`\nthe API server received one merge patch (${patch?.contentType}) with k8s.v1.cni.cncf.io/network-status:`);
+    console.log(indent(status ?? '(none)'));
+
+    console.log('\n$ CNI_COMMAND=DEL dist/macmux < conf   # served from the cache');
+    const del = await run(api, 'DEL', pod.metadata!.uid!);
+    if (del.status !== 0) throw new Error(`DEL failed: ${del.stdout}`);
+    console.log('DEL ok; the pod now has:');
+    showPod();
+  } finally {
+    await api.stop();
+  }
 }
-process.exit(status);
+
+main()
+  .then(() => cleanup())
+  .catch((e: Error) => {
+    console.error(`demo failed: ${e.message}`);
+    cleanup();
+    process.exit(1);
+  });

@@ -41,3 +41,40 @@ process.stdout.write(out.toString('hex'));`);
   const expected = Buffer.from('hello, masked world').map((b, i) => b ^ [1, 2, 3, 4][i % 4]!);
   assert.equal(r.stdout, Buffer.from(expected).toString('hex'));
 });
+
+it('VERSION and a DEL served from the cache never load the Kubernetes client; an API ADD does', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'macmux-lazy-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { bundleOptions } = (await import(join(ROOT, 'scripts', 'bundle-options.mjs'))) as {
+    bundleOptions: (root: string, o: { entry: string; outfile: string; version: string }) => Parameters<typeof build>[0];
+  };
+  const outfile = join(dir, 'macmux.cjs');
+  await build({ ...bundleOptions(ROOT, { entry: join(ROOT, 'cmd', 'main.ts'), outfile, version: 'test' }), minify: false });
+  // Instrument the client's module initializer so that running it leaves a mark on stderr.
+  const marker = '"node_modules/@kubernetes/client-node/dist/config.js"() {';
+  const text = readFileSync(outfile, 'utf8');
+  assert.ok(text.includes(marker), 'the bundle holds the client, wrapped in a lazy initializer');
+  writeFileSync(outfile, text.replace(marker, `${marker} process.stderr.write("CLIENT-LOADED\\n");`));
+
+  writeFileSync(join(dir, 'fake'), `#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] && echo '{"cniVersion":"1.0.0","interfaces":[{"name":"'$CNI_IFNAME'","sandbox":"'$CNI_NETNS'"}]}'\nexit 0\n`, { mode: 0o755 });
+  const conf = { cniVersion: '1.0.0', name: 'm', type: 'macmux', cacheDir: join(dir, 'state'), binDir: dir, delegates: [{ name: 'c', type: 'fake' }] };
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n');
+  const run = (command: string, c: object, args = '') =>
+    spawnSync(process.execPath, [outfile], {
+      input: JSON.stringify(c),
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: 'lazy1', CNI_NETNS: '/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: dir, CNI_ARGS: args },
+    });
+  const podArgs = 'K8S_POD_NAMESPACE=default;K8S_POD_NAME=p';
+
+  assert.equal(run('VERSION', {}).stderr, '');
+  const add = run('ADD', conf); // no kubeconfig: static, fills the cache
+  assert.equal(add.status, 0, add.stdout);
+  const del = run('DEL', { ...conf, kubeconfig }, podArgs);
+  assert.equal(del.status, 0, del.stdout);
+  assert.equal(del.stderr.includes('CLIENT-LOADED'), false, 'a cached DEL did not load the client');
+  const apiAdd = run('ADD', { ...conf, kubeconfig, timeBudget: { add: 0.5 } }, podArgs);
+  assert.equal(JSON.parse(apiAdd.stdout).code, 11);
+  assert.ok(apiAdd.stderr.includes('CLIENT-LOADED'), 'control: an ADD that needs the API loads it');
+});
