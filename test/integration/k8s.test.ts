@@ -212,6 +212,19 @@ describe('failures leave nothing behind', () => {
     assert.deepEqual(w.sb.ipamLeases(), []);
   });
 
+  it('a pod deleted before network-status is written: logged, and the ADD still succeeds', async (t) => {
+    const w = world(t);
+    w.macvlanNad('green', '10.251.0.0/24');
+    const env = w.pod('gone', { [NETWORKS]: 'green' }, 'g1');
+    api.fault({ match: /\/pods\//, method: 'PATCH', status: 404, message: `pods "gone-${w.sb.id}" not found` });
+    const logFile = `${w.sb.dir}/macmux.log`;
+    const r = await cniAsync('ADD', w.conf, { ...env, _CNI_LOGGING_FILE: logFile });
+    assert.equal(r.status, 0, r.stdout);
+    assert.deepEqual(linkNames(w.sb.ns), ['eth0', deviceName('green'), 'lo'].sort());
+    assert.match(sh('cat', [logFile]), new RegExp(`error ADD g1 default/gone-${w.sb.id} pod default/gone-${w.sb.id} is gone; network-status not written`));
+    assert.equal((await cniAsync('DEL', w.conf, env)).status, 0);
+  });
+
   it('a 403 on the patch names the refused verb and resource', async (t) => {
     const w = world(t);
     const env = w.pod('deny', {}, 'x1');
