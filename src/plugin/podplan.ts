@@ -69,8 +69,10 @@ export function statusEntries(atts: Attachment[]): StatusEntry[] {
 }
 
 export function statusEntry(a: Attachment, res: Result): StatusEntry {
-  const idx = res.interfaces.findIndex((i) => i.name === a.ifName && i.sandbox);
-  const iface = idx >= 0 ? res.interfaces[idx] : res.interfaces.find((i) => i.name === a.ifName);
+  // The device inside the sandbox, else any interface of that name (some plugins omit sandbox).
+  const inSandbox = res.interfaces.findIndex((i) => i.name === a.ifName && i.sandbox);
+  const idx = inSandbox >= 0 ? inSandbox : res.interfaces.findIndex((i) => i.name === a.ifName);
+  const iface = res.interfaces[idx];
   const ips = res.ips.filter((ip) => ip.interface === undefined || idx < 0 || ip.interface === idx).map((ip) => ip.address);
   return {
     name: a.cluster && !a.nad ? a.network.name : a.name,
