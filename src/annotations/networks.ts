@@ -1,5 +1,6 @@
 // Parses the pod's network-selection annotations, picks what replaces the cluster network, and names each secondary device (pure).
 import { isIP } from 'node:net';
+import { isUnicast, parseMac } from '../mac/address';
 import { CniError, Code } from '../cni/errors';
 import { checkIfName } from '../cni/env';
 import { deviceName } from '../util/names';
@@ -123,7 +124,24 @@ function macOf(obj: Record<string, unknown>, fail: Fail): string | undefined {
   if (mac !== undefined && ifMac !== undefined && mac.toLowerCase() !== ifMac.toLowerCase()) {
     fail(`"mac" "${mac}" and "ifMac" "${ifMac}" differ; give one of them`);
   }
-  return mac ?? ifMac;
+  const value = mac ?? ifMac;
+  if (value !== undefined) {
+    const field = mac !== undefined ? 'mac' : 'ifMac';
+    const canonical = parseMac(value);
+    if (!canonical) fail(`"${field}" "${value}" is not a MAC address of 6 octets (aa:bb:cc:dd:ee:ff)`);
+    else if (!isUnicast(canonical)) fail(`"${field}" ${canonical} is a multicast address; an interface MAC must be unicast`);
+    else if (canonical === '00:00:00:00:00:00') fail(`"${field}" is the all-zero MAC`);
+  }
+  return value;
+}
+
+/** An IP address with an optional prefix length, as multus accepts in "ips". */
+function isIpOrCidr(s: string): boolean {
+  const [ip, prefix, ...rest] = s.split('/');
+  const family = isIP(ip ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 /** name (required; `ns/name` accepted) and namespace (must agree with a namespace in name). */
@@ -161,6 +179,7 @@ function parseJsonElement(el: unknown, index: number, pod: PodRef): NetworkSelec
     sel.isPrimary = isPrimary as boolean;
   }
   const ips = optStringArray(obj, 'ips', fail);
+  for (const ip of ips ?? []) if (!isIpOrCidr(ip)) fail(`"ips" entry "${ip}" is not an IP address or CIDR`);
   if (ips !== undefined) sel.ips = ips;
   const cniArgs = optObject(obj, 'cni-args', fail);
   if (cniArgs !== undefined) sel.cniArgs = cniArgs;

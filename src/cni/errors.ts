@@ -15,6 +15,7 @@ export const Code = {
   MacConflict: 100,
   PoolExhausted: 101,
   ApiRefused: 102,
+  MacNotApplied: 103,
   Internal: 999,
 } as const;
 

@@ -27,6 +27,8 @@ export interface Conf {
   logLevel?: number;
   logFile?: string;
   delegateTimeout: number;
+  /** Seconds to wait for another invocation on the same container. */
+  lockTimeout: number;
   /** Where NADs with an empty spec.config find their file. */
   confDir: string;
   deviceCheckpoint: string;
@@ -40,6 +42,7 @@ export interface Conf {
 export const DEFAULT_CACHE_DIR = '/var/lib/macmux';
 export const DEFAULT_DELEGATE_TIMEOUT = 60;
 export const DEFAULT_CONF_DIR = '/etc/cni/net.d';
+export const DEFAULT_LOCK_TIMEOUT = 30;
 export const DEFAULT_CHECKPOINT = '/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint';
 export const DEFAULT_TIME_BUDGET = { add: 10, del: 10, check: 10, gc: 30, status: 3 };
 
@@ -80,6 +83,7 @@ export function loadConf(raw: Record<string, unknown>): Conf {
     cacheDir: (raw.cacheDir as string | undefined) ?? DEFAULT_CACHE_DIR,
     delegateTimeout: (raw.delegateTimeout as number | undefined) ?? DEFAULT_DELEGATE_TIMEOUT,
     confDir: (raw.confDir as string | undefined) ?? DEFAULT_CONF_DIR,
+    lockTimeout: (raw.lockTimeout as number | undefined) ?? DEFAULT_LOCK_TIMEOUT,
     deviceCheckpoint: (raw.deviceCheckpoint as string | undefined) ?? DEFAULT_CHECKPOINT,
     timeBudget: { ...DEFAULT_TIME_BUDGET, ...(raw.timeBudget as Partial<Conf['timeBudget']> | undefined) },
     runtimeConfig: (raw.runtimeConfig as Record<string, unknown> | undefined) ?? {},

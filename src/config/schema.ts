@@ -50,6 +50,7 @@ export const confSchema = {
     logFile: { type: 'string', minLength: 1 },
     delegateTimeout: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
     confDir: { type: 'string', minLength: 1 },
+    lockTimeout: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
     deviceCheckpoint: { type: 'string', minLength: 1 },
     timeBudget: {
       type: 'object',

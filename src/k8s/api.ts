@@ -51,19 +51,29 @@ export class KubeApi {
     return res.body as unknown as Nad;
   }
 
-  /** One JSON merge patch of metadata.annotations; returns false when the pod is gone. */
-  async patchPodAnnotations(namespace: string, name: string, annotations: Record<string, string | null>): Promise<boolean> {
+  /**
+   * One JSON merge patch of metadata.annotations. `uid` and `resourceVersion` go in the patch as
+   * preconditions: the pod must still be that object (uid is immutable) and, with a resourceVersion,
+   * unchanged since it was read. "gone" when the pod no longer exists, "conflict" when a precondition failed.
+   */
+  async patchPodAnnotations(namespace: string, name: string, annotations: Record<string, string | null>, pre: { uid?: string; resourceVersion?: string } = {}): Promise<'ok' | 'gone' | 'conflict'> {
     const res = await this.http.send({
       method: 'PATCH',
       path: `/api/v1/namespaces/${seg(namespace)}/pods/${seg(name)}`,
       verb: 'patch',
       resource: `pods ${namespace}/${name}`,
-      body: { metadata: { annotations } },
+      body: { metadata: { ...pre, annotations } },
       contentType: 'application/merge-patch+json',
     });
-    if (res.status === 404) return false;
+    if (res.status === 404) return 'gone';
+    if (res.status === 409 || res.status === 422) return 'conflict';
     expectOk(res.status, res.body, `patch pod ${namespace}/${name}`);
-    return true;
+    return 'ok';
+  }
+
+  /** Starts a new phase of API work with the whole time budget (after delegates ran). */
+  renewBudget(): void {
+    this.http.renew();
   }
 
   close(): void {
@@ -76,8 +86,11 @@ function expectOk(status: number, body: Record<string, unknown>, what: string): 
   throw new CniError(Code.Internal, `Kubernetes API: ${what}: HTTP ${status}${statusMessage(body) ? `: ${statusMessage(body)}` : ''}`);
 }
 
-/** Opens the API for one invocation: credentials re-read now, requests bounded by `budgetMs`. */
-export async function connect(kubeconfig: string | undefined, getenv: (k: string) => string | undefined, budgetMs: number, debug?: (msg: string) => void): Promise<KubeApi> {
+/**
+ * Opens the API for one invocation: credentials re-read now; each phase of requests is bounded by
+ * `budgetMs`, the first one ending at `firstDeadline` (the verb's start plus its budget).
+ */
+export async function connect(kubeconfig: string | undefined, getenv: (k: string) => string | undefined, budgetMs: number, firstDeadline: number, debug?: (msg: string) => void): Promise<KubeApi> {
   const creds = await loadCredentials(kubeconfig, getenv);
-  return new KubeApi(new ApiTransport(creds, Date.now() + budgetMs, debug));
+  return new KubeApi(new ApiTransport(creds, budgetMs, debug, firstDeadline));
 }

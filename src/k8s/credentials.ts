@@ -11,8 +11,12 @@ export interface Credentials {
   cert?: Buffer;
   key?: Buffer;
   rejectUnauthorized: boolean;
+  /** The name to verify the server's certificate against (kubeconfig tls-server-name). */
+  servername?: string;
   /** The Authorization header value; never logged. */
   authorization?: string;
+  /** Other headers the kubeconfig asks for, such as Impersonate-User. */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -35,20 +39,24 @@ export async function loadCredentials(kubeconfig: string | undefined, getenv: (k
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster?.server) throw new CniError(Code.InvalidConfig, `kubeconfig ${kubeconfig ?? '(in-cluster)'}: no current cluster with a server`);
-  const opts: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean; headers?: Record<string, string> } = {};
+  const opts: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean; servername?: string; headers?: Record<string, string> } = {};
   try {
     await kc.applyToHTTPSOptions(opts);
   } catch (e) {
     throw new CniError(Code.InvalidConfig, `kubeconfig ${kubeconfig ?? '(in-cluster)'}: ${(e as Error).message}`);
   }
-  const authorization = opts.headers?.Authorization ?? opts.headers?.authorization;
+  // A token file written with a trailing newline must not put the newline in the header.
+  const authorization = (opts.headers?.Authorization ?? opts.headers?.authorization)?.trim();
+  const headers = Object.fromEntries(Object.entries(opts.headers ?? {}).filter(([k]) => k.toLowerCase() !== 'authorization'));
   return {
     server: cluster.server,
     ...(opts.ca ? { ca: opts.ca } : {}),
     ...(opts.cert ? { cert: opts.cert } : {}),
     ...(opts.key ? { key: opts.key } : {}),
     rejectUnauthorized: !cluster.skipTLSVerify,
+    ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
     ...(authorization ? { authorization } : {}),
+    ...(Object.keys(headers).length ? { headers } : {}),
   };
 }
 

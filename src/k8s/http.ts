@@ -21,18 +21,29 @@ export interface ApiResponse {
 
 const RETRYABLE_NET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED', 'ESOCKETTIMEDOUT']);
 
+/** Failures no retry can fix: the TLS setup or the request itself is wrong, so the kubeconfig needs fixing. */
+function isConfigError(e: NodeJS.ErrnoException): boolean {
+  const code = e.code ?? '';
+  return /^(ERR_TLS_|ERR_SSL_|ERR_OSSL_|ERR_INVALID_CHAR|ERR_INVALID_HTTP_TOKEN|ERR_INVALID_URL)/.test(code) || /CERT|SELF_SIGNED|LEAF_SIGNATURE|ISSUER|UNABLE_TO_GET/.test(code);
+}
+
 export class ApiTransport {
   private readonly agent: Agent | HttpAgent;
   private readonly url: URL;
 
+  /** Epoch ms after which no request is started or retried. */
+  private deadline: number;
+
   constructor(
     private readonly creds: Credentials,
-    /** Epoch ms after which no request is started or retried. */
-    private readonly deadline: number,
+    /** How long one phase of API work (with its retries) may take. */
+    private readonly budgetMs: number,
     private readonly debug: (msg: string) => void = () => {},
+    firstDeadline = Date.now() + budgetMs,
   ) {
+    this.deadline = firstDeadline;
     this.url = new URL(creds.server);
-    const tls = { ca: creds.ca, cert: creds.cert, key: creds.key, rejectUnauthorized: creds.rejectUnauthorized };
+    const tls = { ca: creds.ca, cert: creds.cert, key: creds.key, rejectUnauthorized: creds.rejectUnauthorized, ...(creds.servername ? { servername: creds.servername } : {}) };
     this.agent = this.url.protocol === 'http:' ? new HttpAgent({ keepAlive: true }) : new Agent({ keepAlive: true, ...tls });
   }
 
@@ -51,6 +62,9 @@ export class ApiTransport {
         res = await this.once(call, remaining);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code ?? '';
+        if (isConfigError(e as NodeJS.ErrnoException)) {
+          throw new CniError(Code.InvalidConfig, `Kubernetes API at ${this.creds.server}: ${call.verb} ${call.resource}: ${code}: ${(e as Error).message}; check the kubeconfig (CA, certificates, token)`);
+        }
         lastWhy = code || (e as Error).message;
         if (!RETRYABLE_NET.has(code) && !/socket hang up|timed out/i.test((e as Error).message)) break;
         this.debug(`${call.verb} ${call.resource}: ${lastWhy}, retrying`);
@@ -75,6 +89,11 @@ export class ApiTransport {
     throw new CniError(Code.TryAgainLater, `Kubernetes API at ${this.creds.server} unreachable: ${call.verb} ${call.resource}: ${lastWhy}`);
   }
 
+  /** Starts a new phase of API work with a whole budget: delegate time between phases is not the API's. */
+  renew(): void {
+    this.deadline = Date.now() + this.budgetMs;
+  }
+
   close(): void {
     this.agent.destroy();
   }
@@ -87,7 +106,7 @@ export class ApiTransport {
 
   private once(call: ApiCall, timeoutMs: number): Promise<ApiResponse & { retryAfter?: number }> {
     const body = call.body === undefined ? undefined : Buffer.from(JSON.stringify(call.body));
-    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'macmux' };
+    const headers: Record<string, string> = { ...this.creds.headers, Accept: 'application/json', 'User-Agent': 'macmux' };
     if (this.creds.authorization) headers.Authorization = this.creds.authorization;
     if (body) {
       headers['Content-Type'] = call.contentType ?? 'application/json';

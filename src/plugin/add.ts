@@ -1,26 +1,33 @@
 // ADD: plan, cache the plan, add the cluster network then each secondary, publish network-status; roll back on failure.
 import { argValue } from '../cni/env';
 import { CniError, Code } from '../cni/errors';
-import type { Result } from '../cni/result';
+import { macOf, type Result } from '../cni/result';
 import { addNetwork } from '../delegate/network';
 import { searchDirs } from '../delegate/find';
 import type { KubeApi } from '../k8s/api';
 import { readCache, writeCache, type CacheEntry, type PodInfo } from './cache';
-import { invocationFor, k8sPod, staticPlan, type VerbContext } from './context';
+import { invocationFor, k8sPod, staticPlan, withContainerLock, type VerbContext } from './context';
 import { blockingFailures, delAll, rollback } from './del';
 import type { Attachment } from './plan';
 
 export async function cmdAdd(ctx: VerbContext): Promise<Result> {
   const pod = k8sPod(ctx);
   const hotplug = argValue(ctx.env.args, 'K8S_POD_NETWORK');
-  if (pod && hotplug) return (await import('./hotplug')).hotplugAdd(ctx, pod, hotplug);
+  if (hotplug !== undefined) {
+    // Never fall through to a whole-pod ADD, which would first delete the running pod's interfaces.
+    if (!pod) throw new CniError(Code.InvalidConfig, `hot-plug of "${hotplug}" needs the pod (K8S_POD_NAMESPACE and K8S_POD_NAME in CNI_ARGS) and the Kubernetes API (kubeconfig)`);
+    return (await import('./hotplug')).hotplugAdd(ctx, pod, hotplug);
+  }
+  const id = ctx.env.containerID;
+  if (!pod) return withContainerLock(ctx, id, () => addPlan(ctx, staticPlan(ctx)));
 
-  if (!pod) return addPlan(ctx, staticPlan(ctx));
   const k8s = await import('./k8s');
   const api = await k8s.openApi(ctx, ctx.conf.timeBudget.add);
   try {
-    const attachments = await k8s.podPlan(ctx, api, await k8s.readPod(api, pod));
-    return await addPlan(ctx, attachments, { api, pod });
+    const podObj = await k8s.readPod(api, pod);
+    ctx.pod = { ...pod, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}) };
+    const attachments = await k8s.podPlan(ctx, api, podObj);
+    return await withContainerLock(ctx, id, () => addPlan(ctx, attachments, { api, pod: ctx.pod! }));
   } finally {
     api.close();
   }
@@ -70,12 +77,22 @@ export async function addAll(ctx: VerbContext, entry: CacheEntry, atts: Attachme
       ctx.log.info(`adding ${att.name} on ${att.ifName}`);
       att.result = await addNetwork(att.network, invocationFor(ctx, att));
       writeCache(ctx.conf.cacheDir, entry); // progress: this attachment completed
+      verifyMac(att);
     }
     await commit();
   } catch (e) {
     ctx.log.error(`ADD failed, rolling back ${started.length} attachment(s): ${(e as Error).message}`);
     await undo(started);
     throw e;
+  }
+}
+
+/** The delegate must have set the assigned MAC: when its result reports the device's MAC, they must agree. */
+export function verifyMac(att: Attachment): void {
+  if (!att.mac || !att.result) return;
+  const reported = macOf(att.result, att.ifName);
+  if (reported && reported.toLowerCase() !== att.mac) {
+    throw new CniError(Code.MacNotApplied, `${att.name}: the delegate set MAC ${reported.toLowerCase()} on ${att.ifName}, not the assigned ${att.mac}; does its plugin honour MAC= or the mac capability?`);
   }
 }
 

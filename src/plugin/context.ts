@@ -1,5 +1,8 @@
 // What every verb script receives, and the delegate invocation for one attachment.
-import type { CniEnv } from '../cni/env';
+import type { CniArgs, CniEnv } from '../cni/env';
+import { join } from 'node:path';
+import { withLock } from '../util/lock';
+import { cacheDirOf } from './cache';
 import { argValue, formatCniArgs } from '../cni/env';
 import type { PodInfo } from './cache';
 import type { Conf, NetworkList } from '../config/load';
@@ -21,6 +24,16 @@ export interface VerbContext {
   getenv: (name: string) => string | undefined;
   /** When the verb started (epoch ms); API time budgets count from here. */
   started: number;
+  /** The pod, once known (from the API or the cache), for the K8S_* args delegates get. */
+  pod?: PodInfo;
+}
+
+/** Runs `fn` holding this container's lock, so that no two invocations change its cache entry at once. */
+export async function withContainerLock<T>(ctx: VerbContext, containerID: string, fn: () => Promise<T>, timeoutMs = ctx.conf.lockTimeout * 1000): Promise<T> {
+  return withLock(
+    { path: join(cacheDirOf(ctx.conf.cacheDir), `.${containerID}.lock`), what: `container ${containerID}`, timeoutMs, onCompromised: (e) => ctx.log.error(`lock on ${containerID} compromised: ${e.message}`) },
+    fn,
+  );
 }
 
 /** Keys of the runtime's CNI_ARGS that secondary delegates get; the rest (IP=, MAC=, ...) are for eth0. */
@@ -29,10 +42,17 @@ const POD_ARGS = ['K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_
 /**
  * CNI_ARGS for `att`'s delegate: the cluster network gets the runtime's args, a secondary only the
  * pod's identity; both get IgnoreUnknown=1 and, when a MAC is assigned, MAC=<mac>; each key once.
+ * When the pod is known, identity keys the runtime left out are filled in, as multus does.
  */
-export function delegateArgs(env: CniEnv, att: Attachment): string {
+export function delegateArgs(env: CniEnv, att: Attachment, pod?: PodInfo): string {
   const base = att.cluster ? env.args : env.args.filter(([k]) => POD_ARGS.includes(k));
-  return formatCniArgs(base, att.mac ? [['MAC', att.mac]] : []);
+  const have = new Set(base.map(([k]) => k));
+  const fill: CniArgs = [];
+  if (pod) {
+    const identity: CniArgs = [['K8S_POD_NAMESPACE', pod.namespace], ['K8S_POD_NAME', pod.name], ['K8S_POD_INFRA_CONTAINER_ID', env.containerID], ['K8S_POD_UID', pod.uid ?? '']];
+    for (const [k, v] of identity) if (!have.has(k) && v) fill.push([k, v]);
+  }
+  return formatCniArgs([...base, ...fill], att.mac ? [['MAC', att.mac]] : []);
 }
 
 /** The delegate invocation for `att`: its device, CNI_ARGS and runtimeConfig. */
@@ -41,7 +61,7 @@ export function invocationFor(ctx: VerbContext, att: Attachment, netns = ctx.env
     containerID: ctx.env.containerID,
     netns,
     ifName: att.ifName,
-    args: delegateArgs(ctx.env, att),
+    args: delegateArgs(ctx.env, att, ctx.pod),
     dirs: searchDirs(ctx.conf.binDir, ctx.env.path),
     timeoutMs: ctx.conf.delegateTimeout * 1000,
     baseEnv: ctx.baseEnv,

@@ -4,26 +4,29 @@ import { delNetwork } from '../delegate/network';
 import { searchDirs } from '../delegate/find';
 import { readCache, removeCache, type CacheEntry } from './cache';
 import { argValue } from '../cni/env';
-import { invocationFor, k8sPod, podOf, staticPlan, type VerbContext } from './context';
+import { invocationFor, k8sPod, staticPlan, withContainerLock, type VerbContext } from './context';
 import type { Attachment } from './plan';
 
 export async function cmdDel(ctx: VerbContext): Promise<void> {
   const { env, conf, log } = ctx;
-  const pod = podOf(env);
   const hotplug = argValue(env.args, 'K8S_POD_NETWORK');
-  if (pod && hotplug) return (await import('./hotplug')).hotplugDel(ctx, pod, hotplug);
+  // Never fall through to a whole-pod DEL: only that one network goes.
+  if (hotplug !== undefined) return (await import('./hotplug')).hotplugDel(ctx, hotplug);
 
-  const cached = readCache(conf.cacheDir, env.containerID);
-  if (cached.kind === 'ok') {
+  const cached = await withContainerLock(ctx, env.containerID, async () => {
+    const cached = readCache(conf.cacheDir, env.containerID);
+    if (cached.kind !== 'ok') return cached;
     if (cached.entry.ifName !== env.ifName) {
       log.info(`cache entry of ${env.containerID} is for ${cached.entry.ifName}, not ${env.ifName}: nothing to delete`);
-      return;
+      return cached;
     }
+    if (cached.entry.pod) ctx.pod = cached.entry.pod;
     const blocking = blockingFailures(await delAll(ctx, cached.entry.attachments, cached.entry));
     if (blocking.length > 0) throw blocking[0]!.error;
     removeCache(conf.cacheDir, env.containerID);
-    return;
-  }
+    return cached;
+  });
+  if (cached.kind === 'ok') return;
   // No usable cache: nothing was added, or the entry is damaged. Delete what the config names, best effort.
   if (cached.kind === 'corrupt') log.error(`cache entry unreadable (${cached.why}); deleting from the config`);
   const plan = await planWithoutCache(ctx);

@@ -3,7 +3,7 @@ import { asCniError, CniError, Code } from '../cni/errors';
 import { compareVersions } from '../cni/versions';
 import { gcNetwork } from '../delegate/network';
 import { listCache, readCache, removeCache, type CacheEntry } from './cache';
-import { invocationFor, staticPlan, type VerbContext } from './context';
+import { invocationFor, staticPlan, withContainerLock, type VerbContext } from './context';
 import { blockingFailures, delAll } from './del';
 
 export interface ValidAttachment {
@@ -31,6 +31,32 @@ export function addBudgetMs(entry: CacheEntry, delegateTimeoutSec: number): numb
   return 2 * plugins * delegateTimeoutSec * 1000;
 }
 
+type Kept = Array<{ containerID: string; network: string; ifname: string }>;
+
+/** One container: keep a valid or still-adding entry (recording its attachments), else DEL it and drop the entry. */
+async function collect(ctx: VerbContext, id: string, isValid: (id: string, ifName: string) => boolean, kept: Kept, failures: CniError[]): Promise<void> {
+  const { conf, log } = ctx;
+  const cached = readCache(conf.cacheDir, id);
+  if (cached.kind !== 'ok') {
+    if (cached.kind === 'corrupt') log.error(`GC: cache entry ${id} unreadable (${cached.why}); left for DEL`);
+    return;
+  }
+  const entry = cached.entry;
+  if (entry.state === 'adding' && Date.now() - cached.mtimeMs < addBudgetMs(entry, conf.delegateTimeout)) {
+    log.info(`GC: container ${id} is still being added; left alone`);
+    return;
+  }
+  if (isValid(id, entry.ifName)) {
+    for (const a of entry.attachments) kept.push({ containerID: id, network: a.network.name, ifname: a.ifName });
+    return;
+  }
+  log.info(`GC: deleting stale attachments of container ${id}`);
+  const sub = { ...ctx, env: { ...ctx.env, containerID: id, netns: entry.netns, ifName: entry.ifName }, ...(entry.pod ? { pod: entry.pod } : {}) };
+  const blocking = blockingFailures(await delAll(sub, entry.attachments, entry));
+  if (blocking.length === 0) removeCache(conf.cacheDir, id);
+  failures.push(...blocking.map((f) => f.error));
+}
+
 export async function cmdGc(ctx: VerbContext): Promise<void> {
   const { conf, log } = ctx;
   if (compareVersions(conf.cniVersion, '1.1.0') < 0) {
@@ -38,33 +64,20 @@ export async function cmdGc(ctx: VerbContext): Promise<void> {
   }
   const valid = validAttachments(ctx.raw);
   const isValid = (id: string, ifName: string) => valid.some((v) => v.containerID === id && v.ifname === ifName);
-  const kept: Array<{ containerID: string; network: string; ifname: string }> = [];
+  const kept: Kept = [];
   const failures: CniError[] = [];
 
   for (const id of listCache(conf.cacheDir)) {
-    const cached = readCache(conf.cacheDir, id);
-    if (cached.kind !== 'ok') {
-      log.error(`GC: cache entry ${id} unreadable (${cached.kind === 'corrupt' ? cached.why : 'gone'}); left for DEL`);
-      continue;
+    try {
+      // A container another invocation is working on is not waited for: it is left to the next GC.
+      await withContainerLock(ctx, id, () => collect(ctx, id, isValid, kept, failures), 1000);
+    } catch (e) {
+      log.info(`GC: container ${id} skipped: ${(e as Error).message}`);
     }
-    const entry = cached.entry;
-    if (entry.state === 'adding' && Date.now() - cached.mtimeMs < addBudgetMs(entry, conf.delegateTimeout)) {
-      log.info(`GC: container ${id} is still being added; left alone`);
-      continue;
-    }
-    if (isValid(id, entry.ifName)) {
-      for (const a of entry.attachments) kept.push({ containerID: id, network: a.name, ifname: a.ifName });
-      continue;
-    }
-    log.info(`GC: deleting stale attachments of container ${id}`);
-    const sub = { ...ctx, env: { ...ctx.env, containerID: id, netns: entry.netns, ifName: entry.ifName } };
-    const blocking = blockingFailures(await delAll(sub, entry.attachments, entry));
-    if (blocking.length === 0) removeCache(conf.cacheDir, id);
-    failures.push(...blocking.map((f) => f.error));
   }
 
   for (const att of staticPlan(ctx)) {
-    const mine = kept.filter((k) => k.network === att.name).map(({ containerID, ifname }) => ({ containerID, ifname }));
+    const mine = kept.filter((k) => k.network === att.network.name).map(({ containerID, ifname }) => ({ containerID, ifname }));
     try {
       await gcNetwork(att.network, invocationFor(ctx, att), mine);
     } catch (e) {

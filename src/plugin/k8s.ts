@@ -14,10 +14,10 @@ import { staticPlan, type VerbContext } from './context';
 
 export const RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
 
-/** The API for this verb, within its time budget counted from the verb's start. */
+/** The API for this verb: its first phase of requests ends `budgetSec` after the verb started; later phases get the whole budget. */
 export async function openApi(ctx: VerbContext, budgetSec: number): Promise<KubeApi> {
-  const remaining = ctx.started + budgetSec * 1000 - Date.now();
-  return connect(ctx.conf.kubeconfig, ctx.getenv, Math.max(remaining, 1), (m) => ctx.log.debug(m));
+  const budgetMs = budgetSec * 1000;
+  return connect(ctx.conf.kubeconfig, ctx.getenv, budgetMs, Math.max(ctx.started + budgetMs, Date.now() + 1), (m) => ctx.log.debug(m));
 }
 
 /** The pod, checked against K8S_POD_UID: a missing or re-created pod is code 3. */
@@ -66,7 +66,11 @@ export async function resolve(ctx: VerbContext, api: KubeApi, pod: Pod, wanted: 
 
 function nadConfig(ctx: VerbContext, nad: Nad, sel: NetworkSelection) {
   const ref = { namespace: sel.namespace, name: sel.name };
-  const config = nad.spec?.config?.trim() ?? '';
+  const raw = nad.spec?.config;
+  if (raw !== undefined && raw !== null && typeof raw !== 'string') {
+    throw new CniError(Code.InvalidConfig, `NetworkAttachmentDefinition ${nadKey(sel)}: spec.config must be a string holding JSON, not ${Array.isArray(raw) ? 'a list' : typeof raw}`);
+  }
+  const config = raw?.trim() ?? '';
   if (config) return nadNetwork(ref, config, ctx.conf.cniVersion);
   const file = findConfFile(ctx.conf.confDir, sel.name);
   if (!file) {
@@ -83,8 +87,14 @@ function readCheckpoint(path: string): string {
   }
 }
 
-/** Writes network-status with one merge patch of metadata.annotations; a pod that is gone is only logged. */
+/**
+ * Writes network-status with one merge patch of metadata.annotations, guarded by the pod's uid so
+ * that a pod re-created under the same name never gets this sandbox's status. A pod that is gone
+ * or re-created is only logged. The patch starts a new API phase: delegate time is not API time.
+ */
 export async function publishStatus(ctx: VerbContext, api: KubeApi, pod: PodInfo, value: string): Promise<void> {
-  const ok = await api.patchPodAnnotations(pod.namespace, pod.name, { [NETWORK_STATUS_ANNOTATION]: value });
-  if (!ok) ctx.log.error(`pod ${pod.namespace}/${pod.name} is gone; network-status not written`);
+  api.renewBudget();
+  const outcome = await api.patchPodAnnotations(pod.namespace, pod.name, { [NETWORK_STATUS_ANNOTATION]: value }, pod.uid ? { uid: pod.uid } : {});
+  if (outcome === 'gone') ctx.log.error(`pod ${pod.namespace}/${pod.name} is gone; network-status not written`);
+  if (outcome === 'conflict') ctx.log.error(`pod ${pod.namespace}/${pod.name} was re-created (uid is no longer ${pod.uid}); network-status not written`);
 }

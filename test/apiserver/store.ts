@@ -203,6 +203,11 @@ export class Store {
     const cur = this.existing(r, ns, name);
     const rv = isObject(patch.metadata) ? patch.metadata.resourceVersion : undefined;
     if (rv !== undefined && rv !== null && rv !== cur.metadata?.resourceVersion) throw conflict(r, name);
+    // metadata.uid is immutable: a patch naming another uid (meant for an earlier object of that name) is refused.
+    const uid = isObject(patch.metadata) ? patch.metadata.uid : undefined;
+    if (uid !== undefined && uid !== null && uid !== cur.metadata?.uid) {
+      throw invalid(r.kind, name, 'metadata.uid', `Invalid value: "${String(uid)}": field is immutable`, r);
+    }
     const merged = mergePatch(cur, patch) as KubeObject;
     return this.change(r, cur, this.keepIdentity(cur, merged));
   }

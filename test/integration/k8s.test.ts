@@ -319,3 +319,123 @@ describe('credentials and hot-plug', () => {
     assert.deepEqual(w.sb.ipamLeases(), []);
   });
 });
+
+describe('review fixes', () => {
+  /** A binDir with `slow-<type>`: sleeps, then runs the real plugin. */
+  function slowPlugins(w: World, seconds: number): void {
+    const dir = `${w.sb.dir}/slowbin`;
+    mkdirSync(dir, { recursive: true });
+    for (const type of ['bridge', 'macvlan']) writeFileSync(`${dir}/slow-${type}`, `#!/bin/sh\n[ "$CNI_COMMAND" = ADD ] && sleep ${seconds}\nexec ${PLUGIN_DIR}/${type}\n`, { mode: 0o755 });
+    w.conf.binDir = dir;
+  }
+
+  it('delegate time does not count against the API budget', async (t) => {
+    const w = world(t);
+    slowPlugins(w, 2.5);
+    w.nad('slow', { cniVersion: '1.0.0', name: 'slow', type: 'slow-bridge', bridge: w.sb.bridgeName('s'), ipam: { type: 'host-local', subnet: '10.252.0.0/24', dataDir: w.sb.ipamDir } });
+    const env = w.pod('slow', { [NETWORKS]: 'slow' }, 's1');
+    const r = await cniAsync('ADD', { ...w.conf, timeBudget: { add: 2 } }, env);
+    assert.equal(r.status, 0, r.stdout);
+    assert.equal(patches().length, 1, 'network-status written after a delegate slower than the budget');
+    assert.equal((await cniAsync('DEL', w.conf, env)).status, 0);
+  });
+
+  it('network-status is not written onto a pod re-created under the same name while ADD ran', async (t) => {
+    const w = world(t);
+    slowPlugins(w, 1.5);
+    w.nad('slow', { cniVersion: '1.0.0', name: 'slow', type: 'slow-bridge', bridge: w.sb.bridgeName('s'), ipam: { type: 'host-local', subnet: '10.252.0.0/24', dataDir: w.sb.ipamDir } });
+    const env = w.pod('recr', { [NETWORKS]: 'slow' }, 'q1');
+    const podName = `recr-${w.sb.id}`;
+    const adding = cniAsync('ADD', w.conf, env);
+    await new Promise((r) => setTimeout(r, 700));
+    api.remove('Pod', 'default', podName);
+    api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, namespace: 'default', annotations: { [NETWORKS]: 'slow' } } });
+    const r = await adding;
+    assert.equal(r.status, 0, r.stdout);
+    assert.equal(api.get('Pod', 'default', podName)?.metadata?.annotations?.[STATUS], undefined, 'the new pod did not get the old sandbox status');
+    assert.equal((await cniAsync('DEL', w.conf, env)).status, 0);
+  });
+
+  it('two hot-plugs at once both land in the cache and network-status, and DEL removes both', async (t) => {
+    const w = world(t);
+    w.bridgeNad('x', '10.250.1.0/24');
+    w.bridgeNad('a', '10.250.2.0/24');
+    w.bridgeNad('b', '10.250.3.0/24');
+    const env = w.pod('par', { [NETWORKS]: 'x' }, 'hp1');
+    assert.equal((await cniAsync('ADD', w.conf, env)).status, 0);
+    const pod = api.get('Pod', 'default', `par-${w.sb.id}`)!;
+    api.put({ ...pod, metadata: { ...pod.metadata!, annotations: { [NETWORKS]: 'x,a,b', [STATUS]: pod.metadata!.annotations![STATUS]! } } });
+    const [ra, rb] = await Promise.all(['a', 'b'].map((n) => cniAsync('ADD', w.conf, { ...env, CNI_ARGS: `${env.CNI_ARGS};K8S_POD_NETWORK=${n}` })));
+    assert.equal(ra!.status, 0, ra!.stdout);
+    assert.equal(rb!.status, 0, rb!.stdout);
+    const names = (w.sb.cacheEntry('hp1') as { attachments: Array<{ name: string }> }).attachments.map((a) => a.name).sort();
+    assert.deepEqual(names, ['cluster', 'default/a', 'default/b', 'default/x']);
+    assert.deepEqual(statusOf(`par-${w.sb.id}`).map((s) => s.name).sort(), ['cluster', 'default/a', 'default/b', 'default/x']);
+    assert.equal((await cniAsync('DEL', w.conf, env)).status, 0);
+    assert.deepEqual(linkNames(w.sb.ns), ['lo']);
+    assert.deepEqual(w.sb.ipamLeases(), []);
+  });
+
+  it('a hot-plug without API access fails and leaves the running pod alone', async (t) => {
+    const w = world(t);
+    w.macvlanNad('green', '10.251.0.0/24');
+    const env = w.pod('noapi', { [NETWORKS]: 'green' }, 'na1');
+    assert.equal((await cniAsync('ADD', w.conf, env)).status, 0);
+    const before = links(w.sb.ns).map((l) => [l.ifname, l.address]);
+    const { kubeconfig: _k, ...noKube } = w.conf;
+    const r = await cniAsync('ADD', noKube, { ...env, CNI_ARGS: `${env.CNI_ARGS};K8S_POD_NETWORK=blue` });
+    assert.equal(r.json.code, 7);
+    assert.match(String(r.json.msg), /hot-plug of "blue" needs/);
+    assert.deepEqual(links(w.sb.ns).map((l) => [l.ifname, l.address]), before);
+    assert.equal((await cniAsync('DEL', w.conf, env)).status, 0);
+  });
+
+  it('a delegate that ignores the requested MAC fails the ADD with code 103 and is rolled back', async (t) => {
+    const w = world(t);
+    w.nad('pp', { cniVersion: '1.0.0', name: 'pp', type: 'ptp', ipam: { type: 'host-local', subnet: '10.249.0.0/24', dataDir: w.sb.ipamDir } });
+    const env = w.pod('ptp', { [NETWORKS]: JSON.stringify([{ name: 'pp', mac: '02:00:00:00:99:01' }]) }, 'pp1');
+    const r = await cniAsync('ADD', w.conf, env);
+    assert.equal(r.json.code, 103, r.stdout);
+    assert.match(String(r.json.msg), /not the assigned 02:00:00:00:99:01/);
+    assert.deepEqual(linkNames(w.sb.ns), ['lo']);
+    assert.deepEqual(w.sb.cacheEntries(), []);
+    assert.deepEqual(w.sb.ipamLeases(), []);
+  });
+
+  it('isPrimary replaces eth0 with the element network and its ifMac', async (t) => {
+    const w = world(t);
+    w.bridgeNad('prim', '10.248.0.0/24');
+    w.macvlanNad('green', '10.251.0.0/24');
+    const env = w.pod('prim', { [NETWORKS]: JSON.stringify([{ name: 'prim', isPrimary: true, ifMac: '02:00:00:00:aa:01' }, { name: 'green' }]) }, 'ip1');
+    const r = await cniAsync('ADD', w.conf, env);
+    assert.equal(r.status, 0, r.stdout);
+    const l = byName(w.sb.ns);
+    assert.deepEqual(ipv4(l.get('eth0')), ['10.248.0.2/24']);
+    assert.equal(l.get('eth0')?.address, '02:00:00:00:aa:01');
+    assert.deepEqual(statusOf(`prim-${w.sb.id}`).map((s) => [s.name, s.interface, s.default ?? false]), [['default/prim', 'eth0', true], ['default/green', deviceName('green'), false]]);
+    assert.equal((await cniAsync('DEL', w.conf, env)).status, 0);
+    assert.deepEqual(w.sb.ipamLeases(), []);
+  });
+
+  it('a kubeconfig with the wrong CA is a config error (7), not "try again" (11)', async (t) => {
+    const w = world(t);
+    const { generateTls } = await import('../apiserver/tls');
+    const other = await generateTls();
+    writeFileSync(`${w.sb.dir}/other-ca.crt`, other.caPem);
+    const bad = writeKubeconfig(`${w.sb.dir}/badca.kubeconfig`, { server: api.url, caFile: `${w.sb.dir}/other-ca.crt`, token: api.token });
+    const env = w.pod('ca', {}, 'ca1');
+    const r = await cniAsync('ADD', { ...w.conf, kubeconfig: bad }, env);
+    assert.equal(r.json.code, 7, r.stdout);
+    assert.match(String(r.json.msg), /check the kubeconfig/);
+  });
+
+  it('a NAD whose spec.config is not a string is code 7 naming it', async (t) => {
+    const w = world(t);
+    api.put({ apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'objcfg', namespace: 'default' }, spec: { config: { type: 'bridge' } } });
+    const env = w.pod('objcfg', { [NETWORKS]: 'objcfg' }, 'oc1');
+    const r = await cniAsync('ADD', w.conf, env);
+    assert.equal(r.json.code, 7);
+    assert.match(String(r.json.msg), /default\/objcfg: spec.config must be a string/);
+  });
+});
+

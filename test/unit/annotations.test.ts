@@ -358,3 +358,26 @@ test('the primary does not take a secondary device, so its name may repeat as a 
   const got = selectClusterNetwork(parseNetworks('green', POD), def, POD);
   assert.deepEqual(deviceNames(got.secondaries, 'eth0', POD), [GREEN]);
 });
+
+const BAD_VALUES: Array<[string, unknown, RegExp]> = [
+  ['a multicast mac', [{ name: 'a' }, { name: 'b', mac: '03:00:00:00:00:01' }], /element 1: "mac" 03:00:00:00:00:01 is a multicast address/],
+  ['an EUI-64 ifMac', [{ name: 'a', ifMac: '02:00:00:ff:fe:00:00:01' }], /element 0: "ifMac" "02:00:00:ff:fe:00:00:01" is not a MAC address of 6 octets/],
+  ['a non-hex mac', [{ name: 'a', mac: 'zz:00:00:00:00:01' }], /element 0: "mac" "zz:00:00:00:00:01" is not a MAC/],
+  ['the all-zero mac', [{ name: 'a', mac: '00:00:00:00:00:00' }], /element 0: "mac" is the all-zero MAC/],
+  ['an ips entry that is no IP', [{ name: 'a', ips: ['10.1.1.1/24', 'not-an-ip'] }], /element 0: "ips" entry "not-an-ip" is not an IP address or CIDR/],
+  ['an ips prefix too long', [{ name: 'a', ips: ['10.1.1.1/33'] }], /"ips" entry "10.1.1.1\/33"/],
+];
+for (const [what, value, want] of BAD_VALUES) {
+  test(`JSON form: ${what} is code 7 naming the pod, element and field`, () => {
+    const e = thrown(() => parseNetworks(JSON.stringify(value), { namespace: 'ns1', name: 'p1' }));
+    assert.equal(e.code, 7);
+    assert.match(e.message, /^pod ns1\/p1: annotation k8s\.v1\.cni\.cncf\.io\/networks: /);
+    assert.match(e.message, want);
+  });
+}
+
+test('JSON form: good ips (IPv4/IPv6, with or without prefix) and a dash-separated mac pass', () => {
+  const [sel] = parseNetworks(JSON.stringify([{ name: 'a', mac: '02-AA-bb-cc-dd-ee', ips: ['10.1.1.1', '10.1.1.2/24', 'fd00::1/64'] }]), { namespace: 'ns1', name: 'p1' });
+  assert.deepEqual(sel?.ips, ['10.1.1.1', '10.1.1.2/24', 'fd00::1/64']);
+  assert.equal(sel?.mac, '02-AA-bb-cc-dd-ee');
+});

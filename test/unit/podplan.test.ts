@@ -399,3 +399,13 @@ for (const [label, cniArgs, attachment, want] of ARGS) {
     assert.deepEqual(parseCniArgs(got)[0], ['IgnoreUnknown', '1']);
   });
 }
+
+test('delegateArgs fills in the pod identity the runtime left out, once the pod is known, and never overrides it', () => {
+  const pod = { namespace: 'default', name: 'web', uid: 'uid-from-api' };
+  assert.equal(
+    delegateArgs(env('K8S_POD_NAMESPACE=default;K8S_POD_NAME=web'), SECONDARY, pod),
+    'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web;K8S_POD_INFRA_CONTAINER_ID=abc123;K8S_POD_UID=uid-from-api',
+  );
+  assert.equal(delegateArgs(env(POD_ARGS), SECONDARY, pod), `IgnoreUnknown=1;${POD_ARGS}`, 'the runtime\'s own values win');
+  assert.equal(delegateArgs(env('K8S_POD_NAME=web'), SECONDARY), 'IgnoreUnknown=1;K8S_POD_NAME=web', 'nothing invented without the pod');
+});

@@ -1,0 +1,53 @@
+// A lock on disk (proper-lockfile): bounded waiting (code 11 on timeout), stale holders recovered, an undo on every path.
+import { lock } from 'proper-lockfile';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { CniError, Code } from '../cni/errors';
+
+export interface LockOptions {
+  /** The lock directory's path (created and removed by the lock). */
+  path: string;
+  /** What is locked, for the timeout message. */
+  what: string;
+  /** Give up (code 11) after this long. */
+  timeoutMs: number;
+  /** A holder that stops refreshing for this long is presumed dead and its lock taken over. */
+  staleMs?: number;
+  onCompromised?: (err: Error) => void;
+}
+
+/** Runs `fn` holding the lock; waits with backoff while another process holds it, up to the timeout. */
+export async function withLock<T>(opts: LockOptions, fn: () => Promise<T>): Promise<T> {
+  const release = await acquire(opts);
+  try {
+    return await fn();
+  } finally {
+    await release().catch(() => {
+      // already released or compromised: nothing left to undo
+    });
+  }
+}
+
+async function acquire(opts: LockOptions): Promise<() => Promise<void>> {
+  const stale = opts.staleMs ?? 3000;
+  const deadline = Date.now() + opts.timeoutMs;
+  mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await lock(opts.path, {
+        realpath: false,
+        lockfilePath: opts.path,
+        stale,
+        update: Math.max(500, Math.floor(stale / 3)),
+        retries: 0,
+        onCompromised: opts.onCompromised ?? (() => {}),
+      });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') {
+        throw new CniError(Code.IO, `cannot lock ${opts.what} (${opts.path}): ${(e as Error).message}`);
+      }
+      if (Date.now() >= deadline) throw new CniError(Code.TryAgainLater, `timed out after ${opts.timeoutMs / 1000}s waiting for the lock on ${opts.what} (${opts.path})`);
+      await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random())));
+    }
+  }
+}
