@@ -34,7 +34,15 @@ export interface Conf {
   deviceCheckpoint: string;
   /** Seconds each verb may spend on the Kubernetes API. */
   timeBudget: Record<'add' | 'del' | 'check' | 'gc' | 'status', number>;
-  macPool?: { rangeStart: string; rangeEnd: string };
+  /** The MAC ledger is on when this is set: the range used when the pool ConfigMap does not exist yet. */
+  macPool?: { rangeStart: string; rangeEnd: string; blockSize?: number };
+  /** The namespace of the ledger ConfigMaps, default kube-system. */
+  macNamespace: string;
+  /** Seconds a released MAC stays its owner's, default 600. */
+  macGracePeriod: number;
+  /** opt-out: namespaces get pool MACs unless labelled ignore; opt-in: only those labelled allocate. */
+  macAssignment: 'opt-out' | 'opt-in';
+  nodeName?: string;
   capabilities?: Record<string, boolean>;
   runtimeConfig: Record<string, unknown>;
 }
@@ -83,6 +91,9 @@ export function loadConf(raw: Record<string, unknown>): Conf {
     cacheDir: (raw.cacheDir as string | undefined) ?? DEFAULT_CACHE_DIR,
     delegateTimeout: (raw.delegateTimeout as number | undefined) ?? DEFAULT_DELEGATE_TIMEOUT,
     confDir: (raw.confDir as string | undefined) ?? DEFAULT_CONF_DIR,
+    macNamespace: (raw.macNamespace as string | undefined) ?? 'kube-system',
+    macGracePeriod: (raw.macGracePeriod as number | undefined) ?? 600,
+    macAssignment: (raw.macAssignment as Conf['macAssignment'] | undefined) ?? 'opt-out',
     lockTimeout: (raw.lockTimeout as number | undefined) ?? DEFAULT_LOCK_TIMEOUT,
     deviceCheckpoint: (raw.deviceCheckpoint as string | undefined) ?? DEFAULT_CHECKPOINT,
     timeBudget: { ...DEFAULT_TIME_BUDGET, ...(raw.timeBudget as Partial<Conf['timeBudget']> | undefined) },

@@ -22,8 +22,15 @@ export interface Nad {
 /** The API verbs and resources macmux uses; the RBAC manifests are checked against this list. */
 export const API_PERMISSIONS = [
   { resource: 'pods', verbs: ['get', 'patch'] },
+  { resource: 'namespaces', verbs: ['get'] },
   { resource: 'network-attachment-definitions', group: 'k8s.cni.cncf.io', verbs: ['get'] },
+  { resource: 'configmaps', verbs: ['get', 'list', 'create', 'update'], namespaced: 'macmux' },
 ] as const;
+
+export interface ConfigMap {
+  metadata: ObjectMeta;
+  data?: Record<string, string>;
+}
 
 const seg = encodeURIComponent;
 
@@ -69,6 +76,45 @@ export class KubeApi {
     if (res.status === 409 || res.status === 422) return 'conflict';
     expectOk(res.status, res.body, `patch pod ${namespace}/${name}`);
     return 'ok';
+  }
+
+  /** The namespace's labels, or undefined when it does not exist. */
+  async namespaceLabels(name: string): Promise<Record<string, string> | undefined> {
+    const res = await this.http.send({ method: 'GET', path: `/api/v1/namespaces/${seg(name)}`, verb: 'get', resource: `namespaces ${name}` });
+    if (res.status === 404) return undefined;
+    expectOk(res.status, res.body, `get namespace ${name}`);
+    return ((res.body as unknown as { metadata?: ObjectMeta }).metadata?.labels) ?? {};
+  }
+
+  async getConfigMap(namespace: string, name: string): Promise<ConfigMap | undefined> {
+    const res = await this.http.send({ method: 'GET', path: `/api/v1/namespaces/${seg(namespace)}/configmaps/${seg(name)}`, verb: 'get', resource: `configmaps ${namespace}/${name}` });
+    if (res.status === 404) return undefined;
+    expectOk(res.status, res.body, `get ConfigMap ${namespace}/${name}`);
+    return res.body as unknown as ConfigMap;
+  }
+
+  /** Creates it; 'exists' when another writer was first. */
+  async createConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap | 'exists'> {
+    const res = await this.http.send({ method: 'POST', path: `/api/v1/namespaces/${seg(namespace)}/configmaps`, verb: 'create', resource: `configmaps ${namespace}/${cm.metadata.name}`, body: { apiVersion: 'v1', kind: 'ConfigMap', ...cm } });
+    if (res.status === 409) return 'exists';
+    expectOk(res.status, res.body, `create ConfigMap ${namespace}/${cm.metadata.name}`);
+    return res.body as unknown as ConfigMap;
+  }
+
+  /** Replaces it if metadata.resourceVersion is current; 'conflict' (409) otherwise. */
+  async updateConfigMap(namespace: string, cm: ConfigMap): Promise<ConfigMap | 'conflict'> {
+    const name = cm.metadata.name;
+    const res = await this.http.send({ method: 'PUT', path: `/api/v1/namespaces/${seg(namespace)}/configmaps/${seg(name)}`, verb: 'update', resource: `configmaps ${namespace}/${name}`, body: { apiVersion: 'v1', kind: 'ConfigMap', ...cm } });
+    if (res.status === 409 || res.status === 404) return 'conflict';
+    expectOk(res.status, res.body, `update ConfigMap ${namespace}/${name}`);
+    return res.body as unknown as ConfigMap;
+  }
+
+  /** ConfigMaps carrying label `key` (any value). */
+  async listConfigMaps(namespace: string, labelKey: string): Promise<ConfigMap[]> {
+    const res = await this.http.send({ method: 'GET', path: `/api/v1/namespaces/${seg(namespace)}/configmaps?labelSelector=${encodeURIComponent(labelKey)}`, verb: 'list', resource: `configmaps ${namespace}` });
+    expectOk(res.status, res.body, `list ConfigMaps in ${namespace}`);
+    return ((res.body as { items?: ConfigMap[] }).items) ?? [];
   }
 
   /** Starts a new phase of API work with the whole time budget (after delegates ran). */

@@ -7,6 +7,7 @@ import { searchDirs } from '../delegate/find';
 import type { KubeApi } from '../k8s/api';
 import { readCache, writeCache, type CacheEntry, type PodInfo } from './cache';
 import { invocationFor, k8sPod, staticPlan, withContainerLock, type VerbContext } from './context';
+import { ledgerOn } from './ledger-on';
 import { blockingFailures, delAll, rollback } from './del';
 import type { Attachment } from './plan';
 
@@ -27,7 +28,20 @@ export async function cmdAdd(ctx: VerbContext): Promise<Result> {
     const podObj = await k8s.readPod(api, pod);
     ctx.pod = { ...pod, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}) };
     const attachments = await k8s.podPlan(ctx, api, podObj);
-    return await withContainerLock(ctx, id, () => addPlan(ctx, attachments, { api, pod: ctx.pod! }));
+    return await withContainerLock(ctx, id, async () => {
+      if (!ledgerOn(ctx)) return addPlan(ctx, attachments, { api, pod: ctx.pod! });
+      const macs = await import('./macs');
+      await macs.assignMacs(ctx, api, ctx.pod!, attachments); // undo: releaseMacs below
+      let result: Result;
+      try {
+        result = await addPlan(ctx, attachments, { api, pod: ctx.pod! });
+      } catch (e) {
+        await macs.releaseMacs(ctx, attachments, api).catch((r: Error) => ctx.log.error(`MAC release after the failed ADD: ${r.message}`));
+        throw e;
+      }
+      await macs.confirmMacs(ctx, attachments).catch((r: Error) => ctx.log.error(`MAC ledger not confirmed: ${r.message}`));
+      return result;
+    });
   } finally {
     api.close();
   }

@@ -6,6 +6,7 @@ import { readCache, removeCache, type CacheEntry } from './cache';
 import { argValue } from '../cni/env';
 import { invocationFor, k8sPod, staticPlan, withContainerLock, type VerbContext } from './context';
 import type { Attachment } from './plan';
+import { ledgerOn } from './ledger-on';
 
 export async function cmdDel(ctx: VerbContext): Promise<void> {
   const { env, conf, log } = ctx;
@@ -23,6 +24,7 @@ export async function cmdDel(ctx: VerbContext): Promise<void> {
     if (cached.entry.pod) ctx.pod = cached.entry.pod;
     const blocking = blockingFailures(await delAll(ctx, cached.entry.attachments, cached.entry));
     if (blocking.length > 0) throw blocking[0]!.error;
+    await releaseHeld(ctx, cached.entry.attachments);
     removeCache(conf.cacheDir, env.containerID);
     return cached;
   });
@@ -66,6 +68,12 @@ async function planWithoutCache(ctx: VerbContext): Promise<Attachment[] | undefi
     ctx.log.error(`DEL without a cache entry cannot plan from the config: ${(e as Error).message}`);
     return undefined;
   }
+}
+
+/** Releases the ledger MACs of deleted attachments (loading the ledger only when some were held). */
+export async function releaseHeld(ctx: VerbContext, atts: Attachment[]): Promise<void> {
+  if (!ledgerOn(ctx) || !atts.some((a) => a.macOwner)) return;
+  await (await import('./macs')).releaseMacs(ctx, atts);
 }
 
 export interface DelFailure {

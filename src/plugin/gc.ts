@@ -4,7 +4,7 @@ import { compareVersions } from '../cni/versions';
 import { gcNetwork } from '../delegate/network';
 import { listCache, readCache, removeCache, type CacheEntry } from './cache';
 import { invocationFor, staticPlan, withContainerLock, type VerbContext } from './context';
-import { blockingFailures, delAll } from './del';
+import { blockingFailures, delAll, releaseHeld } from './del';
 
 export interface ValidAttachment {
   containerID: string;
@@ -53,7 +53,10 @@ async function collect(ctx: VerbContext, id: string, isValid: (id: string, ifNam
   log.info(`GC: deleting stale attachments of container ${id}`);
   const sub = { ...ctx, env: { ...ctx.env, containerID: id, netns: entry.netns, ifName: entry.ifName }, ...(entry.pod ? { pod: entry.pod } : {}) };
   const blocking = blockingFailures(await delAll(sub, entry.attachments, entry));
-  if (blocking.length === 0) removeCache(conf.cacheDir, id);
+  if (blocking.length === 0) {
+    await releaseHeld(sub, entry.attachments);
+    removeCache(conf.cacheDir, id);
+  }
   failures.push(...blocking.map((f) => f.error));
 }
 

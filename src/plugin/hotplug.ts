@@ -8,7 +8,8 @@ import { deviceName } from '../util/names';
 import { readCache, writeCache, type CacheEntry, type PodInfo } from './cache';
 import { podOf, withContainerLock, type VerbContext } from './context';
 import { addAll } from './add';
-import { blockingFailures, delAll } from './del';
+import { blockingFailures, delAll, releaseHeld } from './del';
+import { ledgerOn } from './ledger-on';
 import { openApi, readPod, resolve } from './k8s';
 import { decorate, nadKey, statusEntries } from './podplan';
 import type { Attachment } from './plan';
@@ -46,11 +47,13 @@ export async function hotplugAdd(ctx: VerbContext, pod: PodInfo, network: string
       if (clash) throw new CniError(Code.InvalidConfig, `hot-plug: attachments "${clash.name}" and "${key}" would both use device "${ifName}"`);
       const att: Attachment = { ...decorate(resolved!, ref, {}), ifName, cluster: false };
 
+      if (ledgerOn(ctx)) await (await import('./macs')).assignMacs(ctx, api, ctx.pod!, [...entry.attachments, att], [att]); // undo: drop()
       entry.attachments.push(att);
       writeCache(ctx.conf.cacheDir, entry); // undo: drop()
       const drop = async (started: Attachment[]) => {
         const blocking = blockingFailures(await delAll(ctx, started, entry, true));
         if (blocking.length > 0) return ctx.log.error(`hot-plug rollback of ${key} incomplete; kept in the cache for DEL`);
+        await releaseHeld(ctx, [att]);
         entry.attachments = entry.attachments.filter((a) => a !== att);
         writeCache(ctx.conf.cacheDir, entry);
       };
@@ -77,6 +80,7 @@ export async function hotplugDel(ctx: VerbContext, network: string): Promise<voi
     if (pod) ctx.pod = pod;
     const blocking = blockingFailures(await delAll(ctx, [att], entry));
     if (blocking.length > 0) throw blocking[0]!.error;
+    await releaseHeld(ctx, [att]);
     entry.attachments = entry.attachments.filter((a) => a !== att);
     writeCache(ctx.conf.cacheDir, entry);
     return { key, att, pod };

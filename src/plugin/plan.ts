@@ -19,6 +19,8 @@ export interface Attachment {
   deviceID?: string;
   /** The MAC the delegate is asked to set, as MAC= in CNI_ARGS, runtimeConfig.mac and args.cni.mac. */
   mac?: string;
+  /** The ledger owner (ns/pod/attachment) the MAC is recorded for; set when the ledger assigned or recorded it. */
+  macOwner?: string;
   /** Runtime arguments offered to the delegate's plugins, each taking those it declares as capabilities. */
   runtimeConfig?: Record<string, unknown>;
   /** The delegate's result, once ADD succeeded. */

@@ -63,6 +63,19 @@ export function decorate(r: ResolvedSelection, pod: PodRef, base: Record<string,
   };
 }
 
+/** Sets a MAC the ledger assigned: MAC= (via att.mac), args.cni.mac in every plugin, and the mac capability. */
+export function injectMac(att: Attachment, mac: string): void {
+  att.mac = mac;
+  att.network = {
+    ...att.network,
+    plugins: att.network.plugins.map((p) => {
+      const args = (p.args ?? {}) as Record<string, unknown>;
+      return { ...p, args: { ...args, cni: { ...((args.cni ?? {}) as Record<string, unknown>), mac } } };
+    }),
+  };
+  att.runtimeConfig = { ...(att.runtimeConfig ?? {}), mac };
+}
+
 /** network-status entries for added attachments: ns/nad (or the network's name for eth0), ips and MAC of its device. */
 export function statusEntries(atts: Attachment[]): StatusEntry[] {
   return atts.filter((a) => a.result).map((a) => statusEntry(a, a.result!));

@@ -1,0 +1,259 @@
+// The cluster side of the ledger: the pool ConfigMap, block leases and every MAC's home, written only by compare-and-swap.
+import { CniError, Code } from '../cni/errors';
+import { decodeHolding, encodeHolding, isFree, keyMac, macKey, release, reserve, type Holding, type Owner } from './holding';
+import { blocksOf, homeOf, ledgerCm, LEDGER_LABEL, POOL_CM, type Leases } from './home';
+import { blockCount, blockOf, freeInBlock, intToMac, macToInt, parseRange, rangeText, type PoolSpec } from './range';
+import type { Cm, CmStore } from './store';
+
+export interface ClusterOptions {
+  node: string;
+  /** How long a released MAC stays its owner's. */
+  graceSec: number;
+  /** The range to create the pool with when its ConfigMap does not exist yet (config macPool). */
+  fallback?: { rangeStart: string; rangeEnd: string; blockSize?: number };
+  now?: () => number;
+  /** Give up after this many compare-and-swap conflicts on one object (code 11). */
+  maxConflicts?: number;
+}
+
+export interface PoolView {
+  spec: PoolSpec;
+  leases: Leases;
+  /** Requested MACs recorded in the pool: in unleased blocks, or left over from before their block was leased. */
+  claims: Record<string, Holding>;
+}
+
+const RESERVED_KEYS = new Set(['RANGE_START', 'RANGE_END', 'BLOCK_SIZE', 'LEASES']);
+
+export class ClusterLedger {
+  /** Last seen ConfigMaps, so that the common case is one update with a known resourceVersion. */
+  readonly seen = new Map<string, Cm>();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: CmStore,
+    private readonly opts: ClusterOptions,
+  ) {
+    this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  /** The pool: read (or created from the config's macPool by the first node to arrive). */
+  async pool(fresh = false): Promise<PoolView> {
+    let cm = fresh ? undefined : this.seen.get(POOL_CM);
+    cm ??= await this.store.get(POOL_CM);
+    if (!cm) {
+      const f = this.opts.fallback;
+      if (!f) throw new CniError(Code.InvalidConfig, `no ${POOL_CM} ConfigMap and no macPool in the config to create it from`);
+      const spec = parseRange(f.rangeStart, f.rangeEnd, f.blockSize);
+      const created = await this.store.create({
+        name: POOL_CM,
+        labels: { [LEDGER_LABEL]: 'pool' },
+        data: { RANGE_START: intToMac(spec.start), RANGE_END: intToMac(spec.end), BLOCK_SIZE: String(spec.blockSize), LEASES: '{}' },
+      });
+      cm = created === 'exists' ? await this.store.get(POOL_CM) : created;
+      if (!cm) throw new CniError(Code.TryAgainLater, `${POOL_CM} vanished while being created`);
+    }
+    this.seen.set(POOL_CM, cm);
+    return poolView(cm);
+  }
+
+  /**
+   * Records a requested MAC for `owner` on its home. Another live owner anywhere is a conflict
+   * (code 100) naming them; the same owner asking again is not.
+   */
+  async claim(mac: string, owner: Owner): Promise<void> {
+    const n = macToInt(mac);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const pool = await this.pool(true);
+      const home = homeOf(mac, n, pool.spec, pool.leases);
+      const leftover = home !== POOL_CM ? pool.claims[mac] : undefined;
+      if (leftover && !isFree(leftover, this.now(), this.opts.graceSec) && leftover.owner !== owner) {
+        throw new CniError(Code.MacConflict, `MAC ${mac} is already held by ${leftover.owner}`);
+      }
+      const done = await this.cas(home, labelsFor(home), true, (data) => {
+        if (home === POOL_CM && poolView({ name: POOL_CM, data }).leases[String(blockOf(pool.spec, n))]) return 'moved';
+        return put(data, mac, reserve(holding(data, mac), owner, this.opts.node, this.now(), this.opts.graceSec, mac), 'active', this.now());
+      });
+      if (done !== 'moved') return;
+    }
+    throw new CniError(Code.TryAgainLater, `MAC ${mac}: its block kept changing hands while claiming it`);
+  }
+
+  /** A pool MAC for `owner`: from this node's blocks, leasing another block when they are full. */
+  async allocate(owner: Owner): Promise<string> {
+    const node = this.opts.node;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const pool = await this.pool(attempt > 0);
+      const mine = ledgerCm(node);
+      for (const block of blocksOf(pool.leases, node)) {
+        const cm = this.seen.get(mine) ?? (await this.store.get(mine));
+        const taken = (x: number) => {
+          const mac = intToMac(x);
+          const h = decodeHolding(cm?.data[macKey(mac)] ?? '') ?? pool.claims[mac];
+          return !isFree(h, this.now(), this.opts.graceSec);
+        };
+        const x = freeInBlock(pool.spec, block, taken);
+        if (x === undefined) continue;
+        const mac = intToMac(x);
+        const got = await this.cas(mine, labelsFor(mine), true, (data) => {
+          if (!isFree(holding(data, mac), this.now(), this.opts.graceSec)) return 'taken';
+          return put(data, mac, reserve(undefined, owner, node, this.now(), this.opts.graceSec, mac), 'active', this.now());
+        });
+        if (got !== 'taken') return mac;
+      }
+      await this.leaseBlock(pool);
+    }
+    throw new CniError(Code.TryAgainLater, `could not allocate a MAC for ${owner}: the pool kept changing`);
+  }
+
+  /** Leases the first unleased block to this node (compare-and-swap on the pool), then migrates its leftover claims. */
+  private async leaseBlock(seen: PoolView): Promise<void> {
+    let leased: number | undefined;
+    await this.cas(POOL_CM, labelsFor(POOL_CM), false, (data) => {
+      const view = poolView({ name: POOL_CM, data });
+      const total = blockCount(view.spec);
+      for (let b = 0; b < total; b++) {
+        if (view.leases[String(b)]) continue;
+        leased = b;
+        data.LEASES = JSON.stringify({ ...view.leases, [String(b)]: this.opts.node });
+        return true;
+      }
+      throw new CniError(Code.PoolExhausted, `MAC pool ${rangeText(view.spec)} is exhausted: all ${total} blocks of ${view.spec.blockSize} are leased and this node's are full`);
+    });
+    if (leased === undefined) return;
+    // Claims made while the block was unleased move to this node's ledger, their home from now on.
+    const pool = await this.pool(true);
+    const moving = Object.entries(pool.claims).filter(([mac]) => blockOf(pool.spec, macToInt(mac)) === leased);
+    if (moving.length === 0) return;
+    const mine = ledgerCm(this.opts.node);
+    await this.cas(mine, labelsFor(mine), true, (data) => {
+      for (const [mac, h] of moving) if (!data[macKey(mac)]) data[macKey(mac)] = encodeHolding(h);
+      return true;
+    });
+    await this.cas(POOL_CM, labelsFor(POOL_CM), false, (data) => {
+      for (const [mac] of moving) delete data[macKey(mac)];
+      return true;
+    });
+    void seen;
+  }
+
+  /** Marks `mac` released for `owner` on its home (and any leftover in the pool); held for the owner during the grace period. */
+  async release(mac: string, owner: Owner): Promise<void> {
+    const n = macToInt(mac);
+    const pool = await this.pool(true);
+    const home = homeOf(mac, n, pool.spec, pool.leases);
+    for (const name of home !== POOL_CM && pool.claims[mac] ? [home, POOL_CM] : [home]) {
+      await this.cas(name, labelsFor(name), false, (data) => {
+        const next = release(holding(data, mac), owner, this.now());
+        if (!next || next === holding(data, mac)) return false;
+        data[macKey(mac)] = encodeHolding(next);
+        return true;
+      }).catch((e: unknown) => {
+        if (!(e instanceof CniError && e.code === Code.UnknownContainer)) throw e;
+      });
+    }
+  }
+
+  /** Every holding of `owner` in node ledgers (for a pod re-created on another node), live or in grace. */
+  async findOwner(owner: Owner): Promise<string | undefined> {
+    const now = this.now();
+    let best: { mac: string; since: number } | undefined;
+    for (const cm of await this.store.list(LEDGER_LABEL)) {
+      for (const [key, value] of Object.entries(cm.data)) {
+        if (RESERVED_KEYS.has(key)) continue;
+        const h = decodeHolding(value);
+        if (!h || h.owner !== owner) continue;
+        if (h.state === 'released' && now - h.since >= this.opts.graceSec) continue;
+        if (!best || h.since > best.since) best = { mac: keyMac(key), since: h.since };
+      }
+    }
+    return best?.mac;
+  }
+
+  /**
+   * Compare-and-swap on ConfigMap `name`: `mutate` edits its data and returns true (write), false (no
+   * change) or a string (stop and return it). A 409 re-reads and retries. Missing: created when `create`.
+   */
+  private async cas<T extends string>(name: string, labels: Record<string, string>, create: boolean, mutate: (data: Record<string, string>) => boolean | T): Promise<T | 'ok'> {
+    const limit = this.opts.maxConflicts ?? 50;
+    for (let attempt = 0; attempt < limit; attempt++) {
+      const fromCache = this.seen.get(name);
+      const cm = fromCache ?? (await this.store.get(name));
+      if (!cm) {
+        if (!create) throw new CniError(Code.UnknownContainer, `ConfigMap ${name} does not exist`);
+        const data: Record<string, string> = {};
+        const r = mutate(data);
+        if (typeof r === 'string') return r;
+        const made = await this.store.create({ name, labels, data });
+        if (made === 'exists') continue;
+        this.seen.set(name, made);
+        return 'ok';
+      }
+      const data = { ...cm.data };
+      let r: boolean | T;
+      try {
+        r = mutate(data);
+      } catch (e) {
+        // A verdict reached on a cached copy is checked again on a fresh one before it stands.
+        if (fromCache) {
+          this.seen.delete(name);
+          continue;
+        }
+        throw e;
+      }
+      if (typeof r === 'string') {
+        if (fromCache) {
+          this.seen.delete(name);
+          continue;
+        }
+        return r;
+      }
+      if (!r) return 'ok';
+      const written = await this.store.update({ ...cm, data });
+      if (written === 'conflict') {
+        this.seen.delete(name);
+        continue;
+      }
+      this.seen.set(name, written);
+      return 'ok';
+    }
+    throw new CniError(Code.TryAgainLater, `ConfigMap ${name}: gave up after ${limit} conflicting writes`);
+  }
+}
+
+function holding(data: Record<string, string>, mac: string): Holding | undefined {
+  const v = data[macKey(mac)];
+  return v === undefined ? undefined : decodeHolding(v);
+}
+
+/** Writes `h` in state `state`; false when nothing changes. */
+function put(data: Record<string, string>, mac: string, h: Holding, state: Holding['state'], now: number): boolean {
+  const next = h.state === state ? h : { ...h, state, since: now };
+  const encoded = encodeHolding(next);
+  if (data[macKey(mac)] === encoded) return false;
+  data[macKey(mac)] = encoded;
+  return true;
+}
+
+function labelsFor(name: string): Record<string, string> {
+  const kind = name === POOL_CM ? 'pool' : name.startsWith('macmux-claims-') ? 'claims' : 'node';
+  return { [LEDGER_LABEL]: kind };
+}
+
+export function poolView(cm: Cm): PoolView {
+  const d = cm.data;
+  const spec = parseRange(d.RANGE_START ?? '', d.RANGE_END ?? '', Number(d.BLOCK_SIZE ?? 256), `ConfigMap ${POOL_CM}`);
+  let leases: Leases = {};
+  try {
+    leases = JSON.parse(d.LEASES ?? '{}') as Leases;
+  } catch {
+    throw new CniError(Code.InvalidConfig, `ConfigMap ${POOL_CM}: LEASES is not JSON`);
+  }
+  const claims: Record<string, Holding> = {};
+  for (const [k, v] of Object.entries(d)) {
+    if (RESERVED_KEYS.has(k)) continue;
+    const h = decodeHolding(v);
+    if (h) claims[keyMac(k)] = h;
+  }
+  return { spec, leases, claims };
+}

@@ -1,0 +1,47 @@
+// The ConfigMaps that hold the ledger, as a store with compare-and-swap; the API and tests provide one each.
+export interface Cm {
+  name: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  data: Record<string, string>;
+}
+
+export interface CmStore {
+  get(name: string): Promise<Cm | undefined>;
+  /** 'exists' when another writer created it first. */
+  create(cm: Cm): Promise<Cm | 'exists'>;
+  /** Succeeds only if `cm.resourceVersion` is current: 'conflict' otherwise (HTTP 409). */
+  update(cm: Cm): Promise<Cm | 'conflict'>;
+  /** Every ConfigMap with the label `key`, whatever its value. */
+  list(labelKey: string): Promise<Cm[]>;
+}
+
+/** A store in memory with real resourceVersion semantics, for unit tests and benchmarks. */
+export class MemoryStore implements CmStore {
+  private rv = 0;
+  readonly cms = new Map<string, Cm>();
+  writes = 0;
+
+  async get(name: string): Promise<Cm | undefined> {
+    const cm = this.cms.get(name);
+    return cm && structuredClone(cm);
+  }
+  async create(cm: Cm): Promise<Cm | 'exists'> {
+    if (this.cms.has(cm.name)) return 'exists';
+    this.writes++;
+    const stored = { ...structuredClone(cm), resourceVersion: String(++this.rv) };
+    this.cms.set(cm.name, stored);
+    return structuredClone(stored);
+  }
+  async update(cm: Cm): Promise<Cm | 'conflict'> {
+    const cur = this.cms.get(cm.name);
+    if (!cur || cur.resourceVersion !== cm.resourceVersion) return 'conflict';
+    this.writes++;
+    const stored = { ...structuredClone(cm), resourceVersion: String(++this.rv) };
+    this.cms.set(cm.name, stored);
+    return structuredClone(stored);
+  }
+  async list(labelKey: string): Promise<Cm[]> {
+    return [...this.cms.values()].filter((c) => c.labels?.[labelKey] !== undefined).map((c) => structuredClone(c));
+  }
+}
