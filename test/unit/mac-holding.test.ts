@@ -1,0 +1,229 @@
+// Unit tests for src/mac/holding.ts and src/mac/home.ts: who holds a MAC, the state rules, the compact encoding, and every MAC's home.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  activate,
+  decodeHolding,
+  encodeHolding,
+  isFree,
+  keyMac,
+  macKey,
+  mayTake,
+  ownerOf,
+  release,
+  reserve,
+  type Holding,
+} from '../../src/mac/holding';
+import { blocksOf, claimsCm, homeOf, ledgerCm, POOL_CM, type Leases } from '../../src/mac/home';
+import { macToInt, parseRange } from '../../src/mac/range';
+import { Code } from '../../src/cni/errors';
+import { thrown } from './helpers';
+
+const MAC = '02:00:00:00:00:2a';
+const A = ownerOf('ns1', 'pod-a', 'green');
+const B = ownerOf('ns2', 'pod-b', 'blue');
+const GRACE = 600;
+const T = 1_700_000_000;
+
+const h = (over: Partial<Holding>): Holding => ({ owner: A, state: 'active', node: 'node-a', since: T, ...over });
+
+test('ownerOf is namespace/pod/attachment', () => {
+  assert.equal(ownerOf('default', 'web-0', 'net1'), 'default/web-0/net1');
+  assert.notEqual(ownerOf('a', 'b', 'c'), ownerOf('a', 'b', 'd'));
+});
+
+// ---- reserve: who may take a MAC ----
+
+interface ReserveCase {
+  what: string;
+  cur: Holding | undefined;
+  owner: string;
+  now: number;
+  /** The state after reserving, or a regex for the code 100 message. */
+  want: 'reserved' | 'unchanged' | RegExp;
+}
+const RESERVE: ReserveCase[] = [
+  { what: 'a free MAC, by anyone', cur: undefined, owner: B, now: T, want: 'reserved' },
+  { what: 'one reserved by the same owner', cur: h({ state: 'reserved', since: T - 5 }), owner: A, now: T, want: 'reserved' },
+  { what: 'one active for the same owner (kept as it is)', cur: h({ state: 'active' }), owner: A, now: T + 50, want: 'unchanged' },
+  { what: 'one reserved by another owner', cur: h({ state: 'reserved' }), owner: B, now: T + 1, want: /^MAC 02:00:00:00:00:2a is already held by ns1\/pod-a\/green$/ },
+  { what: 'one active for another owner, long after', cur: h({ state: 'active' }), owner: B, now: T + 10 * GRACE, want: /already held by ns1\/pod-a\/green$/ },
+  { what: 'one released by another owner within grace', cur: h({ state: 'released' }), owner: B, now: T + GRACE - 1, want: /already held by ns1\/pod-a\/green \(released 599s ago, held for its owner for 600s\)/ },
+  { what: 'one released by the same owner within grace', cur: h({ state: 'released' }), owner: A, now: T + 1, want: 'reserved' },
+  { what: 'one released by another owner exactly at the end of grace', cur: h({ state: 'released' }), owner: B, now: T + GRACE, want: 'reserved' },
+  { what: 'one released by another owner after grace', cur: h({ state: 'released' }), owner: B, now: T + GRACE + 100, want: 'reserved' },
+  { what: 'one released by the same owner after grace', cur: h({ state: 'released' }), owner: A, now: T + GRACE + 100, want: 'reserved' },
+];
+for (const c of RESERVE) {
+  test(`reserve ${c.what}`, () => {
+    if (c.want instanceof RegExp) {
+      const e = thrown(() => reserve(c.cur, c.owner, 'node-b', c.now, GRACE, MAC));
+      assert.equal(e.code, Code.MacConflict);
+      assert.match(e.message, c.want);
+      assert.equal(mayTake(c.cur, c.owner, c.now, GRACE), false);
+      return;
+    }
+    assert.equal(mayTake(c.cur, c.owner, c.now, GRACE), true);
+    const got = reserve(c.cur, c.owner, 'node-b', c.now, GRACE, MAC);
+    if (c.want === 'unchanged') assert.equal(got, c.cur);
+    else assert.deepEqual(got, { owner: c.owner, state: 'reserved', node: 'node-b', since: c.now });
+  });
+}
+
+const FREE: Array<[string, Holding | undefined, number, boolean]> = [
+  ['nothing', undefined, T, true],
+  ['reserved', h({ state: 'reserved' }), T + 10 * GRACE, false],
+  ['active', h({ state: 'active' }), T + 10 * GRACE, false],
+  ['released 1s before the end of grace', h({ state: 'released' }), T + GRACE - 1, false],
+  ['released at the end of grace', h({ state: 'released' }), T + GRACE, true],
+];
+for (const [what, cur, now, free] of FREE) {
+  test(`isFree: ${what} is ${free ? 'free' : 'held'}`, () => assert.equal(isFree(cur, now, GRACE), free));
+}
+
+// ---- activate and release ----
+
+test('activate: reserved becomes active at `now`; active stays as it is', () => {
+  const r = h({ state: 'reserved', since: T });
+  assert.deepEqual(activate(r, T + 3), { ...r, state: 'active', since: T + 3 });
+  assert.equal(r.state, 'reserved', 'the input is not mutated');
+  const a = h({ state: 'active', since: T });
+  assert.equal(activate(a, T + 9), a);
+});
+
+test('release: by its owner, reserved or active becomes released at `now`', () => {
+  for (const state of ['reserved', 'active'] as const) {
+    const cur = h({ state });
+    assert.deepEqual(release(cur, A, T + 7), { ...cur, state: 'released', since: T + 7 });
+    assert.equal(cur.state, state, 'the input is not mutated');
+  }
+});
+
+test('release is idempotent: a second release keeps the first release time (and so the grace period)', () => {
+  const once = release(h({ state: 'active' }), A, T + 7)!;
+  const twice = release(once, A, T + 500);
+  assert.equal(twice, once);
+  assert.equal(twice!.since, T + 7);
+});
+
+test("release by another owner, or of nothing, does nothing", () => {
+  const cur = h({ state: 'active' });
+  assert.equal(release(cur, B, T + 7), cur);
+  assert.equal(release(undefined, A, T + 7), undefined);
+  assert.equal(isFree(release(cur, B, T + 7), T + 10 * GRACE, GRACE), false);
+});
+
+test('a full life: reserve, activate, release, held during grace for its owner only, then free for anyone', () => {
+  let cur = reserve(undefined, A, 'node-a', T, GRACE, MAC);
+  cur = activate(cur, T + 1);
+  cur = release(cur, A, T + 100)!;
+  assert.equal(thrown(() => reserve(cur, B, 'node-b', T + 100 + GRACE - 1, GRACE, MAC)).code, Code.MacConflict);
+  assert.equal(reserve(cur, A, 'node-b', T + 200, GRACE, MAC).owner, A);
+  assert.equal(reserve(cur, B, 'node-b', T + 100 + GRACE, GRACE, MAC).owner, B);
+});
+
+// ---- encoding ----
+
+const ROUND_TRIPS: Holding[] = [
+  { owner: A, state: 'reserved', node: 'node-a', since: T },
+  { owner: B, state: 'active', node: 'worker-17.example.com', since: 0 },
+  { owner: 'kube-system/web-0/net1', state: 'released', node: '', since: 1 },
+];
+for (const x of ROUND_TRIPS) {
+  test(`encodeHolding/decodeHolding round trip: ${x.state} ${x.owner}`, () => {
+    const s = encodeHolding(x);
+    assert.deepEqual(decodeHolding(s), x);
+    assert.ok(s.length < 100, `compact: ${s}`);
+  });
+}
+
+test('encodeHolding is compact: one letter for the state, then owner, node and epoch seconds', () => {
+  assert.equal(encodeHolding({ owner: A, state: 'active', node: 'n1', since: 42 }), 'a|ns1/pod-a/green|n1|42');
+  assert.equal(encodeHolding({ owner: A, state: 'reserved', node: 'n1', since: 42 }), 'r|ns1/pod-a/green|n1|42');
+  assert.equal(encodeHolding({ owner: A, state: 'released', node: 'n1', since: 42 }), 'x|ns1/pod-a/green|n1|42');
+});
+
+const GARBAGE: Array<[string, string]> = [
+  ['empty', ''],
+  ['a JSON value', '{"owner":"a"}'],
+  ['a pool key value', '02:00:00:00:00:00'],
+  ['unknown state letter', 'z|ns/p/a|n|1'],
+  ['state spelled out', 'active|ns/p/a|n|1'],
+  ['no owner', 'a||n|1'],
+  ['no node field', 'a|ns/p/a'],
+  ['no since', 'a|ns/p/a|n'],
+  ['empty since', 'a|ns/p/a|n|'],
+  ['negative since', 'a|ns/p/a|n|-1'],
+  ['fractional since', 'a|ns/p/a|n|1.5'],
+  ['since with letters', 'a|ns/p/a|n|12abc'],
+];
+for (const [what, s] of GARBAGE) {
+  test(`decodeHolding rejects ${what}`, () => assert.equal(decodeHolding(s), undefined));
+}
+
+const KEYS: Array<[string, string]> = [
+  ['02:00:00:00:00:2a', '02000000002a'],
+  ['ff:ff:ff:ff:ff:ff', 'ffffffffffff'],
+  ['00:00:00:00:00:00', '000000000000'],
+];
+for (const [mac, key] of KEYS) {
+  test(`macKey(${mac}) is ${key}, a valid ConfigMap key, and keyMac gives the MAC back`, () => {
+    assert.equal(macKey(mac), key);
+    assert.match(key, /^[-._a-zA-Z0-9]+$/);
+    assert.equal(keyMac(key), mac);
+  });
+}
+
+// ---- home ----
+
+// Blocks of 4 over 02:00:00:00:00:00 - 02:00:00:00:00:0f: block 0 leased to node-a, block 2 to node-b.
+const SPEC = parseRange('02:00:00:00:00:00', '02:00:00:00:00:0f', 4);
+const LEASES: Leases = { '0': 'node-a', '2': 'node-b' };
+
+const HOMES: Array<[string, string, string]> = [
+  ['the first address, in block 0 (node-a)', '02:00:00:00:00:00', 'macmux-ledger-node-a'],
+  ['the last of block 0', '02:00:00:00:00:03', 'macmux-ledger-node-a'],
+  ['block 1, unleased', '02:00:00:00:00:04', POOL_CM],
+  ['the last of block 1', '02:00:00:00:00:07', POOL_CM],
+  ['block 2 (node-b)', '02:00:00:00:00:0a', 'macmux-ledger-node-b'],
+  ['block 3, unleased, the last address', '02:00:00:00:00:0f', POOL_CM],
+];
+for (const [what, mac, home] of HOMES) {
+  test(`homeOf: ${what} lives in ${home}`, () => assert.equal(homeOf(mac, macToInt(mac), SPEC, LEASES), home));
+}
+
+test('homeOf: a MAC outside the range lives in its claims shard, macmux-claims-<2 hex>, the same every time', () => {
+  for (const mac of ['01:ff:ff:ff:ff:ff', '02:00:00:00:00:10', '00:1b:2c:3d:4e:5f', 'fe:ff:ff:ff:ff:ff']) {
+    const home = homeOf(mac, macToInt(mac), SPEC, LEASES);
+    assert.match(home, /^macmux-claims-[0-9a-f]{2}$/);
+    assert.equal(home, claimsCm(mac));
+    assert.equal(homeOf(mac, macToInt(mac), SPEC, {}), home, 'leases do not move a MAC outside the range');
+  }
+});
+
+test('claims shards spread MACs: 512 MACs land in many of the 256 shards', () => {
+  const shards = new Set<string>();
+  for (let i = 0; i < 512; i++) shards.add(claimsCm(`00:1b:2c:3d:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`));
+  assert.ok(shards.size > 150, `only ${shards.size} shards`);
+});
+
+test('homeOf: leasing a block moves the home of its MACs from the pool to that node, and only theirs', () => {
+  const mac = '02:00:00:00:00:05';
+  assert.equal(homeOf(mac, macToInt(mac), SPEC, LEASES), POOL_CM);
+  const after = { ...LEASES, '1': 'node-c' };
+  assert.equal(homeOf(mac, macToInt(mac), SPEC, after), ledgerCm('node-c'));
+  assert.equal(homeOf('02:00:00:00:00:0c', macToInt('02:00:00:00:00:0c'), SPEC, after), POOL_CM);
+});
+
+test('ledgerCm names a node ledger macmux-ledger-<node>', () => {
+  assert.equal(ledgerCm('worker-1'), 'macmux-ledger-worker-1');
+  assert.equal(POOL_CM, 'macmux-pool');
+});
+
+test('blocksOf: the blocks a node leases, in numeric order', () => {
+  const leases: Leases = { '10': 'a', '2': 'a', '3': 'b', '0': 'a', '100': 'a' };
+  assert.deepEqual(blocksOf(leases, 'a'), [0, 2, 10, 100]);
+  assert.deepEqual(blocksOf(leases, 'b'), [3]);
+  assert.deepEqual(blocksOf(leases, 'c'), []);
+  assert.deepEqual(blocksOf({}, 'a'), []);
+});
