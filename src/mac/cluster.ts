@@ -2,7 +2,7 @@
 import { CniError, Code } from '../cni/errors';
 import { decodeHolding, encodeHolding, isFree, keyMac, macKey, release, reserve, type Holding, type Owner } from './holding';
 import { blocksOf, homeOf, ledgerCm, LEDGER_LABEL, POOL_CM, type Leases } from './home';
-import { blockCount, blockOf, freeInBlock, intToMac, macToInt, parseRange, rangeText, type PoolSpec } from './range';
+import { blockBounds, blockCount, blockOf, freeInBlock, intToMac, macToInt, nextAssignable, parseRange, rangeText, type PoolSpec } from './range';
 import type { Cm, CmStore } from './store';
 
 export interface ClusterOptions {
@@ -86,34 +86,50 @@ export class ClusterLedger {
       const pool = await this.pool(attempt > 0);
       const mine = ledgerCm(node);
       for (const block of blocksOf(pool.leases, node)) {
-        const cm = this.seen.get(mine) ?? (await this.store.get(mine));
-        const taken = (x: number) => {
+        // 'taken': another writer got the MAC first; look again in the same block, on a fresh copy.
+        for (;;) {
+          const cm = this.seen.get(mine) ?? (await this.store.get(mine));
+          const taken = (x: number) => {
+            const mac = intToMac(x);
+            const h = decodeHolding(cm?.data[macKey(mac)] ?? '') ?? pool.claims[mac];
+            return !isFree(h, this.now(), this.opts.graceSec);
+          };
+          const x = freeInBlock(pool.spec, block, taken);
+          if (x === undefined) break;
           const mac = intToMac(x);
-          const h = decodeHolding(cm?.data[macKey(mac)] ?? '') ?? pool.claims[mac];
-          return !isFree(h, this.now(), this.opts.graceSec);
-        };
-        const x = freeInBlock(pool.spec, block, taken);
-        if (x === undefined) continue;
-        const mac = intToMac(x);
-        const got = await this.cas(mine, labelsFor(mine), true, (data) => {
-          if (!isFree(holding(data, mac), this.now(), this.opts.graceSec)) return 'taken';
-          return put(data, mac, reserve(undefined, owner, node, this.now(), this.opts.graceSec, mac), 'active', this.now());
-        });
-        if (got !== 'taken') return mac;
+          const got = await this.cas(mine, labelsFor(mine), true, (data) => {
+            if (!isFree(holding(data, mac), this.now(), this.opts.graceSec)) return 'taken';
+            return put(data, mac, reserve(undefined, owner, node, this.now(), this.opts.graceSec, mac), 'active', this.now());
+          });
+          if (got !== 'taken') return mac;
+        }
       }
       await this.leaseBlock(pool);
     }
     throw new CniError(Code.TryAgainLater, `could not allocate a MAC for ${owner}: the pool kept changing`);
   }
 
-  /** Leases the first unleased block to this node (compare-and-swap on the pool), then migrates its leftover claims. */
+  /**
+   * Leases the first unleased block with an assignable MAC to this node (compare-and-swap on the pool), then
+   * migrates its leftover claims. Nothing is leased when this node gained a block since `seen` was read.
+   */
   private async leaseBlock(seen: PoolView): Promise<void> {
     let leased: number | undefined;
+    const had = blocksOf(seen.leases, this.opts.node).length;
     await this.cas(POOL_CM, labelsFor(POOL_CM), false, (data) => {
+      leased = undefined;
       const view = poolView({ name: POOL_CM, data });
+      if (blocksOf(view.leases, this.opts.node).length > had) return false;
       const total = blockCount(view.spec);
       for (let b = 0; b < total; b++) {
         if (view.leases[String(b)]) continue;
+        const [lo, hi] = blockBounds(view.spec, b);
+        const x = nextAssignable(lo, view.spec.end);
+        if (x === undefined) break;
+        if (x > hi) {
+          b = blockOf(view.spec, x)! - 1; // no assignable MAC in this block: go on at the block of the next one
+          continue;
+        }
         leased = b;
         data.LEASES = JSON.stringify({ ...view.leases, [String(b)]: this.opts.node });
         return true;
@@ -134,7 +150,6 @@ export class ClusterLedger {
       for (const [mac] of moving) delete data[macKey(mac)];
       return true;
     });
-    void seen;
   }
 
   /** Marks `mac` released for `owner` on its home (and any leftover in the pool); held for the owner during the grace period. */
@@ -142,10 +157,14 @@ export class ClusterLedger {
     const n = macToInt(mac);
     const pool = await this.pool(true);
     const home = homeOf(mac, n, pool.spec, pool.leases);
-    for (const name of home !== POOL_CM && pool.claims[mac] ? [home, POOL_CM] : [home]) {
-      await this.cas(name, labelsFor(name), false, (data) => {
-        const next = release(holding(data, mac), owner, this.now());
-        if (!next || next === holding(data, mac)) return false;
+    const leftover = home !== POOL_CM ? pool.claims[mac] : undefined;
+    for (const name of leftover ? [home, POOL_CM] : [home]) {
+      // A leftover not yet migrated is released on its home too, so that a migration copying an older snapshot cannot revive it.
+      const viaLeftover = name === home && leftover !== undefined;
+      await this.cas(name, labelsFor(name), viaLeftover, (data) => {
+        const cur = holding(data, mac) ?? (viaLeftover ? leftover : undefined);
+        const next = release(cur, owner, this.now());
+        if (!next || next === cur) return false;
         data[macKey(mac)] = encodeHolding(next);
         return true;
       }).catch((e: unknown) => {
@@ -184,6 +203,7 @@ export class ClusterLedger {
         const data: Record<string, string> = {};
         const r = mutate(data);
         if (typeof r === 'string') return r;
+        if (!r) return 'ok';
         const made = await this.store.create({ name, labels, data });
         if (made === 'exists') continue;
         this.seen.set(name, made);

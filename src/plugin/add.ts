@@ -31,7 +31,13 @@ export async function cmdAdd(ctx: VerbContext): Promise<Result> {
     return await withContainerLock(ctx, id, async () => {
       if (!ledgerOn(ctx)) return addPlan(ctx, attachments, { api, pod: ctx.pod! });
       const macs = await import('./macs');
-      await macs.assignMacs(ctx, api, ctx.pod!, attachments); // undo: releaseMacs below
+      try {
+        await macs.assignMacs(ctx, api, ctx.pod!, attachments); // undo: releaseMacs below
+      } catch (e) {
+        // MACs already assigned to the attachments before the one that failed (a requested MAC refused, say) are not kept.
+        await macs.releaseMacs(ctx, attachments, api).catch((r: Error) => ctx.log.error(`MAC release after the failed assignment: ${r.message}`));
+        throw e;
+      }
       let result: Result;
       try {
         result = await addPlan(ctx, attachments, { api, pod: ctx.pod! });

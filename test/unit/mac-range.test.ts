@@ -138,7 +138,8 @@ test('MAC_MAX is 2^48 - 1 and every integer round-trips through intToMac', () =>
 // ---- parseRange ----
 
 test('parseRange: whole 48-bit comparison, so 02:00:00:00:01:00 is above 02:00:00:00:00:ff', () => {
-  // Per byte, the last octet 00 < ff would make this range look valid in one direction and not the other.
+  // Octet by octet, 01 > 00 but 00 < ff: only the whole value says which end is higher. A per-octet check
+  // (kubemacpool's) also rejects the valid reverse range below, whose last octet goes down from ff to 00.
   const e = thrown(() => parseRange('02:00:00:00:01:00', '02:00:00:00:00:ff'));
   assert.equal(e.code, Code.InvalidConfig);
   assert.match(e.message, /RANGE_START 02:00:00:00:01:00 is above RANGE_END 02:00:00:00:00:ff/);
