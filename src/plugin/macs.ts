@@ -65,13 +65,19 @@ export async function assignMacs(ctx: VerbContext, api: KubeApi, pod: PodInfo, a
       j.intents.push(intent);
       writeJournal(ctx.conf.cacheDir, j); // undo: the intent is reclaimed if this process dies
       let mac = att.mac;
-      if (mac) {
-        await cluster.claim(mac, owner);
-      } else {
-        const local = Object.entries(j.entries).find(([, e]) => e.owner === owner)?.[0];
-        mac = local ?? (await cluster.findOwner(owner));
-        if (mac) await cluster.claim(mac, owner);
-        else mac = await cluster.allocate(owner);
+      try {
+        if (mac) {
+          await cluster.claim(mac, owner);
+        } else {
+          const local = Object.entries(j.entries).find(([, e]) => e.owner === owner)?.[0];
+          mac = local ?? (await cluster.findOwner(owner));
+          if (mac) await cluster.claim(mac, owner);
+          else mac = await cluster.allocate(owner);
+        }
+      } catch (e) {
+        // A refusal is definite: nothing was written. Only an uncertain outcome (code 11) keeps the intent for reclaiming.
+        if (!(e instanceof CniError && e.code === Code.TryAgainLater)) j.intents = j.intents.filter((i) => i !== intent);
+        throw e;
       }
       j.entries[mac] = { owner, state: 'reserved', containerID: env.containerID, pid: process.pid, since: nowSec() };
       j.intents = j.intents.filter((i) => i !== intent);
@@ -102,7 +108,7 @@ export async function confirmMacs(ctx: VerbContext, atts: Attachment[]): Promise
  * then the cluster still counts the MAC as held, which delays its reuse but never duplicates it.
  */
 export async function releaseMacs(ctx: VerbContext, atts: Attachment[], api?: KubeApi): Promise<void> {
-  const held = atts.filter((a) => a.macOwner && a.mac);
+  let held = atts.filter((a) => a.macOwner && a.mac);
   if (held.length === 0 || !ledgerOn(ctx)) return;
   const { conf, log } = ctx;
   let own: KubeApi | undefined;
@@ -117,6 +123,7 @@ export async function releaseMacs(ctx: VerbContext, atts: Attachment[], api?: Ku
     const useApi = api ?? own;
     if (!useApi) return deferRelease(ctx, held);
     await withLedger(ctx, useApi, async (j, cluster) => {
+      held = ours(ctx, j, held);
       for (const a of held) {
         j.entries[a.mac!] = { ...(j.entries[a.mac!] ?? { containerID: ctx.env.containerID, pid: process.pid }), owner: a.macOwner!, state: 'released', since: nowSec(), pendingRelease: true };
       }
@@ -145,10 +152,20 @@ export async function releaseMacs(ctx: VerbContext, atts: Attachment[], api?: Ku
 async function deferRelease(ctx: VerbContext, held: Attachment[]): Promise<void> {
   await withJournalLock(ctx.conf.cacheDir, ctx.conf.lockTimeout * 1000, async () => {
     const j = readJournal(ctx.conf.cacheDir, (m) => ctx.log.error(m));
-    for (const a of held) {
+    for (const a of ours(ctx, j, held)) {
       j.entries[a.mac!] = { ...(j.entries[a.mac!] ?? { containerID: ctx.env.containerID, pid: process.pid }), owner: a.macOwner!, state: 'released', since: nowSec(), pendingRelease: true };
     }
     writeJournal(ctx.conf.cacheDir, j);
+  });
+}
+
+/** The MACs this container may release: not those a newer sandbox of the same owner has taken back meanwhile. */
+function ours(ctx: VerbContext, j: Journal, held: Attachment[]): Attachment[] {
+  return held.filter((a) => {
+    const e = j.entries[a.mac!];
+    const newer = e !== undefined && e.containerID !== ctx.env.containerID && e.state !== 'released' && readCache(ctx.conf.cacheDir, e.containerID).kind === 'ok';
+    if (newer) ctx.log.info(`MAC ${a.mac} is held again by container ${e.containerID} for ${e.owner}; not released`);
+    return !newer;
   });
 }
 
