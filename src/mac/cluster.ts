@@ -72,7 +72,9 @@ export class ClusterLedger {
       }
       const done = await this.cas(home, labelsFor(home), true, (data) => {
         if (home === POOL_CM && poolView({ name: POOL_CM, data }).leases[String(blockOf(pool.spec, n))]) return 'moved';
-        return put(data, mac, reserve(holding(data, mac), owner, this.opts.node, this.now(), this.opts.graceSec, mac), 'active', this.now());
+        const h = reserve(holding(data, mac), owner, this.opts.node, this.now(), this.opts.graceSec, mac);
+        // Taken over by this node (a pod re-created here): from now on only this node's DEL releases it.
+        return put(data, mac, h.node === this.opts.node ? h : { ...h, node: this.opts.node }, 'active', this.now());
       });
       if (done !== 'moved') return;
     }
@@ -163,6 +165,8 @@ export class ClusterLedger {
       const viaLeftover = name === home && leftover !== undefined;
       await this.cas(name, labelsFor(name), viaLeftover, (data) => {
         const cur = holding(data, mac) ?? (viaLeftover ? leftover : undefined);
+        // The owner's pod was re-created on another node, which took the MAC over: a late DEL here must not free it.
+        if (cur && cur.owner === owner && cur.node !== this.opts.node) return false;
         const next = release(cur, owner, this.now());
         if (!next || next === cur) return false;
         data[macKey(mac)] = encodeHolding(next);
@@ -228,7 +232,14 @@ export class ClusterLedger {
         }
         return r;
       }
-      if (!r) return 'ok';
+      if (!r) {
+        // "Nothing to change" is a verdict too: on a cached copy (maybe older than a write by a process that died), check it on a fresh one.
+        if (fromCache) {
+          this.seen.delete(name);
+          continue;
+        }
+        return 'ok';
+      }
       const written = await this.store.update({ ...cm, data });
       if (written === 'conflict') {
         this.seen.delete(name);

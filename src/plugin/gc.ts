@@ -51,7 +51,14 @@ async function collect(ctx: VerbContext, id: string, isValid: (id: string, ifNam
     return;
   }
   log.info(`GC: deleting stale attachments of container ${id}`);
-  const sub = { ...ctx, env: { ...ctx.env, containerID: id, netns: entry.netns, ifName: entry.ifName }, ...(entry.pod ? { pod: entry.pod } : {}) };
+  // Each stale container is a DEL of its own, with its own API budget: counted from the GC's start, every release after the first timeBudget.del seconds was deferred untried.
+  const sub = {
+    ...ctx,
+    started: Date.now(),
+    conf: { ...conf, timeBudget: { ...conf.timeBudget, del: conf.timeBudget.gc } },
+    env: { ...ctx.env, containerID: id, netns: entry.netns, ifName: entry.ifName },
+    ...(entry.pod ? { pod: entry.pod } : {}),
+  };
   const blocking = blockingFailures(await delAll(sub, entry.attachments, entry));
   if (blocking.length === 0) {
     await releaseHeld(sub, entry.attachments);

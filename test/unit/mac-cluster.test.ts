@@ -311,14 +311,17 @@ const WHERE: Array<[string, string, boolean]> = [
   ['outside the range (claims shard)', '0a:00:00:00:00:01', false],
 ];
 for (const [where, m, lease] of WHERE) {
-  test(`a requested MAC ${where}: the same owner again is fine (no write), another owner gets code 100 naming the owner`, async () => {
+  test(`a requested MAC ${where}: the same owner again is fine (no write on the same node; another node takes it over), another owner gets code 100 naming the owner`, async () => {
     const { store, clock, a, b } = setup();
     if (lease) await a.allocate(owner('a0'));
     await a.claim(m, owner('first'));
     const writes = store.writes;
     clock.t += 5;
+    await a.claim(m, owner('first'));
+    assert.equal(store.writes, writes, 'asking again on the same node writes nothing');
     await b.claim(m, owner('first'));
-    assert.equal(store.writes, writes, 'asking again writes nothing');
+    assert.equal(store.writes, writes + 1, 'the same owner on another node takes the MAC over: one write');
+    assert.equal(allHoldings(store).get(m)![0]!.h.node, 'node-b', 'only node-b may release it now');
     for (const who of [a, b]) await rejects(who.claim(m, owner('second')), Code.MacConflict, new RegExp(`MAC ${m} is already held by ns/first/net1`));
     const all = allHoldings(store).get(m)!;
     assert.equal(all.length, 1);

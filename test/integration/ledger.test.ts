@@ -1,0 +1,901 @@
+// Integration: the MAC ledger end to end. Real macmux processes (dist/macmux) against the API test
+// server, one cacheDir and nodeName per simulated node, one network namespace per pod, macvlan
+// secondaries on host bridges; MACs are read from inside the netns and compared with the node's
+// journal and the ledger ConfigMaps. The load test makes 1,000 ADDs (about 5 minutes on 2 cores);
+// MACMUX_LEDGER_LOAD=<ADDs per phase> shortens it while developing.
+import { describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startApiServer, type ApiServer } from '../apiserver/server';
+import { BINARY, PLUGIN_DIR, cniAsync, type RunResult } from './harness';
+import { decodeHolding, type Holding } from '../../src/mac/holding';
+import { deviceName } from '../../src/util/names';
+
+const exec = promisify(execFile);
+const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
+const LABEL = 'macmux.io/mac-assignment';
+const MACNS = 'kube-system';
+const POOL = 'macmux-pool';
+const RESERVED_KEYS = new Set(['RANGE_START', 'RANGE_END', 'BLOCK_SIZE', 'LEASES']);
+/** 4096 MACs in 128 blocks of 32: small blocks, so that nodes lease many and meet often. */
+const RANGE = { rangeStart: '02:aa:00:00:00:00', rangeEnd: '02:aa:00:00:0f:ff', blockSize: 32 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const PID = process.pid % 100000;
+
+// ---------------------------------------------------------------- helpers
+
+const macKey = (mac: string) => mac.replace(/:/g, '');
+const keyMac = (key: string) => key.replace(/(..)(?!$)/g, '$1:');
+const macInt = (mac: string) => parseInt(macKey(mac), 16);
+const inRange = (mac: string) => macInt(mac) >= macInt(RANGE.rangeStart) && macInt(mac) <= macInt(RANGE.rangeEnd);
+const blockOf = (mac: string) => Math.floor((macInt(mac) - macInt(RANGE.rangeStart)) / RANGE.blockSize);
+const claimsCm = (mac: string) => `macmux-claims-${createHash('sha256').update(mac).digest('hex').slice(0, 2)}`;
+const live = (h: Holding | undefined) => h !== undefined && h.state !== 'released';
+
+interface JournalFile {
+  format: number;
+  entries: Record<string, { owner: string; state: string; containerID: string; pid: number; since: number; pendingRelease?: boolean }>;
+  intents: Array<{ owner: string; containerID: string; pid: number }>;
+}
+
+interface SimNode {
+  name: string;
+  cacheDir: string;
+  /** The macmux config of this node; `extra` overrides. */
+  conf(extra?: Record<string, unknown>): Record<string, unknown>;
+  /** cacheDir/ledger/journal.json, parsed (throws if it does not parse). */
+  journal(): JournalFile;
+  cacheEntries(): string[];
+}
+
+interface PodRun {
+  namespace: string;
+  name: string;
+  uid: string;
+  cid: string;
+  netns: string;
+  node: SimNode;
+  /** NAD name → requested MAC (if any), in annotation order. */
+  nets: Array<{ name: string; mac?: string }>;
+  env: Record<string, string>;
+}
+
+const ownerOf = (p: PodRun, nad: string) => `${p.namespace}/${p.name}/${nad}`;
+
+interface HoldingAt {
+  cm: string;
+  mac: string;
+  h: Holding;
+}
+
+/** One test's world: its own API server, temp dir, host bridges and network namespaces, all removed by t.after. */
+class World {
+  readonly dir = mkdtempSync(join(tmpdir(), 'macmux-ledger-'));
+  private readonly netnsNames = new Set<string>();
+  private readonly bridges: string[] = [];
+  private seq = 0;
+  private closed = false;
+  private constructor(readonly api: ApiServer) {}
+
+  static async create(t: TestContext): Promise<World> {
+    const w = new World(await startApiServer());
+    t.after(() => w.cleanup());
+    return w;
+  }
+
+  node(name: string, base: Record<string, unknown> = {}): SimNode {
+    const cacheDir = join(this.dir, name);
+    const api = this.api;
+    return {
+      name,
+      cacheDir,
+      conf: (extra = {}) => ({
+        cniVersion: '1.0.0',
+        name: 'macmux',
+        type: 'macmux',
+        cacheDir,
+        kubeconfig: api.kubeconfig,
+        nodeName: name,
+        macPool: RANGE,
+        delegates: [{ name: 'lo', type: 'loopback', cniVersion: '1.0.0' }],
+        ...base,
+        ...extra,
+      }),
+      journal: () => {
+        const file = join(cacheDir, 'ledger', 'journal.json');
+        return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as JournalFile) : { format: 1, entries: {}, intents: [] };
+      },
+      cacheEntries: () => (existsSync(join(cacheDir, 'cache')) ? readdirSync(join(cacheDir, 'cache')).filter((f) => !f.startsWith('.')) : []),
+    };
+  }
+
+  bridge(tag: string): string {
+    const name = `mml${tag}${PID}`.slice(0, 15);
+    this.bridges.push(name);
+    return name;
+  }
+
+  async makeBridges(): Promise<void> {
+    for (const b of this.bridges) {
+      await exec('ip', ['link', 'add', b, 'type', 'bridge']);
+      await exec('ip', ['link', 'set', b, 'up']);
+    }
+  }
+
+  namespace(name: string, labels?: Record<string, string>): void {
+    this.api.put({ kind: 'Namespace', metadata: { name, ...(labels ? { labels } : {}) } });
+  }
+
+  /** A macvlan NAD (no IPAM) on `master`. */
+  nad(namespace: string, name: string, master: string): void {
+    this.api.put({
+      apiVersion: 'k8s.cni.cncf.io/v1',
+      kind: 'NetworkAttachmentDefinition',
+      metadata: { name, namespace },
+      spec: { config: JSON.stringify({ cniVersion: '1.0.0', name, type: 'macvlan', master, mode: 'bridge', capabilities: { mac: true } }) },
+    });
+  }
+
+  async netns(): Promise<string> {
+    if (this.closed) throw new Error('the test is over');
+    const name = `mml-${PID}-${this.seq++}`;
+    this.netnsNames.add(name);
+    await exec('ip', ['netns', 'add', name]);
+    return name;
+  }
+
+  async delNetns(name: string): Promise<void> {
+    await exec('ip', ['netns', 'del', name]).catch(() => undefined);
+    this.netnsNames.delete(name);
+  }
+
+  /** Creates (or re-creates, with a new uid) the pod object and a fresh netns and sandbox ID for it. */
+  async pod(node: SimNode, namespace: string, name: string, nets: Array<{ name: string; mac?: string }>): Promise<PodRun> {
+    const obj = this.api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, annotations: { [NETWORKS]: JSON.stringify(nets) } } });
+    const uid = obj.metadata!.uid!;
+    const netns = await this.netns();
+    const cid = `c${PID}x${this.seq++}`;
+    const env = {
+      CNI_CONTAINERID: cid,
+      CNI_NETNS: `/run/netns/${netns}`,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: PLUGIN_DIR,
+      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${name};K8S_POD_INFRA_CONTAINER_ID=${cid};K8S_POD_UID=${uid}`,
+    };
+    return { namespace, name, uid, cid, netns, node, nets, env };
+  }
+
+  add(p: PodRun, extra: Record<string, unknown> = {}): Promise<RunResult> {
+    return this.run('ADD', p.node.conf(extra), p.env);
+  }
+
+  del(p: PodRun, extra: Record<string, unknown> = {}): Promise<RunResult> {
+    return this.run('DEL', p.node.conf(extra), p.env);
+  }
+
+  run(command: string, conf: Record<string, unknown>, env: Record<string, string>): Promise<RunResult> {
+    if (this.closed) return Promise.reject(new Error('the test is over'));
+    return cniAsync(command, conf, env);
+  }
+
+  /** Every ConfigMap holding in the macmux namespace (pool, node ledgers, claims shards). */
+  holdings(): HoldingAt[] {
+    const out: HoldingAt[] = [];
+    for (const cm of this.api.list('ConfigMap', MACNS) as unknown as Array<{ metadata: { name: string }; data?: Record<string, string> }>) {
+      if (!cm.metadata.name.startsWith('macmux-')) continue;
+      for (const [k, v] of Object.entries(cm.data ?? {})) {
+        if (RESERVED_KEYS.has(k)) continue;
+        const h = decodeHolding(v);
+        assert.ok(h, `ConfigMap ${cm.metadata.name}: ${k}=${v} decodes`);
+        out.push({ cm: cm.metadata.name, mac: keyMac(k), h });
+      }
+    }
+    return out;
+  }
+
+  cmData(name: string): Record<string, string> {
+    return ((this.api.get('ConfigMap', MACNS, name) as unknown as { data?: Record<string, string> } | undefined)?.data) ?? {};
+  }
+
+  leases(): Record<string, string> {
+    return JSON.parse(this.cmData(POOL).LEASES ?? '{}') as Record<string, string>;
+  }
+
+  /** The home of `mac` by the rule of the design, computed here from the pool ConfigMap. */
+  home(mac: string): string {
+    if (!inRange(mac)) return claimsCm(mac);
+    const node = this.leases()[String(blockOf(mac))];
+    return node ? `macmux-ledger-${node}` : POOL;
+  }
+
+  /** The holding of `mac` at its home. */
+  atHome(mac: string): Holding | undefined {
+    const v = this.cmData(this.home(mac))[macKey(mac)];
+    return v === undefined ? undefined : decodeHolding(v);
+  }
+
+  /** ifname → MAC inside the netns. */
+  async macs(netns: string): Promise<Map<string, string>> {
+    const { stdout } = await exec('ip', ['-n', netns, '-j', 'link']);
+    return new Map((JSON.parse(stdout) as Array<{ ifname: string; address: string }>).map((l) => [l.ifname, l.address]));
+  }
+
+  /** The MAC of NAD `nad`'s interface in the pod, or undefined when it is not there. */
+  async macOf(p: PodRun, nad: string): Promise<string | undefined> {
+    return (await this.macs(p.netns)).get(deviceName(nad));
+  }
+
+  async cleanup(): Promise<void> {
+    this.closed = true;
+    this.api.clearFaults();
+    const names = [...this.netnsNames];
+    for (let i = 0; i < names.length; i += 200) {
+      const batch = names.slice(i, i + 200).map((n) => `netns del ${n}`).join('\n') + '\n';
+      await new Promise<void>((resolve) => {
+        const c = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'ignore', 'ignore'] });
+        c.on('close', () => resolve());
+        c.on('error', () => resolve());
+        c.stdin.end(batch);
+      });
+    }
+    this.netnsNames.clear();
+    for (const b of this.bridges) await exec('ip', ['link', 'del', b]).catch(() => undefined);
+    await this.api.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs dist/macmux as cniAsync does, but hands out the child so that a test can kill it. */
+function spawnCni(command: string, conf: unknown, env: Record<string, string>): { child: ChildProcess; done: Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
+  const child = spawn(BINARY, [], { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout!.on('data', (b: Buffer) => out.push(b));
+  child.stderr!.on('data', (b: Buffer) => err.push(b));
+  const done = new Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status, signal) => resolve({ status, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+  });
+  child.stdin!.on('error', () => undefined);
+  child.stdin!.end(JSON.stringify(conf));
+  return { child, done };
+}
+
+/**
+ * Runs `n` workers; the first one to throw stops the others at their next step, and every worker is
+ * waited for before the error is rethrown (so that nothing runs on after the test's cleanup).
+ */
+async function workers(n: number, body: (k: number, stopped: () => boolean) => Promise<void>): Promise<void> {
+  let failed: unknown;
+  const stopped = () => failed !== undefined;
+  await Promise.all(
+    Array.from({ length: n }, (_, k) =>
+      body(k, stopped).catch((e: unknown) => {
+        failed ??= e;
+      }),
+    ),
+  );
+  if (failed !== undefined) throw failed;
+}
+
+const codeOf = (r: RunResult) => (typeof r.json.code === 'number' ? r.json.code : undefined);
+const why = (r: RunResult) => `status ${r.status}: ${r.stdout} ${r.stderr.split('\n').slice(-6).join('\n')}`;
+
+/** Asserts a pod left nothing behind: only lo in its netns, no cache entry, no holding of any of its owners. */
+async function assertNothingLeft(w: World, p: PodRun, what: string, allowReleased = false): Promise<void> {
+  assert.deepEqual([...(await w.macs(p.netns)).keys()], ['lo'], `${what}: no link left in the netns`);
+  assert.ok(!p.node.cacheEntries().includes(p.cid), `${what}: no cache entry left`);
+  const mine = w.holdings().filter((x) => x.h.owner.startsWith(`${p.namespace}/${p.name}/`) && (!allowReleased || live(x.h)));
+  assert.deepEqual(mine, [], `${what}: no ${allowReleased ? 'live ' : ''}holding left`);
+}
+
+// ---------------------------------------------------------------- tests
+
+describe('the MAC ledger', () => {
+  it('interfaces match the ledger: pool MACs in the netns equal the journal and the node ConfigMap; DEL releases them', async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t1');
+    w.nad('t1', 'blue', lan);
+    w.nad('t1', 'green', lan);
+    const a = w.node('node-a');
+    const p = await w.pod(a, 't1', 'p1', [{ name: 'blue' }, { name: 'green' }]);
+
+    const r = await w.add(p);
+    assert.equal(r.status, 0, why(r));
+    const blue = await w.macOf(p, 'blue');
+    const green = await w.macOf(p, 'green');
+    assert.ok(blue && green, 'both secondaries are in the netns');
+    assert.notEqual(blue, green);
+    for (const m of [blue, green]) assert.ok(inRange(m), `${m} is a pool MAC`);
+    const want = new Map([[blue, ownerOf(p, 'blue')], [green, ownerOf(p, 'green')]]);
+
+    // The node's journal: exactly these MACs, active, for these owners and this sandbox.
+    const j = a.journal();
+    assert.deepEqual(Object.keys(j.entries).sort(), [...want.keys()].sort());
+    for (const [mac, owner] of want) {
+      assert.equal(j.entries[mac]!.owner, owner);
+      assert.equal(j.entries[mac]!.state, 'active');
+      assert.equal(j.entries[mac]!.containerID, p.cid);
+    }
+    // The cluster: LEASES gives block 0 to node-a, and its ledger ConfigMap holds exactly these.
+    assert.deepEqual(w.leases(), { '0': 'node-a' });
+    const held = w.holdings();
+    assert.deepEqual(held.map((x) => x.cm), ['macmux-ledger-node-a', 'macmux-ledger-node-a']);
+    for (const [mac, owner] of want) {
+      const h = held.find((x) => x.mac === mac)?.h;
+      assert.deepEqual(h && [h.state, h.owner, h.node], ['active', owner, 'node-a'], `${mac} in macmux-ledger-node-a`);
+    }
+    // network-status reports the same MACs.
+    const status = JSON.parse(w.api.get('Pod', 't1', 'p1')!.metadata!.annotations!['k8s.v1.cni.cncf.io/network-status']!) as Array<{ name: string; mac?: string }>;
+    assert.equal(status.find((s) => s.name === 't1/blue')?.mac, blue);
+    assert.equal(status.find((s) => s.name === 't1/green')?.mac, green);
+
+    const d = await w.del(p);
+    assert.equal(d.status, 0, why(d));
+    assert.deepEqual([...(await w.macs(p.netns)).keys()], ['lo']);
+    for (const [mac, owner] of want) {
+      const h = w.atHome(mac);
+      assert.deepEqual(h && [h.state, h.owner], ['released', owner], `${mac} released in the ConfigMap`);
+      assert.equal(a.journal().entries[mac]?.state, 'released');
+    }
+    assert.deepEqual(a.cacheEntries(), []);
+  });
+
+  it('requested MACs are honoured at their home, and a second owner is refused (code 100, naming the first) inside and outside the range', async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t2');
+    w.nad('t2', 'blue', lan);
+    w.nad('t2', 'green', lan);
+    const a = w.node('node-a');
+    const b = w.node('node-b');
+    const add = async (node: SimNode, name: string, nets: Array<{ name: string; mac?: string }>) => {
+      const p = await w.pod(node, 't2', name, nets);
+      return { p, r: await w.add(p) };
+    };
+    const refused = async (node: SimNode, name: string, nets: Array<{ name: string; mac?: string }>, mac: string, holder: string, allowReleased = false) => {
+      const { p, r } = await add(node, name, nets);
+      assert.notEqual(r.status, 0, `${name} must be refused`);
+      assert.equal(codeOf(r), 100, why(r));
+      assert.ok(String(r.json.msg).includes(mac), `the message names ${mac}: ${String(r.json.msg)}`);
+      assert.ok(String(r.json.msg).includes(holder), `the message names ${holder}: ${String(r.json.msg)}`);
+      await assertNothingLeft(w, p, name, allowReleased);
+      return p;
+    };
+
+    // node-a leases block 0 by handing out a pool MAC.
+    const { p: a0, r: ra0 } = await add(a, 'a0', [{ name: 'blue' }]);
+    assert.equal(ra0.status, 0, why(ra0));
+    assert.deepEqual(w.leases(), { '0': 'node-a' });
+
+    const cases = [
+      { what: 'in the range, in a block nobody leases', mac: '02:aa:00:00:0f:07', home: POOL, first: b, second: a },
+      { what: "in the range, in node-a's block, claimed from node-b", mac: '02:aa:00:00:00:03', home: 'macmux-ledger-node-a', first: b, second: a },
+      { what: 'outside the range', mac: '02:bb:00:00:00:01', home: claimsCm('02:bb:00:00:00:01'), first: a, second: b },
+      { what: 'outside the range, globally administered', mac: '00:16:3e:12:34:56', home: claimsCm('00:16:3e:12:34:56'), first: b, second: a },
+    ];
+    let i = 0;
+    const holders: PodRun[] = [];
+    for (const c of cases) {
+      i++;
+      const { first, second } = c;
+      assert.equal(w.home(c.mac), c.home, c.what);
+      const { p, r } = await add(first, `want${i}`, [{ name: 'blue', mac: c.mac }]);
+      assert.equal(r.status, 0, `${c.what}: ${why(r)}`);
+      holders.push(p);
+      assert.equal(await w.macOf(p, 'blue'), c.mac, `${c.what}: the netns has the requested MAC`);
+      const h = w.cmData(c.home)[macKey(c.mac)];
+      assert.ok(h, `${c.what}: recorded in ${c.home}`);
+      assert.deepEqual([decodeHolding(h)!.state, decodeHolding(h)!.owner, decodeHolding(h)!.node], ['active', ownerOf(p, 'blue'), first.name]);
+      assert.equal(w.holdings().filter((x) => x.mac === c.mac).length, 1, `${c.what}: recorded once, at its home only`);
+      // Another pod, on the other node (and on the same node), asking for it is refused.
+      await refused(second, `dup${i}`, [{ name: 'blue', mac: c.mac }], c.mac, ownerOf(p, 'blue'));
+      await refused(first, `dupsame${i}`, [{ name: 'green', mac: c.mac }], c.mac, ownerOf(p, 'blue'));
+      // Uppercase and dashes are the same MAC.
+      await refused(second, `dupcase${i}`, [{ name: 'blue', mac: c.mac.toUpperCase().replace(/:/g, '-') }], c.mac, ownerOf(p, 'blue'));
+      assert.equal(await w.macOf(p, 'blue'), c.mac, `${c.what}: the holder keeps its interface`);
+    }
+
+    // node-a's pool allocation (lowest free first) skips the MAC node-b claimed in node-a's block.
+    const taken = '02:aa:00:00:00:03';
+    const pool: string[] = [(await w.macOf(a0, 'blue'))!];
+    for (let k = 0; k < 2; k++) {
+      const { p, r } = await add(a, `fill${k}`, [{ name: 'blue' }, { name: 'green' }]);
+      assert.equal(r.status, 0, why(r));
+      pool.push((await w.macOf(p, 'blue'))!, (await w.macOf(p, 'green'))!);
+    }
+    assert.deepEqual(pool, ['02:aa:00:00:00:00', '02:aa:00:00:00:01', '02:aa:00:00:00:02', '02:aa:00:00:00:04', '02:aa:00:00:00:05'], `${taken} skipped`);
+
+    // The same owner asking again (a new sandbox of the same pod, after DEL) is not a conflict.
+    const d1 = await w.del(holders[0]!);
+    assert.equal(d1.status, 0, why(d1));
+    assert.equal(w.atHome(cases[0]!.mac)?.state, 'released');
+    await refused(a, 'dupheld', [{ name: 'blue', mac: cases[0]!.mac }], cases[0]!.mac, ownerOf(holders[0]!, 'blue'));
+    const again = await w.pod(b, 't2', 'want1', [{ name: 'blue', mac: cases[0]!.mac }]);
+    const r1 = await w.add(again);
+    assert.equal(r1.status, 0, `the same owner again: ${why(r1)}`);
+    assert.equal(await w.macOf(again, 'blue'), cases[0]!.mac);
+
+    // A pod whose second attachment is refused keeps nothing of its first (a pool MAC was taken for it first).
+    // Released (held for it during the grace period) is fine; still held is a leak.
+    await refused(a, 'half', [{ name: 'green' }, { name: 'blue', mac: cases[2]!.mac }], cases[2]!.mac, ownerOf(holders[2]!, 'blue'), true);
+  });
+
+  it('two nodes under load: no duplicate MAC in any netns or ConfigMap, also with 409s and 500s injected on ConfigMap writes', async (t) => {
+    const w = await World.create(t);
+    const lanA = w.bridge('A');
+    const lanB = w.bridge('B');
+    await w.makeBridges();
+    w.namespace('load');
+    // One host bridge per node, as each node has its own: a duplicate would then really be in two netns.
+    w.nad('load', 'lan-a', lanA);
+    w.nad('load', 'lan-b', lanB);
+    const nodes = [w.node('node-a'), w.node('node-b')];
+    const nadOf = (n: SimNode) => (n === nodes[0] ? 'lan-a' : 'lan-b');
+    const WORKERS_PER_NODE = 4;
+    /** ADDs per phase; MACMUX_LEDGER_LOAD lowers it for a quick run while developing. */
+    const PER_PHASE = Number(process.env.MACMUX_LEDGER_LOAD ?? 500);
+
+    interface Rec {
+      p: PodRun;
+      nad: string;
+      requested?: string;
+      r?: RunResult;
+      got?: string;
+    }
+    const all: Rec[] = [];
+    const ok = (x: Rec) => x.r?.status === 0;
+
+    async function phase(tag: string, shared: string[]): Promise<Rec[]> {
+      const recs: Rec[] = [];
+      let next = 0;
+      await workers(2 * WORKERS_PER_NODE, async (k, stopped) => {
+        const node = nodes[k % 2]!;
+        while (!stopped()) {
+          const i = next++;
+          if (i >= PER_PHASE) return;
+          // ~10% ask for a MAC of a small shared set: each is asked for several times, from both nodes.
+          const requested = i % 10 === 5 ? shared[Math.floor(i / 10) % shared.length] : undefined;
+          const nad = nadOf(node);
+          const p = await w.pod(node, 'load', `${tag}-${i}`, [{ name: nad, ...(requested ? { mac: requested } : {}) }]);
+          const rec: Rec = { p, nad, ...(requested ? { requested } : {}) };
+          recs.push(rec);
+          all.push(rec);
+          rec.r = await w.add(p);
+        }
+      });
+      return recs;
+    }
+
+    /** Every invariant of the ledger over the pods added so far (`all`). */
+    async function verify(what: string, shared: string[]): Promise<void> {
+      const problems: string[] = [];
+      const live = all.filter(ok);
+      for (const x of live) x.got = await w.macOf(x.p, x.nad);
+      // Zero duplicates across the netns.
+      const inNetns = new Map<string, string[]>();
+      for (const x of live) {
+        if (!x.got) problems.push(`${x.p.name}: no ${x.nad} interface in ${x.p.netns}`);
+        else inNetns.set(x.got, [...(inNetns.get(x.got) ?? []), x.p.name]);
+      }
+      for (const [mac, pods] of inNetns) if (pods.length > 1) problems.push(`DUPLICATE in netns: ${mac} in ${pods.join(', ')}`);
+      // Zero duplicates across the ConfigMaps' live holdings; live holdings are exactly the live pods' MACs.
+      const held = w.holdings().filter((h) => h.h.state !== 'released');
+      const owners = new Map<string, Set<string>>();
+      for (const h of held) owners.set(h.mac, new Set([...(owners.get(h.mac) ?? []), h.h.owner]));
+      for (const [mac, o] of owners) if (o.size > 1) problems.push(`DUPLICATE in ConfigMaps: ${mac} held by ${[...o].join(', ')}`);
+      const want = new Set(live.map((x) => `${x.got} ${ownerOf(x.p, x.nad)}`));
+      const have = new Set(held.map((h) => `${h.mac} ${h.h.owner}`));
+      for (const k of have) if (!want.has(k)) problems.push(`held but not in any live pod: ${k}`);
+      for (const k of want) if (!have.has(k)) problems.push(`in a live pod but not held: ${k}`);
+      // Each live pod's MAC is held by it, active, at its home; a requested one is what it got.
+      for (const x of live) {
+        if (!x.got) continue;
+        const h = w.atHome(x.got);
+        if (h?.owner !== ownerOf(x.p, x.nad) || h.state !== 'active') problems.push(`${x.p.name}: ${x.got} at its home ${w.home(x.got)} is ${JSON.stringify(h)}`);
+        if (x.requested && x.got !== x.requested) problems.push(`${x.p.name}: asked for ${x.requested}, got ${x.got}`);
+        if (!x.requested && !inRange(x.got)) problems.push(`${x.p.name}: ${x.got} is not a pool MAC`);
+      }
+      // Each requested MAC ended up with exactly one owner.
+      for (const mac of shared.filter((m) => all.some((x) => x.requested === m))) {
+        const n = live.filter((x) => x.got === mac).length;
+        const asked = all.filter((x) => x.requested === mac).length;
+        if (n !== 1) problems.push(`requested ${mac} (asked ${asked} times) is in ${n} netns`);
+      }
+      // Failed ADDs: code 100 only, naming the holder, and nothing left behind.
+      for (const x of all.filter((y) => !ok(y))) {
+        if (codeOf(x.r!) !== 100) {
+          problems.push(`${x.p.name} failed with ${why(x.r!)}`);
+          continue;
+        }
+        const holder = live.find((y) => y.got === x.requested);
+        if (!holder || !String(x.r!.json.msg).includes(ownerOf(holder.p, holder.nad))) problems.push(`${x.p.name}: ${String(x.r!.json.msg)} does not name the holder ${holder?.p.name}`);
+        try {
+          await assertNothingLeft(w, x.p, x.p.name);
+        } catch (e) {
+          problems.push((e as Error).message.split('\n')[0]!);
+        }
+      }
+      // Each node's journal: its live pods' MACs, active; nothing left reserved.
+      for (const n of nodes) {
+        const j = n.journal();
+        const active = Object.entries(j.entries).filter(([, e]) => e.state === 'active').map(([mac, e]) => `${mac} ${e.owner}`).sort();
+        const mine = live.filter((x) => x.p.node === n).map((x) => `${x.got} ${ownerOf(x.p, x.nad)}`).sort();
+        if (JSON.stringify(active) !== JSON.stringify(mine)) problems.push(`${n.name} journal: ${active.length} active entries, ${mine.length} live pods`);
+        for (const [mac, e] of Object.entries(j.entries)) if (e.state === 'reserved') problems.push(`${n.name} journal: ${mac} still reserved for ${e.owner}`);
+      }
+      t.diagnostic(`${what}: ${all.length} ADDs, ${live.length} live, ${all.length - live.length} refused; ${held.length} live holdings in ${new Set(held.map((h) => h.cm)).size} ConfigMaps; leases ${JSON.stringify(w.leases())}`);
+      assert.deepEqual(problems, [], what);
+    }
+
+    const SHARED1 = ['02:aa:00:00:00:1f', '02:aa:00:00:00:5e', '02:aa:00:00:01:5f', '02:aa:00:00:0f:e0', '02:aa:00:00:0f:e1', '02:bb:00:00:00:01', '02:bb:00:00:00:02', '00:16:3e:00:00:01'];
+    let started = Date.now();
+    await phase('p1', SHARED1);
+    t.diagnostic(`phase 1: ${PER_PHASE} ADDs in ${Date.now() - started} ms`);
+    await verify('without faults', SHARED1);
+
+    // The same again on fresh pods (the first ones stay), with the API refusing some ConfigMap writes.
+    const SHARED2 = ['02:aa:00:00:00:3f', '02:aa:00:00:02:9f', '02:aa:00:00:0f:c0', '02:bb:00:00:01:01', '02:bb:00:00:01:02', '00:16:3e:00:01:01', SHARED1[0]!, SHARED1[5]!];
+    const f409 = w.api.fault({ match: (r) => r.path.includes('/configmaps/') && Math.random() < 0.1, method: 'PUT', status: 409, message: 'injected conflict' });
+    const f500 = w.api.fault({ match: (r) => r.path.includes('/configmaps/') && Math.random() < 0.1, method: 'PUT', status: 500, message: 'injected error' });
+    started = Date.now();
+    await phase('p2', SHARED2);
+    t.diagnostic(`phase 2: ${PER_PHASE} ADDs in ${Date.now() - started} ms; injected ${f409.hits} 409s and ${f500.hits} 500s`);
+    assert.ok(f409.hits > 0 && f500.hits > 0, 'faults were injected');
+    await verify('with 409s and 500s', [...new Set([...SHARED1, ...SHARED2])]);
+
+    // Tear down with the faults still on: the runtime's DEL for every 8th pod, then one CNI GC per node
+    // listing no valid attachment DELs all the others (far cheaper than ~900 more processes). Every MAC
+    // is then released, nothing is cached, only lo is left in the netns.
+    started = Date.now();
+    const live = all.filter(ok);
+    const byDel = live.filter((_, i) => i % 8 === 0);
+    let next = 0;
+    const failures: string[] = [];
+    await workers(2 * WORKERS_PER_NODE, async (_k, stopped) => {
+      while (!stopped()) {
+        const x = byDel[next++];
+        if (!x) return;
+        const d = await w.del(x.p);
+        if (d.status !== 0) failures.push(`${x.p.name}: ${why(d)}`);
+      }
+    });
+    const dels = Date.now() - started;
+    started = Date.now();
+    await Promise.all(
+      nodes.map(async (n) => {
+        const g = await w.run('GC', n.conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [] }), { CNI_PATH: PLUGIN_DIR });
+        if (g.status !== 0) failures.push(`GC on ${n.name}: ${why(g)}`);
+      }),
+    );
+    t.diagnostic(`DEL of ${byDel.length} pods in ${dels} ms, GC of ${live.length - byDel.length} in ${Date.now() - started} ms; injected ${f409.hits} 409s and ${f500.hits} 500s in all`);
+    w.api.clearFaults();
+    assert.deepEqual(failures, []);
+    for (const n of nodes) assert.deepEqual(n.cacheEntries(), [], `${n.name}: no cache entry left`);
+    assert.deepEqual(w.holdings().filter((h) => h.h.state !== 'released'), [], 'every MAC released in the cluster');
+    for (const n of nodes) {
+      assert.deepEqual(Object.entries(n.journal().entries).filter(([, e]) => e.state !== 'released' || e.pendingRelease), [], `${n.name}: journal all released`);
+    }
+    const leftover: string[] = [];
+    for (const x of all) if ((await w.macs(x.p.netns)).size !== 1) leftover.push(x.p.name);
+    assert.deepEqual(leftover, [], 'only lo left in every netns');
+  });
+
+  it('crashes: SIGKILL at a random moment of ADD, then DEL, GC and an ADD leave no leaked MAC and a readable journal; a killed lock holder is taken over', async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t4');
+    w.nad('t4', 'blue', lan);
+    w.nad('t4', 'green', lan);
+    // GC needs 1.1.0; the loopback delegate and the NADs say 1.0.0, which Debian's plugins speak.
+    const base = { cniVersion: '1.1.0' };
+    const nodes = [w.node('node-a', base), w.node('node-b', base)];
+    const livePods: PodRun[] = [];
+    const hex = (n: number) => n.toString(16).padStart(2, '0');
+
+    /** No active or reserved holding for a pod without a live attachment; every live pod's MAC held by it at home; journals parse. */
+    async function assertNoLeak(what: string): Promise<void> {
+      const problems: string[] = [];
+      for (const n of nodes) {
+        try {
+          n.journal();
+        } catch (e) {
+          problems.push(`${n.name}: journal.json does not parse: ${(e as Error).message}`);
+        }
+        const dir = join(n.cacheDir, 'ledger');
+        const aside = existsSync(dir) ? readdirSync(dir).filter((f) => f.includes('corrupt')) : [];
+        if (aside.length) problems.push(`${n.name}: journal was damaged: ${aside.join(', ')}`);
+      }
+      const liveOwners = new Set<string>();
+      for (const p of livePods) {
+        for (const net of p.nets) {
+          const owner = ownerOf(p, net.name);
+          liveOwners.add(owner);
+          const mac = await w.macOf(p, net.name);
+          const h = mac ? w.atHome(mac) : undefined;
+          if (!mac || h?.owner !== owner || h.state !== 'active') problems.push(`live ${owner}: ${mac} at home is ${JSON.stringify(h)}`);
+        }
+      }
+      for (const x of w.holdings()) if (live(x.h) && !liveOwners.has(x.h.owner)) problems.push(`LEAK: ${x.mac} is ${x.h.state} for ${x.h.owner} in ${x.cm}`);
+      assert.deepEqual(problems, [], what);
+    }
+
+    let killed = 0;
+    let trial = 0;
+    const outcomes: string[] = [];
+    for (; (killed < 20 || trial < 24) && trial < 60; trial++) {
+      const node = nodes[trial % 2]!;
+      // Pool MACs, requested ones outside the range (claims shards) and inside it (the pool or a node ledger).
+      const nets = [
+        [{ name: 'blue' }, { name: 'green' }],
+        [{ name: 'blue' }, { name: 'green', mac: `02:bb:00:00:10:${hex(trial)}` }],
+        [{ name: 'blue', mac: `02:aa:00:00:0e:${hex(trial)}` }],
+        [{ name: 'green', mac: `02:aa:00:00:00:${hex(0x80 + trial)}` }, { name: 'blue' }],
+      ][trial % 4]!;
+      const p = await w.pod(node, 't4', `crash${trial}`, nets);
+      // ConfigMap calls slowed down a little, so that kills land in the ledger's work too.
+      const slow = w.api.fault({ match: /\/configmaps/, delay: 20 + Math.floor(Math.random() * 60) });
+      const mark = w.api.requests.length;
+      const { child, done } = spawnCni('ADD', node.conf(), p.env);
+      let exited = false;
+      void done.then(() => (exited = true));
+      // The moment: 0-300 ms after the start, after its first ConfigMap call, 0-200 ms after its first
+      // ConfigMap write, or 0-60 ms after its cache entry appeared (the delegates are running).
+      const mode = trial % 4;
+      const cmCall = (r: { path: string; method: string }) => r.path.includes('/configmaps') && (mode === 1 || r.method !== 'GET');
+      if (mode === 1 || mode === 2) while (!exited && !w.api.requests.slice(mark).some(cmCall)) await sleep(2);
+      if (mode === 3) while (!exited && !node.cacheEntries().includes(p.cid)) await sleep(1);
+      await sleep(Math.floor(Math.random() * [300, 300, 200, 60][mode]!));
+      child.kill('SIGKILL');
+      const res = await done;
+      slow.cancel();
+      const cmCalls = w.api.requests.slice(mark).filter((r) => r.path.includes('/configmaps')).length;
+      if (res.signal === 'SIGKILL') killed++;
+      // What it left: c = a cache entry, i = an intent, r = a reserved journal entry.
+      const j = node.journal();
+      const left = `${node.cacheEntries().includes(p.cid) ? 'c' : ''}${j.intents.some((x) => x.containerID === p.cid) ? 'i' : ''}${Object.values(j.entries).some((e) => e.containerID === p.cid && e.state === 'reserved') ? 'r' : ''}`;
+      outcomes.push(res.signal === 'SIGKILL' ? `k${cmCalls}${left}` : `exit${res.status}`);
+
+      // The runtime's DEL for that sandbox, a GC listing the live sandboxes, an ordinary ADD (journal sync).
+      const d = await w.del(p);
+      assert.equal(d.status, 0, `trial ${trial} DEL: ${why(d)}`);
+      const valid = livePods.filter((x) => x.node === node).map((x) => ({ containerID: x.cid, ifname: 'eth0' }));
+      const g = await w.run('GC', node.conf({ 'cni.dev/valid-attachments': valid }), { CNI_PATH: PLUGIN_DIR });
+      assert.equal(g.status, 0, `trial ${trial} GC: ${why(g)}`);
+      const s = await w.pod(node, 't4', `live${trial}`, [{ name: 'blue' }]);
+      const r = await w.add(s);
+      assert.equal(r.status, 0, `trial ${trial} ADD after: ${why(r)}`);
+      livePods.push(s);
+
+      await assertNothingLeft(w, p, `trial ${trial} (${outcomes.at(-1)})`, true);
+      await assertNoLeak(`trial ${trial} (${outcomes.at(-1)})`);
+    }
+    t.diagnostic(`${trial} trials, ${killed} killed during ADD (kN: after N ConfigMap calls; left c: cache entry, i: intent, r: reserved entry): ${outcomes.join(' ')}`);
+    assert.ok(killed >= 20, `at least 20 ADDs killed (${killed})`);
+
+    // A killed lock holder: SIGKILL while it holds the ledger lock (its ConfigMap write is held up by the
+    // API); the next ADD takes the stale lock over instead of waiting for lockTimeout.
+    const a = nodes[0]!;
+    const hung = await w.pod(a, 't4', 'holder', [{ name: 'blue' }]);
+    const hold = w.api.fault({ match: /\/configmaps\//, method: 'PUT', delay: 6000, times: 1 });
+    const mark = w.api.requests.length;
+    const { child, done } = spawnCni('ADD', a.conf(), hung.env);
+    let exited = false;
+    void done.then(() => (exited = true));
+    while (!exited && !w.api.requests.slice(mark).some((r) => r.method === 'PUT' && r.path.includes('/configmaps/'))) await sleep(5);
+    assert.ok(!exited, 'the ADD was still running when its ConfigMap write arrived');
+    assert.ok(existsSync(join(a.cacheDir, 'ledger', 'lock')), 'it holds the ledger lock');
+    child.kill('SIGKILL');
+    assert.equal((await done).signal, 'SIGKILL');
+    assert.ok(existsSync(join(a.cacheDir, 'ledger', 'lock')), 'the dead process left its lock behind');
+    const next = await w.pod(a, 't4', 'next', [{ name: 'blue' }]);
+    const started = Date.now();
+    const r = await w.add(next, { lockTimeout: 8 });
+    t.diagnostic(`the ADD after the killed lock holder took ${Date.now() - started} ms (stale time about 3 s)`);
+    assert.equal(r.status, 0, why(r));
+    livePods.push(next);
+    hold.cancel();
+    // Its sandbox DELed, GCed, and a later ADD: nothing of it is left (after the held-up write is over).
+    await sleep(Math.max(0, 6500 - (Date.now() - started)));
+    assert.equal((await w.del(hung)).status, 0);
+    const last = await w.pod(a, 't4', 'last', [{ name: 'blue' }]);
+    assert.equal((await w.add(last)).status, 0);
+    livePods.push(last);
+    await assertNothingLeft(w, hung, 'the killed lock holder', true);
+    await assertNoLeak('after the killed lock holder');
+
+    for (const p of livePods) assert.equal((await w.del(p)).status, 0);
+    assert.deepEqual(w.holdings().filter((x) => live(x.h)), []);
+  });
+
+  it('stable MACs: a StatefulSet-like pod re-created on the other node gets its MAC back; nobody else can take it meanwhile', async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t5');
+    w.nad('t5', 'blue', lan);
+    const a = w.node('node-a');
+    const b = w.node('node-b');
+    const web = await w.pod(a, 't5', 'web-0', [{ name: 'blue' }]);
+    assert.equal((await w.add(web)).status, 0);
+    const mac = (await w.macOf(web, 'blue'))!;
+    assert.ok(inRange(mac));
+    assert.equal((await w.del(web)).status, 0);
+    assert.equal(w.atHome(mac)?.state, 'released');
+    w.api.remove('Pod', 't5', 'web-0');
+
+    // Meanwhile (within the grace period) nobody else gets it: not from the pool on either node, not on request.
+    const others: PodRun[] = [];
+    for (const [i, n] of [a, a, b, b].entries()) {
+      const o = await w.pod(n, 't5', `other-${i}`, [{ name: 'blue' }]);
+      assert.equal((await w.add(o)).status, 0);
+      assert.notEqual(await w.macOf(o, 'blue'), mac, `other-${i} on ${n.name}`);
+      others.push(o);
+    }
+    for (const n of [a, b]) {
+      const thief = await w.pod(n, 't5', `thief-${n.name}`, [{ name: 'blue', mac }]);
+      const r = await w.add(thief);
+      assert.equal(codeOf(r), 100, why(r));
+      assert.ok(String(r.json.msg).includes('t5/web-0/blue'), String(r.json.msg));
+      await assertNothingLeft(w, thief, 'thief');
+    }
+
+    // Re-created (new uid) and scheduled on node-b: the same MAC.
+    const again = await w.pod(b, 't5', 'web-0', [{ name: 'blue' }]);
+    assert.notEqual(again.uid, web.uid);
+    const r = await w.add(again);
+    assert.equal(r.status, 0, why(r));
+    assert.equal(await w.macOf(again, 'blue'), mac, 'the re-created pod has its MAC back');
+    const h = w.atHome(mac);
+    assert.deepEqual(h && [h.state, h.owner, h.node], ['active', 't5/web-0/blue', 'node-b']);
+    assert.equal(w.home(mac), 'macmux-ledger-node-a', "still homed in node-a's block");
+    assert.equal(b.journal().entries[mac]?.state, 'active');
+
+    for (const p of [again, ...others]) assert.equal((await w.del(p)).status, 0);
+  });
+
+  it("stable MACs: a late DEL of the old sandbox on the first node does not release the MAC the re-created pod holds on the other node", async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    const lan2 = w.bridge('m');
+    await w.makeBridges();
+    w.namespace('t5b');
+    w.nad('t5b', 'blue', lan);
+    // Another lower device for the next pod on node-a, so that a duplicate would show in two netns.
+    w.nad('t5b', 'red', lan2);
+    const GRACE = 3;
+    const a = w.node('node-a', { macGracePeriod: GRACE });
+    const b = w.node('node-b', { macGracePeriod: GRACE });
+    const old = await w.pod(a, 't5b', 'db-0', [{ name: 'blue' }]);
+    assert.equal((await w.add(old)).status, 0);
+    const mac = (await w.macOf(old, 'blue'))!;
+    // node-a is lost with the pod (its netns goes with it); the pod is deleted and re-created on node-b.
+    await w.delNetns(old.netns);
+    w.api.remove('Pod', 't5b', 'db-0');
+    const moved = await w.pod(b, 't5b', 'db-0', [{ name: 'blue' }]);
+    const r = await w.add(moved);
+    assert.equal(r.status, 0, why(r));
+    assert.equal(await w.macOf(moved, 'blue'), mac, 'the re-created pod has its MAC back');
+
+    // node-a comes back; its kubelet DELs the old sandbox.
+    const d = await w.del(old);
+    assert.equal(d.status, 0, why(d));
+    const h = w.atHome(mac);
+    assert.deepEqual(h && [h.state, h.owner, h.node], ['active', 't5b/db-0/blue', 'node-b'], 'the MAC stays held for the pod that uses it on node-b');
+
+    // After the grace period a new pod on node-a must not get it.
+    await sleep((GRACE + 1.5) * 1000);
+    const fresh = await w.pod(a, 't5b', 'fresh', [{ name: 'red' }]);
+    const rf = await w.add(fresh);
+    assert.equal(rf.status, 0, why(rf));
+    assert.notEqual(await w.macOf(fresh, 'red'), mac, 'no duplicate of the moved pod\'s MAC');
+    for (const p of [moved, fresh]) assert.equal((await w.del(p)).status, 0);
+  });
+
+  it('opt-out and opt-in: an ignored namespace gets no pool MACs but its requested MACs are still checked and recorded', async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('quiet', { [LABEL]: 'ignore' });
+    w.namespace('plain');
+    w.namespace('loud', { [LABEL]: 'allocate' });
+    for (const ns of ['quiet', 'plain', 'loud']) w.nad(ns, 'blue', lan);
+    const a = w.node('node-a');
+    const c = w.node('node-c', { macAssignment: 'opt-in' });
+    const noPoolMac = async (p: PodRun) => {
+      const r = await w.add(p);
+      assert.equal(r.status, 0, why(r));
+      const m = (await w.macOf(p, 'blue'))!;
+      assert.ok(m && !inRange(m), `${p.namespace}/${p.name}: ${m} is not a pool MAC`);
+      assert.deepEqual(w.holdings().filter((x) => x.h.owner.startsWith(`${p.namespace}/${p.name}/`)), [], 'no holding');
+      assert.ok(!Object.values(p.node.journal().entries).some((e) => e.owner.startsWith(`${p.namespace}/${p.name}/`)), 'no journal entry');
+      return m;
+    };
+    const poolMac = async (p: PodRun) => {
+      const r = await w.add(p);
+      assert.equal(r.status, 0, why(r));
+      const m = (await w.macOf(p, 'blue'))!;
+      assert.ok(inRange(m), `${p.namespace}/${p.name}: ${m} is a pool MAC`);
+      const h = w.atHome(m);
+      assert.deepEqual(h && [h.state, h.owner, h.node], ['active', ownerOf(p, 'blue'), p.node.name]);
+      return m;
+    };
+    const pods: PodRun[] = [];
+    const mk = async (n: SimNode, ns: string, name: string, mac?: string) => {
+      const p = await w.pod(n, ns, name, [{ name: 'blue', ...(mac ? { mac } : {}) }]);
+      pods.push(p);
+      return p;
+    };
+
+    // Opt-out (the default): the ignored namespace gets random MACs, twice different ones.
+    const q1 = await noPoolMac(await mk(a, 'quiet', 'q1'));
+    const q2 = await noPoolMac(await mk(a, 'quiet', 'q2'));
+    assert.notEqual(q1, q2);
+    // ... while a requested MAC there is recorded and still refused to others, there and elsewhere.
+    const want = '02:bb:00:00:00:99';
+    const qr = await mk(a, 'quiet', 'qr', want);
+    assert.equal((await w.add(qr)).status, 0);
+    assert.equal(await w.macOf(qr, 'blue'), want);
+    const h = w.atHome(want);
+    assert.deepEqual(h && [h.state, h.owner], ['active', 'quiet/qr/blue']);
+    for (const [n, ns, name] of [[a, 'plain', 'steal1'], [c, 'quiet', 'steal2']] as const) {
+      const p = await mk(n, ns, name, want);
+      const r = await w.add(p);
+      assert.equal(codeOf(r), 100, why(r));
+      assert.ok(String(r.json.msg).includes('quiet/qr/blue'));
+      await assertNothingLeft(w, p, name);
+    }
+    // An unlabelled namespace is allocated in opt-out mode.
+    await poolMac(await mk(a, 'plain', 'o1'));
+
+    // Opt-in: an unlabelled namespace gets none, one labelled allocate does.
+    await noPoolMac(await mk(c, 'plain', 'i1'));
+    await noPoolMac(await mk(c, 'quiet', 'i2'));
+    await poolMac(await mk(c, 'loud', 'i3'));
+
+    for (const p of pods) assert.equal((await w.del(p)).status, 0);
+    assert.deepEqual(w.holdings().filter((x) => live(x.h)), []);
+  });
+
+  it('API down during DEL: DEL succeeds, the release waits in the journal and is pushed by the next invocation', async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t7');
+    w.nad('t7', 'blue', lan);
+    const a = w.node('node-a', { timeBudget: { del: 2 } });
+    const p = await w.pod(a, 't7', 'p', [{ name: 'blue' }]);
+    assert.equal((await w.add(p)).status, 0);
+    const mac = (await w.macOf(p, 'blue'))!;
+
+    const down = w.api.fault({ match: /./, status: 503, message: 'injected outage' });
+    const d = await w.del(p);
+    assert.equal(d.status, 0, why(d));
+    assert.ok(down.hits > 0, 'DEL tried the API');
+    assert.deepEqual([...(await w.macs(p.netns)).keys()], ['lo']);
+    assert.deepEqual(a.cacheEntries(), []);
+    const e = a.journal().entries[mac];
+    assert.deepEqual(e && [e.owner, e.state, e.pendingRelease], ['t7/p/blue', 'released', true], 'the journal keeps a pending release');
+    const h = w.atHome(mac);
+    assert.deepEqual(h && [h.state, h.owner], ['active', 't7/p/blue'], 'the cluster still counts the MAC as held');
+
+    down.cancel();
+    const q = await w.pod(a, 't7', 'q', [{ name: 'blue' }]);
+    const r = await w.add(q);
+    assert.equal(r.status, 0, why(r));
+    const h2 = w.atHome(mac);
+    assert.deepEqual(h2 && [h2.state, h2.owner], ['released', 't7/p/blue'], 'the release was pushed');
+    assert.equal(a.journal().entries[mac]?.pendingRelease, undefined);
+    assert.notEqual(await w.macOf(q, 'blue'), mac);
+    assert.equal((await w.del(q)).status, 0);
+  });
+});
