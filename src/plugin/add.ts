@@ -42,7 +42,10 @@ export async function cmdAdd(ctx: VerbContext): Promise<Result> {
       try {
         result = await addPlan(ctx, attachments, { api, pod: ctx.pod! });
       } catch (e) {
-        await macs.releaseMacs(ctx, attachments, api).catch((r: Error) => ctx.log.error(`MAC release after the failed ADD: ${r.message}`));
+        // A rollback that could not delete everything kept the cache entry: its DEL releases the MACs, once their links are gone.
+        if (readCache(ctx.conf.cacheDir, id).kind === 'missing') {
+          await macs.releaseMacs(ctx, attachments, api).catch((r: Error) => ctx.log.error(`MAC release after the failed ADD: ${r.message}`));
+        }
         throw e;
       }
       await macs.confirmMacs(ctx, attachments).catch((r: Error) => ctx.log.error(`MAC ledger not confirmed: ${r.message}`));
