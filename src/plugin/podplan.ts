@@ -38,7 +38,12 @@ export function buildPodPlan(pod: PodRef, fixed: Attachment[], primary: Resolved
  */
 export function decorate(r: ResolvedSelection, pod: PodRef, base: Record<string, unknown>): Omit<Attachment, 'ifName' | 'cluster'> {
   const sel = r.selection;
-  const mac = sel.mac !== undefined ? requestedMac(sel.mac, `pod ${pod.namespace}/${pod.name}: network ${nadKey(sel)}: mac`) : undefined;
+  // A requested MAC: the pod's (mac/ifMac) wins over one the NAD's own config gives.
+  const nadMac = r.network.plugins.map((p) => p.mac).find((m): m is string => typeof m === 'string' && m !== '');
+  const mac =
+    sel.mac !== undefined ? requestedMac(sel.mac, `pod ${pod.namespace}/${pod.name}: network ${nadKey(sel)}: mac`)
+    : nadMac !== undefined ? requestedMac(nadMac, `NetworkAttachmentDefinition ${nadKey(sel)}: mac`)
+    : undefined;
   const cniArgs: Record<string, unknown> = { ...(sel.cniArgs ?? {}), ...(mac ? { mac } : {}) };
   const plugins = r.network.plugins.map((p): PluginConf => {
     const args = (p.args ?? {}) as Record<string, unknown>;

@@ -409,3 +409,15 @@ test('delegateArgs fills in the pod identity the runtime left out, once the pod 
   assert.equal(delegateArgs(env(POD_ARGS), SECONDARY, pod), `IgnoreUnknown=1;${POD_ARGS}`, 'the runtime\'s own values win');
   assert.equal(delegateArgs(env('K8S_POD_NAME=web'), SECONDARY), 'IgnoreUnknown=1;K8S_POD_NAME=web', 'nothing invented without the pod');
 });
+
+test("decorate: a MAC in the NAD's own config is a requested MAC; the pod's mac wins over it; a bad one is code 7 naming the NAD", () => {
+  const pod = { namespace: 'default', name: 'web' };
+  const network = { name: 'green', cniVersion: '1.0.0', plugins: [{ type: 'macvlan', name: 'green', cniVersion: '1.0.0', mac: '02:AA:00:00:00:01' }] };
+  const sel = { index: 0, name: 'green', namespace: 'default' };
+  assert.equal(decorate({ selection: sel, network }, pod, {}).mac, '02:aa:00:00:00:01');
+  assert.equal(decorate({ selection: { ...sel, mac: '02:bb:00:00:00:02' }, network }, pod, {}).mac, '02:bb:00:00:00:02');
+  const bad = { ...network, plugins: [{ ...network.plugins[0]!, mac: '01:00:5e:00:00:01' }] };
+  const e = thrown(() => decorate({ selection: sel, network: bad }, pod, {}));
+  assert.equal(e.code, 7);
+  assert.match(e.message, /NetworkAttachmentDefinition default\/green: mac: 01:00:5e:00:00:01 is a multicast address/);
+});
