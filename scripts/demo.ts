@@ -26,6 +26,7 @@ const networks = [{ name: 'green', mac: '02:00:5e:10:00:2a' }, { name: 'blue' }]
 function run(api: ApiServer, command: string, uid: string): Promise<{ status: number; stdout: string }> {
   const conf = {
     cniVersion: '1.0.0', name: 'macmux', type: 'macmux', kubeconfig: api.kubeconfig, cacheDir: join(work, 'state'),
+    nodeName: 'demo-node', macPool: { rangeStart: '02:00:5e:00:00:00', rangeEnd: '02:00:5e:ff:ff:ff' },
     delegates: [{ name: 'cluster', type: 'bridge', bridge: 'mmdemo-cbr0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', subnet: '10.88.0.0/24', dataDir: ipam } }],
   };
   const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin', CNI_COMMAND: command, CNI_CONTAINERID: 'demo-sandbox', CNI_NETNS: `/run/netns/${ns}`, CNI_IFNAME: 'eth0',
@@ -45,6 +46,15 @@ function showPod(): void {
   for (const l of links) {
     const v4 = l.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`).join(', ');
     console.log(`    ${l.ifname.padEnd(16)} ${(l.linkinfo?.info_kind ?? '-').padEnd(8)} ${l.address.padEnd(18)} ${v4}`);
+  }
+}
+
+/** Every MAC held in the ledger ConfigMaps (the pool for requested MACs in unleased blocks, the node's ledger for its blocks). */
+function showLedger(api: ApiServer): void {
+  for (const cm of api.list('ConfigMap', 'kube-system') as Array<{ metadata?: { name?: string }; data?: Record<string, string> }>) {
+    for (const [key, holding] of Object.entries(cm.data ?? {})) {
+      if (/^[0-9a-f]{12}$/.test(key)) console.log(`    ${key.replace(/(..)(?!$)/g, '$1:')}  ${holding.padEnd(40)} in ${cm.metadata?.name}`);
+    }
   }
 }
 
@@ -77,6 +87,8 @@ async function main(): Promise<void> {
     showPod();
     const patch = api.requests.find((r) => r.method === 'PATCH');
     const status = (patch?.body as { metadata?: { annotations?: Record<string, string> } })?.metadata?.annotations?.['k8s.v1.cni.cncf.io/network-status'];
+    console.log('\nthe MAC ledger: each MAC at its home ConfigMap (state|owner|node|since; a = active):');
+    showLedger(api);
     console.log(`\nthe API server received one merge patch (${patch?.contentType}) with k8s.v1.cni.cncf.io/network-status:`);
     console.log(indent(status ?? '(none)'));
 
@@ -85,6 +97,8 @@ async function main(): Promise<void> {
     if (del.status !== 0) throw new Error(`DEL failed: ${del.stdout}`);
     console.log('DEL ok; the pod now has:');
     showPod();
+    console.log('and the ledger holds the MACs released (x), kept for their owners during the grace period:');
+    showLedger(api);
   } finally {
     await api.stop();
   }
