@@ -3,9 +3,10 @@ import { asCniError, type CniError } from './errors';
 import { readCommand, readEnv, type Getenv } from './env';
 import { formatResult } from './result';
 import { isSupported, LATEST_VERSION, versionInfo } from './versions';
-import { loadConf, parseJson } from '../config/load';
+import { parseJson } from './json';
 import { Logger, logSettings, makeSink, type LogSink } from '../log';
-import { podOf, type VerbContext } from '../plugin/context';
+import { podOf } from '../plugin/pod';
+import type { VerbContext } from '../plugin/context';
 
 export interface Io {
   getenv: Getenv;
@@ -21,7 +22,8 @@ export interface Io {
 export async function dispatch(io: Io): Promise<number> {
   const started = Date.now();
   let cniVersion = LATEST_VERSION;
-  let log = new Logger(logSettings(io.getenv).level, makeSink(logSettings(io.getenv).file, io.stderr));
+  const early = logSettings(io.getenv);
+  let log = new Logger(early.level, makeSink(early.file, io.stderr));
   try {
     const command = readCommand(io.getenv);
     log.with({ verb: command, containerID: io.getenv('CNI_CONTAINERID') || '-' });
@@ -39,6 +41,8 @@ export async function dispatch(io: Io): Promise<number> {
     const logCtx = { verb: command, containerID: env.containerID || '-', ...(pod ? { pod: `${pod.namespace}/${pod.name}` } : {}) };
     log.with(logCtx);
     const raw = parseJson(text, 'network config');
+    // The schema (ajv) is loaded only now: VERSION never pays for it.
+    const { loadConf } = await import('../config/load');
     const conf = loadConf(raw);
     const settings = logSettings(io.getenv, conf);
     log = new Logger(settings.level, makeSink(settings.file, io.stderr)).with(logCtx);

@@ -2,6 +2,7 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { CniError, Code } from '../cni/errors';
 import { requireSupported } from '../cni/versions';
+export { parseJson } from '../cni/json';
 import { confSchema } from './schema';
 
 export type PluginConf = Record<string, unknown> & { type: string };
@@ -58,20 +59,6 @@ let ajv: Ajv | undefined;
 function validator(ref: string): ValidateFunction {
   ajv ??= new Ajv({ allErrors: true, strict: false, schemas: [confSchema] });
   return ajv.getSchema(ref)!;
-}
-
-/** Parses stdin bytes as JSON: code 6 when it is not JSON or not an object. */
-export function parseJson(text: string, what: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new CniError(Code.Decode, `${what} is not valid JSON: ${(e as Error).message}`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    throw new CniError(Code.Decode, `${what} is not a JSON object`);
-  }
-  return v as Record<string, unknown>;
 }
 
 /** Validates macmux's config (code 7 with every bad path, code 1 for a bad version) and fills defaults. */

@@ -3,8 +3,10 @@ import type { CniArgs, CniEnv } from '../cni/env';
 import { join } from 'node:path';
 import { withLock } from '../util/lock';
 import { cacheDirOf } from './cache';
-import { argValue, formatCniArgs } from '../cni/env';
+import { formatCniArgs } from '../cni/env';
 import type { PodInfo } from './cache';
+import { podOf } from './pod';
+export { podOf };
 import type { Conf, NetworkList } from '../config/load';
 import { loadNetworkFile } from '../config/netfile';
 import { searchDirs } from '../delegate/find';
@@ -68,15 +70,6 @@ export function invocationFor(ctx: VerbContext, att: Attachment, netns = ctx.env
     warn: (msg) => ctx.log.error(msg),
     ...(att.runtimeConfig ? { runtimeConfig: att.runtimeConfig } : {}),
   };
-}
-
-/** The pod named by K8S_POD_NAMESPACE and K8S_POD_NAME in CNI_ARGS, if both are there. */
-export function podOf(env: CniEnv): PodInfo | undefined {
-  const namespace = argValue(env.args, 'K8S_POD_NAMESPACE');
-  const name = argValue(env.args, 'K8S_POD_NAME');
-  if (!namespace || !name) return undefined;
-  const uid = argValue(env.args, 'K8S_POD_UID');
-  return { namespace, name, ...(uid ? { uid } : {}) };
 }
 
 /** The pod, when this invocation is for a Kubernetes pod and the API is configured (a kubeconfig or in-cluster env). */

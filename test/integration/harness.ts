@@ -16,47 +16,54 @@ export interface RunResult {
   json: Record<string, unknown>;
 }
 
-/** Runs dist/macmux with CNI env vars and `conf` on stdin, exactly as a runtime would. */
-export function cni(command: string, conf: unknown, env: Record<string, string | undefined> = {}): RunResult {
-  const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command };
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
-  const r = spawnSync(BINARY, [], { input: typeof conf === 'string' ? conf : JSON.stringify(conf), env: fullEnv, encoding: 'utf8', timeout: 120_000 });
-  if (r.error) throw r.error;
+/** The environment a runtime gives the plugin: PATH, CNI_COMMAND and `env` (undefined values left out). */
+function runtimeEnv(command: string, env: Record<string, string | undefined>): Record<string, string> {
+  const full: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) full[k] = v;
+  return full;
+}
+
+/** Every macmux answer on stdout is JSON (or nothing); anything else fails the test. */
+function result(status: number | null, stdout: string, stderr: string): RunResult {
   let json: Record<string, unknown> = {};
-  if (r.stdout.trim()) {
+  if (stdout.trim()) {
     try {
-      json = JSON.parse(r.stdout) as Record<string, unknown>;
+      json = JSON.parse(stdout) as Record<string, unknown>;
     } catch {
-      throw new Error(`macmux printed non-JSON on stdout: ${JSON.stringify(r.stdout)}`);
+      throw new Error(`macmux printed non-JSON on stdout: ${JSON.stringify(stdout)}`);
     }
   }
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+  return { status: status ?? -1, stdout, stderr, json };
+}
+
+const stdinOf = (conf: unknown) => (typeof conf === 'string' ? conf : JSON.stringify(conf));
+
+/** Runs dist/macmux with CNI env vars and `conf` on stdin, exactly as a runtime would. */
+export function cni(command: string, conf: unknown, env: Record<string, string | undefined> = {}): RunResult {
+  const r = spawnSync(BINARY, [], { input: stdinOf(conf), env: runtimeEnv(command, env), encoding: 'utf8', timeout: 120_000 });
+  if (r.error) throw r.error;
+  return result(r.status, r.stdout, r.stderr);
 }
 
 /**
  * Like cni(), without blocking the event loop: needed when the API test server runs in this process.
  */
 export function cniAsync(command: string, conf: unknown, env: Record<string, string | undefined> = {}): Promise<RunResult> {
-  const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command };
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
   return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, [], { env: fullEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(BINARY, [], { env: runtimeEnv(command, env), stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
     child.on('close', (status) => {
-      const stdout = Buffer.concat(out).toString('utf8');
-      let json: Record<string, unknown> = {};
       try {
-        json = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : {};
-      } catch {
-        return reject(new Error(`macmux printed non-JSON on stdout: ${JSON.stringify(stdout)}`));
+        resolve(result(status, Buffer.concat(out).toString('utf8'), Buffer.concat(err).toString('utf8')));
+      } catch (e) {
+        reject(e);
       }
-      resolve({ status: status ?? -1, stdout, stderr: Buffer.concat(err).toString('utf8'), json });
     });
-    child.stdin.end(typeof conf === 'string' ? conf : JSON.stringify(conf));
+    child.stdin.end(stdinOf(conf));
   });
 }
 
