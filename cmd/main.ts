@@ -12,7 +12,7 @@ async function main(): Promise<number> {
     });
   }
   const { runCli } = await import('../src/cli/program');
-  return runCli(process.argv.slice(2), (s) => process.stdout.write(s), (s) => process.stderr.write(s));
+  return runCli(process.argv.slice(2), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), getenv: (k) => process.env[k] });
 }
 
 main().then(

@@ -6,7 +6,7 @@ import { isSupported, LATEST_VERSION, versionInfo } from './versions';
 import { parseJson } from './json';
 import { Logger, logSettings, makeSink, type LogSink } from '../log';
 import { podOf } from '../plugin/pod';
-import type { VerbContext } from '../plugin/context';
+import { noCounts, type VerbContext } from '../plugin/context';
 
 export interface Io {
   getenv: Getenv;
@@ -46,7 +46,7 @@ export async function dispatch(io: Io): Promise<number> {
     const conf = loadConf(raw);
     const settings = logSettings(io.getenv, conf);
     log = new Logger(settings.level, makeSink(settings.file, io.stderr)).with(logCtx);
-    const ctx: VerbContext = { env, conf, raw, log, baseEnv: inherited(io), getenv: io.getenv, started };
+    const ctx: VerbContext = { env, conf, raw, log, baseEnv: inherited(io), getenv: io.getenv, started, counts: noCounts() };
     log.debug(`start netns=${env.netns || '-'} ifname=${env.ifName || '-'}`);
 
     switch (env.command) {

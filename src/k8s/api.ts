@@ -19,13 +19,17 @@ export interface Nad {
   spec?: { config?: string };
 }
 
-/** The API verbs and resources macmux uses; the RBAC manifests are checked against this list. */
-export const API_PERMISSIONS = [
+/**
+ * The API verbs and resources macmux uses (the plugin, `install`, `ledger` and `doctor`). The RBAC
+ * manifests are checked against this list, and `doctor` asks the API about each entry. Cluster-wide
+ * unless `namespaced`: then only in the macmux namespace (a Role).
+ */
+export const API_PERMISSIONS: ReadonlyArray<{ resource: string; group?: string; verbs: readonly string[]; namespaced?: 'macmux' }> = [
   { resource: 'pods', verbs: ['get', 'patch'] },
   { resource: 'namespaces', verbs: ['get'] },
-  { resource: 'network-attachment-definitions', group: 'k8s.cni.cncf.io', verbs: ['get'] },
+  { resource: 'network-attachment-definitions', group: 'k8s.cni.cncf.io', verbs: ['get', 'list'] },
   { resource: 'configmaps', verbs: ['get', 'list', 'create', 'update'], namespaced: 'macmux' },
-] as const;
+];
 
 export interface ConfigMap {
   metadata: ObjectMeta;
@@ -115,6 +119,31 @@ export class KubeApi {
     const res = await this.http.send({ method: 'GET', path: `/api/v1/namespaces/${seg(namespace)}/configmaps?labelSelector=${encodeURIComponent(labelKey)}`, verb: 'list', resource: `configmaps ${namespace}` });
     expectOk(res.status, res.body, `list ConfigMaps in ${namespace}`);
     return ((res.body as { items?: ConfigMap[] }).items) ?? [];
+  }
+
+  /** Every NetworkAttachmentDefinition in the cluster (doctor validates their configs). */
+  async listNads(): Promise<Nad[]> {
+    const res = await this.http.send({ method: 'GET', path: '/apis/k8s.cni.cncf.io/v1/network-attachment-definitions', verb: 'list', resource: 'network-attachment-definitions' });
+    if (res.status === 404) return []; // the CRD is not installed
+    expectOk(res.status, res.body, 'list NetworkAttachmentDefinitions');
+    return ((res.body as { items?: Nad[] }).items) ?? [];
+  }
+
+  /**
+   * Whether the credentials may do `verb` on `resource` (a SelfSubjectAccessReview, which every
+   * authenticated user may create, so it needs no grant of its own).
+   */
+  async canI(verb: string, resource: string, group = '', namespace?: string): Promise<{ allowed: boolean; reason?: string }> {
+    const res = await this.http.send({
+      method: 'POST',
+      path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+      verb: 'create',
+      resource: 'selfsubjectaccessreviews',
+      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { verb, resource, group, ...(namespace ? { namespace } : {}) } } },
+    });
+    expectOk(res.status, res.body, `SelfSubjectAccessReview for ${verb} ${resource}`);
+    const status = (res.body as { status?: { allowed?: boolean; reason?: string } }).status ?? {};
+    return { allowed: status.allowed === true, ...(status.reason ? { reason: status.reason } : {}) };
   }
 
   /** Starts a new phase of API work with the whole time budget (after delegates ran). */

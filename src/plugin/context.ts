@@ -28,7 +28,20 @@ export interface VerbContext {
   started: number;
   /** The pod, once known (from the API or the cache), for the K8S_* args delegates get. */
   pod?: PodInfo;
+  /** What this invocation did to the ledger, added to the node's stats file at the end (metrics). */
+  counts: MacCounts;
 }
+
+export interface MacCounts {
+  /** MACs taken for an owner: from the pool, or requested and recorded. */
+  allocations: number;
+  /** MACs released in the cluster, or deferred to the next sync. */
+  releases: number;
+  /** Requested MACs refused because another owner holds them (code 100). */
+  conflicts: number;
+}
+
+export const noCounts = (): MacCounts => ({ allocations: 0, releases: 0, conflicts: 0 });
 
 /** Runs `fn` holding this container's lock, so that no two invocations change its cache entry at once. */
 export async function withContainerLock<T>(ctx: VerbContext, containerID: string, fn: () => Promise<T>, timeoutMs = ctx.conf.lockTimeout * 1000): Promise<T> {

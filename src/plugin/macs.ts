@@ -27,7 +27,7 @@ export function ownerFor(pod: PodInfo, att: Attachment, all: Attachment[]): Owne
 }
 
 /** Runs `fn` with the journal and the cluster ledger, under the node's ledger lock; the journal is saved after. */
-async function withLedger<T>(ctx: VerbContext, api: KubeApi, fn: (j: Journal, cluster: ClusterLedger) => Promise<T>): Promise<T> {
+export async function withLedger<T>(ctx: VerbContext, api: KubeApi, fn: (j: Journal, cluster: ClusterLedger) => Promise<T>): Promise<T> {
   const { conf, log } = ctx;
   return withJournalLock(conf.cacheDir, conf.lockTimeout * 1000, async () => {
     const j = readJournal(conf.cacheDir, (m) => log.error(m));
@@ -67,7 +67,10 @@ export async function assignMacs(ctx: VerbContext, api: KubeApi, pod: PodInfo, a
       let mac = att.mac;
       try {
         if (mac) {
-          await cluster.claim(mac, owner);
+          await cluster.claim(mac, owner).catch((e: unknown) => {
+            if (e instanceof CniError && e.code === Code.MacConflict) ctx.counts.conflicts++;
+            throw e;
+          });
         } else {
           const local = Object.entries(j.entries).find(([, e]) => e.owner === owner)?.[0];
           mac = local ?? (await cluster.findOwner(owner));
@@ -80,6 +83,7 @@ export async function assignMacs(ctx: VerbContext, api: KubeApi, pod: PodInfo, a
         throw e;
       }
       j.entries[mac] = { owner, state: 'reserved', containerID: env.containerID, pid: process.pid, since: nowSec() };
+      ctx.counts.allocations++;
       j.intents = j.intents.filter((i) => i !== intent);
       if (att.mac !== mac) injectMac(att, mac);
       att.macOwner = owner;
@@ -125,6 +129,7 @@ export async function releaseMacs(ctx: VerbContext, atts: Attachment[], api?: Ku
     await withLedger(ctx, useApi, async (j, cluster) => {
       held = ours(ctx, j, held);
       for (const a of held) {
+        if (j.entries[a.mac!]?.state !== 'released') ctx.counts.releases++;
         j.entries[a.mac!] = { ...(j.entries[a.mac!] ?? { containerID: ctx.env.containerID, pid: process.pid }), owner: a.macOwner!, state: 'released', since: nowSec(), pendingRelease: true };
       }
       writeJournal(conf.cacheDir, j);
@@ -153,6 +158,7 @@ async function deferRelease(ctx: VerbContext, held: Attachment[]): Promise<void>
   await withJournalLock(ctx.conf.cacheDir, ctx.conf.lockTimeout * 1000, async () => {
     const j = readJournal(ctx.conf.cacheDir, (m) => ctx.log.error(m));
     for (const a of ours(ctx, j, held)) {
+      if (j.entries[a.mac!]?.state !== 'released') ctx.counts.releases++;
       j.entries[a.mac!] = { ...(j.entries[a.mac!] ?? { containerID: ctx.env.containerID, pid: process.pid }), owner: a.macOwner!, state: 'released', since: nowSec(), pendingRelease: true };
     }
     writeJournal(ctx.conf.cacheDir, j);
@@ -174,7 +180,7 @@ function ours(ctx: VerbContext, j: Journal, held: Attachment[]): Attachment[] {
  * intents of ADDs that died (process gone, no cache entry) are released; released entries past
  * their grace period are forgotten.
  */
-async function sync(ctx: VerbContext, j: Journal, cluster: ClusterLedger): Promise<void> {
+export async function sync(ctx: Pick<VerbContext, 'conf' | 'log'>, j: Journal, cluster: ClusterLedger): Promise<void> {
   const now = nowSec();
   const dead = (containerID: string, pid: number) => !alive(pid) && readCache(ctx.conf.cacheDir, containerID).kind === 'missing';
   for (const [mac, e] of Object.entries(j.entries)) {
