@@ -7,8 +7,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const work = join(root, '.build');
-const out = join(root, 'dist', 'macmux');
+// MACMUX_OUT builds elsewhere (parallel work on one checkout); each output has its own work dir.
+const out = resolve(process.env.MACMUX_OUT ?? join(root, 'dist', 'macmux'));
+const work = process.env.MACMUX_OUT ? `${out}.build` : join(root, '.build');
 const bundle = join(work, 'macmux.cjs');
 const pkgVersion = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '..', '..');
-export const BINARY = join(ROOT, 'dist', 'macmux');
+/** The built executable; MACMUX_BINARY points the tests at another build. */
+export const BINARY = process.env.MACMUX_BINARY ?? join(ROOT, 'dist', 'macmux');
 export const PLUGIN_DIR = process.env.MACMUX_TEST_CNI_PATH ?? '/usr/lib/cni';
 
 export interface RunResult {
