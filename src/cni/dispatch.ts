@@ -24,6 +24,9 @@ export async function dispatch(io: Io): Promise<number> {
   let cniVersion = LATEST_VERSION;
   const early = logSettings(io.getenv);
   let log = new Logger(early.level, makeSink(early.file, io.stderr));
+  /** Set once the config is loaded: only then is the invocation counted in the stats file. */
+  let ctx: VerbContext | undefined;
+  let code = 0;
   try {
     const command = readCommand(io.getenv);
     log.with({ verb: command, containerID: io.getenv('CNI_CONTAINERID') || '-' });
@@ -46,7 +49,7 @@ export async function dispatch(io: Io): Promise<number> {
     const conf = loadConf(raw);
     const settings = logSettings(io.getenv, conf);
     log = new Logger(settings.level, makeSink(settings.file, io.stderr)).with(logCtx);
-    const ctx: VerbContext = { env, conf, raw, log, baseEnv: inherited(io), getenv: io.getenv, started, counts: noCounts() };
+    ctx = { env, conf, raw, log, baseEnv: inherited(io), getenv: io.getenv, started, counts: noCounts() };
     log.debug(`start netns=${env.netns || '-'} ifname=${env.ifName || '-'}`);
 
     switch (env.command) {
@@ -76,7 +79,21 @@ export async function dispatch(io: Io): Promise<number> {
     log.error(`code ${err.code}: ${err.message}${err.details ? ` (${err.details})` : ''}`);
     if (err.code === 999 && e instanceof Error && e.stack) log.debug(e.stack);
     io.stdout.write(JSON.stringify(err.toJSON(cniVersion)));
+    code = err.code;
     return 1;
+  } finally {
+    if (ctx) await recordStats(ctx, code);
+  }
+}
+
+/** Adds this invocation to the node's stats file (metrics); never fails the verb, never prints to stdout. */
+async function recordStats(ctx: VerbContext, code: number): Promise<void> {
+  try {
+    const { recordInvocation } = await import('../metrics/stats');
+    const seconds = (Date.now() - ctx.started) / 1000;
+    await recordInvocation(ctx.conf.cacheDir, { verb: ctx.env.command, result: code === 0 ? 'success' : 'failure', code, seconds, counts: ctx.counts }, ctx.log);
+  } catch (e) {
+    ctx.log.error(`stats not recorded: ${(e as Error).message}`);
   }
 }
 
