@@ -1,0 +1,428 @@
+// The install manifests in daemonset/: they parse, have headers and the expected kinds, grant exactly API_PERMISSIONS, and agree with install's flags, the config schema and the MAC rules.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { load, loadAll } from 'js-yaml';
+import type { Command } from 'commander';
+import { API_PERMISSIONS } from '../../src/k8s/api';
+import { buildProgram } from '../../src/cli/program';
+import { loadConf, toNetworkList } from '../../src/config/load';
+import { assignable, parseRange, poolSize } from '../../src/mac/range';
+import { LEDGER_LABEL, POOL_CM } from '../../src/mac/home';
+import { isUnicast, parseMac } from '../../src/mac/address';
+import { parseNetworks, NETWORKS_ANNOTATION } from '../../src/annotations/networks';
+
+const dir = join(__dirname, '..', '..', 'daemonset');
+const examplesDir = join(dir, 'examples');
+
+interface Meta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: Meta;
+  [field: string]: unknown;
+}
+interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs?: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+interface Binding extends Obj {
+  roleRef: { apiGroup: string; kind: string; name: string };
+  subjects: Array<{ kind: string; name: string; namespace?: string }>;
+}
+interface Probe {
+  httpGet?: { path: string; port: number | string };
+}
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
+  ports?: Array<{ name?: string; containerPort: number; protocol?: string }>;
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: {
+    runAsUser?: number;
+    privileged?: boolean;
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    capabilities?: { add?: string[]; drop?: string[] };
+  };
+  volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean; subPath?: string }>;
+}
+interface ProjectedSource {
+  serviceAccountToken?: { path: string; expirationSeconds?: number; audience?: string };
+  configMap?: { name: string; items?: Array<{ key: string; path: string }> };
+}
+interface Volume {
+  name: string;
+  hostPath?: { path: string; type?: string };
+  configMap?: { name: string; items?: Array<{ key: string; path: string }> };
+  projected?: { sources: ProjectedSource[] };
+}
+interface DaemonSet extends Obj {
+  spec: {
+    selector: { matchLabels: Record<string, string> };
+    updateStrategy?: { type: string; rollingUpdate?: { maxUnavailable?: string | number } };
+    template: {
+      metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+      spec: {
+        tolerations?: Array<Record<string, unknown>>;
+        priorityClassName?: string;
+        hostNetwork?: boolean;
+        serviceAccountName?: string;
+        automountServiceAccountToken?: boolean;
+        terminationGracePeriodSeconds?: number;
+        containers: Container[];
+        volumes: Volume[];
+      };
+    };
+  };
+}
+
+const yamlFiles = (d: string) => readdirSync(d).filter((f) => /\.ya?ml$/.test(f)).sort();
+const read = (d: string, f: string) => readFileSync(join(d, f), 'utf8');
+const docsOf = (text: string) => (loadAll(text) as unknown[]).filter((d) => d !== null && d !== undefined) as Obj[];
+
+/** What `kubectl apply -f daemonset/` applies: the top-level YAML files, not examples/. */
+const installed = yamlFiles(dir).flatMap((f) => docsOf(read(dir, f)).map((o) => ({ file: f, o })));
+const all = installed.map((x) => x.o);
+const only = <T extends Obj>(kind: string, name?: string): T => {
+  const found = all.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  assert.equal(found.length, 1, `exactly one ${kind}${name ? ` ${name}` : ''} in daemonset/`);
+  return found[0] as T;
+};
+
+const ds = () => only<DaemonSet>('DaemonSet');
+const podSpec = () => ds().spec.template.spec;
+const container = () => {
+  const cs = podSpec().containers;
+  assert.equal(cs.length, 1, 'one container');
+  return cs[0]!;
+};
+
+/** The `install` subcommand as the real CLI builds it. */
+function installCommand(): Command {
+  const sink = () => undefined;
+  const program = buildProgram({ out: sink, err: sink, getenv: () => undefined });
+  const cmd = program.commands.find((c) => c.name() === 'install');
+  assert.ok(cmd, 'the CLI has an install command');
+  return cmd.exitOverride().configureOutput({ writeOut: sink, writeErr: sink });
+}
+
+/** The DaemonSet's `install` arguments parsed by the real command: its option values, defaults included. */
+function installOptions(): Record<string, string | boolean | undefined> {
+  const c = container();
+  const argv = [...(c.command ?? []), ...(c.args ?? [])];
+  assert.deepEqual(argv.slice(0, 2), ['/macmux', 'install'], 'runs /macmux install');
+  const cmd = installCommand();
+  const parsed = cmd.parseOptions(argv.slice(2));
+  assert.deepEqual(parsed.unknown, [], 'every argument is an option of install');
+  assert.deepEqual(parsed.operands, [], 'install takes no operands');
+  return cmd.opts();
+}
+
+const str = (v: unknown, what: string): string => {
+  assert.equal(typeof v, 'string', `${what} is set`);
+  return v as string;
+};
+const portOf = (listen: string) => Number(/:(\d+)$/.exec(listen)?.[1]);
+
+/** A CPU or memory quantity in base units (cores, bytes). */
+function quantity(q: string): number {
+  const m = /^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|k|M|G)?$/.exec(q);
+  assert.ok(m, `quantity ${q}`);
+  const mult: Record<string, number> = { '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
+  return Number(m[1]) * mult[m[2] ?? '']!;
+}
+
+describe('daemonset/ manifests', () => {
+  for (const [d, f] of [...yamlFiles(dir).map((f) => [dir, f] as const), ...yamlFiles(examplesDir).map((f) => [examplesDir, f] as const)]) {
+    it(`${posix.join(d === dir ? 'daemonset' : 'daemonset/examples', f)} parses and opens with a comment header`, () => {
+      const text = read(d, f);
+      const header = text.split('\n').findIndex((l) => !l.startsWith('#'));
+      assert.ok(header >= 3, 'at least three comment lines before the first object');
+      assert.match(text.split('\n')[0]!, /^# \S/, 'the first line says what the file is');
+      const docs = docsOf(text);
+      assert.ok(docs.length >= 1, 'holds an object');
+      for (const o of docs) {
+        assert.equal(typeof o.apiVersion, 'string');
+        assert.equal(typeof o.kind, 'string');
+        assert.equal(typeof o.metadata?.name, 'string');
+      }
+    });
+  }
+
+  it('kubectl apply -f daemonset/ installs the expected kinds, namespaced ones in the DaemonSet namespace', () => {
+    assert.deepEqual(
+      all.map((o) => o.kind).sort(),
+      ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'ConfigMap', 'CustomResourceDefinition', 'DaemonSet', 'Role', 'RoleBinding', 'ServiceAccount'],
+    );
+    const ns = ds().metadata.namespace;
+    assert.equal(ns, 'kube-system');
+    for (const o of all.filter((x) => !['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition'].includes(x.kind))) {
+      assert.equal(o.metadata.namespace, ns, `${o.kind} ${o.metadata.name} namespace`);
+    }
+    for (const f of yamlFiles(examplesDir)) {
+      assert.deepEqual(docsOf(read(examplesDir, f)).map((o) => `${o.apiVersion} ${o.kind}`), ['k8s.cni.cncf.io/v1 NetworkAttachmentDefinition'], f);
+    }
+  });
+
+  it('the CRD is the standard NetworkAttachmentDefinition', () => {
+    const crd = only<Obj & { spec: Record<string, any> }>('CustomResourceDefinition');
+    assert.equal(crd.apiVersion, 'apiextensions.k8s.io/v1');
+    assert.equal(crd.metadata.name, 'network-attachment-definitions.k8s.cni.cncf.io');
+    const s = crd.spec;
+    assert.equal(s.group, 'k8s.cni.cncf.io');
+    assert.equal(s.scope, 'Namespaced');
+    assert.equal(s.names.kind, 'NetworkAttachmentDefinition');
+    assert.equal(s.names.plural, 'network-attachment-definitions');
+    assert.deepEqual(s.names.shortNames, ['net-attach-def']);
+    const v1 = (s.versions as Array<Record<string, any>>).find((v) => v.name === 'v1');
+    assert.ok(v1 && v1.served === true && v1.storage === true, 'v1 is served and stored');
+    assert.equal(v1.schema.openAPIV3Schema.properties.spec.properties.config.type, 'string');
+  });
+
+  describe('RBAC', () => {
+    const triples = (entries: typeof API_PERMISSIONS) =>
+      new Set(entries.flatMap((p) => p.verbs.map((v) => `${p.group ?? ''}/${p.resource}/${v}`)));
+    const granted = (rules: Rule[]) => {
+      const out = new Set<string>();
+      for (const r of rules) {
+        const fields = [...(r.apiGroups ?? []), ...(r.resources ?? []), ...(r.verbs ?? [])];
+        assert.ok(!fields.some((x) => x.includes('*')), `no wildcards: ${JSON.stringify(r)}`);
+        assert.equal(r.nonResourceURLs, undefined, 'no non-resource URLs');
+        assert.ok((r.apiGroups ?? []).length > 0 && (r.resources ?? []).length > 0 && (r.verbs ?? []).length > 0, `complete rule ${JSON.stringify(r)}`);
+        for (const g of r.apiGroups!) for (const res of r.resources!) for (const v of r.verbs!) out.add(`${g}/${res}/${v}`);
+      }
+      return out;
+    };
+    const sorted = (s: Set<string>) => [...s].sort();
+
+    it('API_PERMISSIONS only uses the scopes this test maps (cluster-wide or the macmux namespace)', () => {
+      for (const p of API_PERMISSIONS) assert.ok(p.namespaced === undefined || p.namespaced === 'macmux', JSON.stringify(p));
+    });
+
+    it('the ClusterRole grants exactly the cluster-wide API_PERMISSIONS', () => {
+      const role = only<Obj & { rules: Rule[] }>('ClusterRole');
+      assert.deepEqual(sorted(granted(role.rules)), sorted(triples(API_PERMISSIONS.filter((p) => p.namespaced === undefined))));
+    });
+
+    it('the Role in the DaemonSet namespace grants exactly the macmux-namespace API_PERMISSIONS', () => {
+      const role = only<Obj & { rules: Rule[] }>('Role');
+      assert.equal(role.metadata.namespace, ds().metadata.namespace);
+      assert.deepEqual(sorted(granted(role.rules)), sorted(triples(API_PERMISSIONS.filter((p) => p.namespaced === 'macmux'))));
+    });
+
+    it('both bindings bind their role to the DaemonSet ServiceAccount only', () => {
+      const sa = only('ServiceAccount');
+      assert.equal(sa.metadata.name, 'macmux');
+      assert.equal(podSpec().serviceAccountName, sa.metadata.name);
+      const subject = [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }];
+      const crb = only<Binding>('ClusterRoleBinding');
+      assert.deepEqual(crb.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: only('ClusterRole').metadata.name });
+      assert.deepEqual(crb.subjects, subject);
+      const rb = only<Binding>('RoleBinding');
+      assert.equal(rb.metadata.namespace, only('Role').metadata.namespace);
+      assert.deepEqual(rb.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: only('Role').metadata.name });
+      assert.deepEqual(rb.subjects, subject);
+    });
+  });
+
+  describe('DaemonSet', () => {
+    it('runs on every node, first: tolerates every taint, system-node-critical, hostNetwork', () => {
+      const s = podSpec();
+      assert.deepEqual(s.tolerations, [{ operator: 'Exists' }]);
+      assert.equal(s.priorityClassName, 'system-node-critical');
+      assert.equal(s.hostNetwork, true);
+      assert.deepEqual(ds().spec.selector.matchLabels, Object.fromEntries(Object.keys(ds().spec.selector.matchLabels).map((k) => [k, ds().spec.template.metadata.labels[k]])));
+      assert.equal(ds().spec.updateStrategy?.type, 'RollingUpdate');
+      assert.ok(ds().spec.updateStrategy?.rollingUpdate?.maxUnavailable !== undefined, 'maxUnavailable set');
+      assert.equal(typeof s.terminationGracePeriodSeconds, 'number');
+      assert.match(container().image, /^[\w./-]+:[\w.-]+$/, 'a pinned image tag');
+    });
+
+    it('its arguments are options of the real `macmux install`', () => {
+      const cmd = installCommand();
+      const longs = new Set(cmd.options.map((o) => o.long));
+      const args = container().args ?? [];
+      const flags = args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0]!);
+      assert.ok(flags.includes('--root') && flags.includes('--listen'), 'passes --root and --listen');
+      for (const f of flags) assert.ok(longs.has(f), `install has option ${f} (it has ${[...longs].join(' ')})`);
+      const o = installOptions();
+      assert.equal(o.root, '/host');
+      assert.equal(o.once, undefined, 'keeps running (no --once)');
+    });
+
+    it('gets NODE_NAME and POD_NAMESPACE from the downward API', () => {
+      const env = container().env ?? [];
+      assert.equal(env.find((e) => e.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath, 'spec.nodeName');
+      assert.equal(env.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath, 'metadata.namespace');
+    });
+
+    const mountFor = (volume: (v: Volume) => boolean, what: string) => {
+      const vols = podSpec().volumes.filter(volume);
+      assert.equal(vols.length, 1, `one volume for ${what}`);
+      const mounts = (container().volumeMounts ?? []).filter((m) => m.name === vols[0]!.name);
+      assert.equal(mounts.length, 1, `${what} is mounted once`);
+      assert.equal(mounts[0]!.subPath, undefined, `${what} is not a subPath mount (those never see updates)`);
+      return { volume: vols[0]!, mount: mounts[0]! };
+    };
+
+    it('mounts the host paths under --root where install writes them; device plugins read-only', () => {
+      const o = installOptions();
+      const root = str(o.root, '--root');
+      const expected: Array<[string, string]> = [
+        ['--bin-dir', '/opt/cni/bin'],
+        ['--conf-dir', '/etc/cni/net.d'],
+        ['--state-dir', '/var/lib/macmux'],
+      ];
+      const key = { '--bin-dir': 'binDir', '--conf-dir': 'confDir', '--state-dir': 'stateDir' } as const;
+      for (const [flag, hostPath] of expected) {
+        assert.equal(str(o[key[flag as keyof typeof key]], flag), hostPath, `${flag} is the host's ${hostPath}`);
+        const { volume, mount } = mountFor((v) => v.hostPath?.path === hostPath, hostPath);
+        assert.equal(volume.hostPath!.type, 'DirectoryOrCreate', `${hostPath} is created when missing`);
+        assert.equal(mount.mountPath, posix.join(root, hostPath), `${hostPath} mounted at --root + host path`);
+        assert.notEqual(mount.readOnly, true, `${hostPath} is writable`);
+      }
+      const dp = mountFor((v) => v.hostPath?.path === '/var/lib/kubelet/device-plugins', 'device plugins');
+      assert.equal(dp.mount.readOnly, true);
+      assert.equal(dp.mount.mountPath, posix.join(root, '/var/lib/kubelet/device-plugins'));
+      assert.deepEqual(podSpec().volumes.filter((v) => v.hostPath).map((v) => v.hostPath!.path).sort(), ['/etc/cni/net.d', '/opt/cni/bin', '/var/lib/kubelet/device-plugins', '/var/lib/macmux'], 'no other host paths');
+    });
+
+    it('projects a short-lived token and the cluster CA where install reads them by default', () => {
+      assert.equal(podSpec().automountServiceAccountToken, false);
+      const o = installOptions();
+      const tokenFile = str(o.tokenFile, '--token-file');
+      assert.equal(tokenFile, '/var/run/secrets/tokens/macmux');
+      const tok = mountFor((v) => v.projected?.sources.some((s) => s.serviceAccountToken) === true, 'the token');
+      const src = tok.volume.projected!.sources.find((s) => s.serviceAccountToken)!.serviceAccountToken!;
+      assert.ok(src.expirationSeconds !== undefined && src.expirationSeconds >= 600 && src.expirationSeconds <= 3600, `expirationSeconds ${src.expirationSeconds} within 600..3600`);
+      assert.equal(src.audience, undefined, 'the API server audience');
+      assert.equal(posix.join(tok.mount.mountPath, src.path), tokenFile);
+
+      const caFile = str(o.caFile, '--ca-file');
+      assert.equal(caFile, '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt');
+      const ca = mountFor((v) => v.projected?.sources.some((s) => s.configMap?.name === 'kube-root-ca.crt') === true, 'the CA');
+      const item = ca.volume.projected!.sources.find((s) => s.configMap)!.configMap!.items?.find((i) => i.key === 'ca.crt');
+      assert.ok(item, 'projects ca.crt');
+      assert.equal(posix.join(ca.mount.mountPath, item.path), caFile);
+    });
+
+    it('mounts the macmux-config ConfigMap at install --config', () => {
+      const o = installOptions();
+      const cm = only('ConfigMap', 'macmux-config');
+      const { mount } = mountFor((v) => v.configMap?.name === cm.metadata.name, 'macmux-config');
+      assert.equal(posix.join(mount.mountPath, 'config.json'), str(o.config ?? '/etc/macmux/config.json', '--config'));
+    });
+
+    it('probes /healthz and /livez, exposes and annotates metrics, all on the --listen port', () => {
+      const c = container();
+      const port = portOf(str(installOptions().listen, '--listen'));
+      assert.ok(port > 0, 'a fixed port');
+      const resolve = (p: number | string) => (typeof p === 'number' ? p : c.ports?.find((x) => x.name === p)?.containerPort);
+      assert.equal(c.readinessProbe?.httpGet?.path, '/healthz');
+      assert.equal(resolve(c.readinessProbe!.httpGet!.port), port);
+      assert.equal(c.livenessProbe?.httpGet?.path, '/livez');
+      assert.equal(resolve(c.livenessProbe!.httpGet!.port), port);
+      assert.ok(c.ports?.some((p) => p.containerPort === port), 'declares the port');
+      const a = ds().spec.template.metadata.annotations ?? {};
+      assert.equal(a['prometheus.io/scrape'], 'true');
+      assert.equal(a['prometheus.io/port'], String(port));
+    });
+
+    it('has CPU and memory requests no higher than its limits', () => {
+      const r = container().resources;
+      for (const res of ['cpu', 'memory']) {
+        const req = r?.requests?.[res];
+        const lim = r?.limits?.[res];
+        assert.ok(req && lim, `${res} request and limit`);
+        assert.ok(quantity(req) <= quantity(lim), `${res} ${req} <= ${lim}`);
+      }
+    });
+
+    it('runs with least privilege: no escalation, no capabilities, read-only root filesystem', () => {
+      const sc = container().securityContext;
+      assert.equal(sc?.allowPrivilegeEscalation, false);
+      assert.notEqual(sc?.privileged, true);
+      assert.equal(sc?.readOnlyRootFilesystem, true);
+      assert.deepEqual(sc?.capabilities?.drop, ['ALL']);
+      assert.deepEqual(sc?.capabilities?.add ?? [], []);
+    });
+  });
+
+  it('the pool ConfigMap carries the ledger label and a locally administered unicast range', () => {
+    const pool = only<Obj & { data: Record<string, string> }>('ConfigMap', POOL_CM);
+    assert.equal(pool.metadata.labels?.[LEDGER_LABEL], 'pool');
+    assert.deepEqual(Object.keys(pool.data).sort(), ['BLOCK_SIZE', 'RANGE_END', 'RANGE_START'], 'only the keys the operator sets: LEASES and claims are macmux\'s, and reapplying must not reset them');
+    assert.match(pool.data.BLOCK_SIZE!, /^\d+$/);
+    const spec = parseRange(pool.data.RANGE_START!, pool.data.RANGE_END!, Number(pool.data.BLOCK_SIZE), 'daemonset/pool-configmap.yaml');
+    assert.ok(assignable(spec.start) && assignable(spec.end), 'both ends are locally administered unicast');
+    assert.equal(poolSize(spec), spec.end - spec.start + 1, 'every address of the range can be handed out');
+    assert.ok(spec.end - spec.start + 1 >= spec.blockSize, 'holds at least one whole block');
+  });
+
+  it('config.json is valid macmux plugin settings that leave install\'s own keys alone', () => {
+    const cm = only<Obj & { data: Record<string, string> }>('ConfigMap', 'macmux-config');
+    const settings = JSON.parse(cm.data['config.json']!) as Record<string, unknown>;
+    for (const k of ['type', 'name', 'cniVersion', 'kubeconfig', 'cacheDir', 'binDir', 'confDir', 'macNamespace', 'delegates', 'macPool']) {
+      assert.ok(!(k in settings), `${k} is install's to write`);
+    }
+    const conf = loadConf({ cniVersion: '1.0.0', name: 'macmux', type: 'macmux', delegates: [{ name: 'primary', type: 'bridge', masterPlugin: true }], ...settings });
+    for (const [k, v] of Object.entries(settings)) assert.deepEqual((conf as unknown as Record<string, unknown>)[k], v, k);
+  });
+
+  describe('example NADs', () => {
+    const nads = yamlFiles(examplesDir).map((f) => ({ f, text: read(examplesDir, f), nad: docsOf(read(examplesDir, f))[0] as Obj & { spec: { config: string } } }));
+
+    it('there are macvtap, ovs and bridge examples', () => {
+      assert.deepEqual(nads.map((n) => n.f), ['bridge-nad.yaml', 'macvtap-nad.yaml', 'ovs-nad.yaml']);
+    });
+
+    for (const { f, text, nad } of nads) {
+      it(`${f}: spec.config is a delegate network macmux accepts, and the sample annotations select it`, () => {
+        const list = toNetworkList(JSON.parse(nad.spec.config) as Record<string, unknown>, f, '1.0.0');
+        assert.equal(list.name, nad.metadata.name);
+        const type = list.plugins[0]!.type;
+        if (f.startsWith('macvtap')) {
+          assert.equal(type, 'macvtap');
+          assert.equal(typeof list.plugins[0]!.mtu, 'number');
+          assert.match(nad.metadata.annotations?.['k8s.v1.cni.cncf.io/resourceName'] ?? '', /^macvtap\.network\.kubevirt\.io\/[a-z0-9][-a-z0-9.]*$/);
+        } else if (f.startsWith('ovs')) {
+          assert.equal(type, 'ovs');
+          assert.equal(typeof list.plugins[0]!.bridge, 'string');
+          assert.ok(Number.isInteger(list.plugins[0]!.vlan), 'vlan tag');
+        } else {
+          assert.equal(type, 'bridge');
+          assert.equal((list.plugins[0]!.ipam as { type?: string } | undefined)?.type, 'host-local');
+        }
+        // The sample pod annotations in the header: both forms, one asking for a MAC, all naming this NAD.
+        const samples = [...text.matchAll(new RegExp(`^#[\\s#]*${NETWORKS_ANNOTATION.replace(/\./g, '\\.')}: (.+)$`, 'gm'))].map((m) => load(m[1]!) as string);
+        assert.equal(samples.length, 2, 'a short-form and a JSON-form sample');
+        const pod = { namespace: nad.metadata.namespace ?? 'default', name: 'sample' };
+        const parsed = samples.map((s) => parseNetworks(s, pod));
+        assert.ok(samples.some((s) => !s.trim().startsWith('[')) && samples.some((s) => s.trim().startsWith('[')), 'both annotation forms');
+        for (const sel of parsed.flat()) {
+          assert.equal(sel.name, nad.metadata.name);
+          assert.equal(sel.namespace, pod.namespace);
+        }
+        const mac = parsed.flat().find((s) => s.mac)?.mac;
+        assert.ok(mac, 'one sample requests a MAC');
+        const canonical = parseMac(mac);
+        assert.ok(canonical && isUnicast(canonical), `the requested ${mac} is a unicast MAC`);
+      });
+    }
+  });
+});
