@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // MACMUX_OUT builds elsewhere (parallel work on one checkout); each output has its own work dir.
 const out = resolve(process.env.MACMUX_OUT ?? join(root, 'dist', 'macmux'));
-const work = process.env.MACMUX_OUT ? `${out}.build` : join(root, '.build');
+// The work dir stays inside the project, where `npx postject` finds the local postject.
+const work = process.env.MACMUX_OUT ? join(root, '.build-out', out.replace(/[^A-Za-z0-9]+/g, '_')) : join(root, '.build');
 const bundle = join(work, 'macmux.cjs');
 const pkgVersion = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 
