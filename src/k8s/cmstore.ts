@@ -6,10 +6,11 @@ const toCm = (c: ConfigMap): Cm => ({
   name: c.metadata.name,
   ...(c.metadata.resourceVersion ? { resourceVersion: c.metadata.resourceVersion } : {}),
   ...(c.metadata.labels ? { labels: c.metadata.labels } : {}),
+  ...(c.metadata.annotations ? { annotations: c.metadata.annotations } : {}),
   data: c.data ?? {},
 });
 const fromCm = (cm: Cm, namespace: string): ConfigMap => ({
-  metadata: { name: cm.name, namespace, ...(cm.resourceVersion ? { resourceVersion: cm.resourceVersion } : {}), ...(cm.labels ? { labels: cm.labels } : {}) },
+  metadata: { name: cm.name, namespace, ...(cm.resourceVersion ? { resourceVersion: cm.resourceVersion } : {}), ...(cm.labels ? { labels: cm.labels } : {}), ...(cm.annotations ? { annotations: cm.annotations } : {}) },
   data: cm.data,
 });
 

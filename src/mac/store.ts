@@ -3,6 +3,8 @@ export interface Cm {
   name: string;
   resourceVersion?: string;
   labels?: Record<string, string>;
+  /** Kept as read, so that a compare-and-swap does not drop kubectl's last-applied-configuration. */
+  annotations?: Record<string, string>;
   data: Record<string, string>;
 }
 
