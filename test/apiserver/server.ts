@@ -10,7 +10,7 @@ import { tlsMaterial } from './tls';
 import { writeKubeconfig } from './kubeconfig';
 import { fieldSelector, labelSelector } from './selectors';
 import { type DeleteOptions, type KubeObject, type Resource, RESOURCES, Store, resourceFor } from './store';
-import { ApiError, badRequest, forbidden, injected, methodNotAllowed, notFound, pathNotFound, unauthorized, unsupportedMediaType } from './status';
+import { ApiError, badRequest, forbidden, injected, invalid, methodNotAllowed, notFound, pathNotFound, unauthorized, unsupportedMediaType } from './status';
 
 /** Kubernetes verbs, as in RBAC rules and audit logs. */
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
@@ -93,6 +93,11 @@ interface Route {
 }
 
 const MAX_BODY = 3 * 1024 * 1024;
+
+/** Where clients ask whether they may do something (answered from the deny list, never stored). */
+const ACCESS_REVIEWS = '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews';
+/** The version the test server claims at GET /version. */
+export const SERVER_VERSION = { major: '1', minor: '31', gitVersion: 'v1.31.0-macmux-test', platform: 'linux/amd64' };
 
 /** Maps an API path to a served resource, or undefined. */
 function route(path: string): Route | undefined {
@@ -333,12 +338,13 @@ export class ApiServer {
     }
     const header = req.headers.authorization;
     const auth = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    const review = url.pathname === ACCESS_REVIEWS;
     const info: RequestInfo = {
       method,
       path: url.pathname,
       query,
-      verb: rt ? verbOf(method, rt.name, query) : '',
-      resource: rt?.r.plural ?? '',
+      verb: rt ? verbOf(method, rt.name, query) : review && method === 'POST' ? 'create' : '',
+      resource: rt?.r.plural ?? (review ? 'selfsubjectaccessreviews' : ''),
       ...(rt?.namespace !== undefined ? { namespace: rt.namespace } : {}),
       ...(rt?.name !== undefined ? { name: rt.name } : {}),
     };
@@ -364,14 +370,21 @@ export class ApiServer {
     if (res.destroyed) return;
     try {
       if (auth === undefined || auth !== this.currentToken) throw unauthorized();
+      if (url.pathname === '/version') {
+        if (method !== 'GET') throw methodNotAllowed();
+        this.respond(res, entry, 200, SERVER_VERSION);
+        return;
+      }
+      if (review) {
+        const { code, out } = this.review(method, mediaType(entry.contentType), body, parseError);
+        this.respond(res, entry, code, out);
+        return;
+      }
       if (!rt) throw pathNotFound();
       if (!info.verb) throw methodNotAllowed();
       const verb = info.verb;
       const { r, namespace } = rt;
-      const denied = this.denied.some(
-        (d) => (d.verb === '*' || d.verb === verb) && (d.resource === '*' || d.resource === r.plural) && (d.namespace === undefined || d.namespace === namespace),
-      );
-      if (denied) throw forbidden(this.user, verb, r, namespace, rt.name);
+      if (this.refuses(verb, r.plural, namespace)) throw forbidden(this.user, verb, r, namespace, rt.name);
       if (size > MAX_BODY) throw new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
       const { code, out } = this.serve(verb, rt, method, mediaType(entry.contentType), body, parseError, query);
       this.respond(res, entry, code, out);
@@ -379,6 +392,43 @@ export class ApiServer {
       if (!(e instanceof ApiError)) throw e;
       this.respond(res, entry, e.code, e.status(), e.headers);
     }
+  }
+
+  /** Whether the deny list refuses `verb` on resource `plural` in `namespace` (undefined: cluster scope). */
+  private refuses(verb: string, plural: string, namespace: string | undefined): boolean {
+    return this.denied.some(
+      (d) => (d.verb === '*' || d.verb === verb || verb === '*') && (d.resource === '*' || d.resource === plural) && (d.namespace === undefined || d.namespace === namespace),
+    );
+  }
+
+  /**
+   * A SelfSubjectAccessReview, as the real server answers it: 201 with the review echoed and its status
+   * filled in; allowed unless the deny list would refuse the request it describes (the group must be the
+   * resource's own). Non-resource URLs are always allowed.
+   */
+  private review(method: string, ct: string, body: unknown, parseError: string | undefined): { code: number; out: unknown } {
+    const ref = { plural: 'selfsubjectaccessreviews', group: 'authorization.k8s.io' };
+    if (method !== 'POST') throw methodNotAllowed();
+    if (ct && ct !== 'application/json' && ct !== '*/*') throw unsupportedMediaType(ct, ['application/json']);
+    if (parseError !== undefined) throw badRequest(`the object provided is unrecognized (must be of type SelfSubjectAccessReview): couldn't get version/kind; json parse error: ${parseError}`);
+    const obj = (body && typeof body === 'object' ? body : {}) as { metadata?: Record<string, unknown>; spec?: Record<string, unknown> };
+    const spec = obj.spec ?? {};
+    const attrs = spec.resourceAttributes as { verb?: string; resource?: string; group?: string; namespace?: string } | undefined;
+    if ((attrs === undefined) === (spec.nonResourceAttributes === undefined)) {
+      throw invalid('SelfSubjectAccessReview.authorization.k8s.io', '', 'spec.resourceAttributes', 'exactly one of nonResourceAttributes or resourceAttributes must be specified', ref);
+    }
+    let allowed = true;
+    if (attrs) {
+      const plural = attrs.resource ?? '';
+      const known = RESOURCES.find((r) => r.plural === plural);
+      const sameGroup = !known || known.group === (attrs.group ?? '');
+      allowed = !(sameGroup && this.refuses(attrs.verb ?? '', plural, attrs.namespace || undefined));
+    }
+    const status = allowed ? { allowed: true, reason: 'allowed: no deny rule of the test API server matches' } : { allowed: false };
+    return {
+      code: 201,
+      out: { kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: { creationTimestamp: null, ...obj.metadata }, spec, status },
+    };
   }
 
   private serve(
