@@ -64,6 +64,6 @@ export function nadsCheck(f: Facts): Check {
     };
   }
   const spaces = new Set(items.map((n) => n.ref.split('/')[0]));
-  const detail = items.length === 0 ? 'no NetworkAttachmentDefinitions in the cluster' : `${items.length} NetworkAttachmentDefinitions in ${spaces.size} namespace${spaces.size === 1 ? '' : 's'} parse`;
+  const detail = items.length === 0 ? 'no NetworkAttachmentDefinitions in the cluster' : `${items.length} NetworkAttachmentDefinition${items.length === 1 ? '' : 's'} in ${spaces.size} namespace${spaces.size === 1 ? '' : 's'} ${items.length === 1 ? 'parses' : 'parse'}`;
   return { name: 'nads', status: 'ok', detail, data };
 }

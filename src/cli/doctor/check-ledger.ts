@@ -116,7 +116,7 @@ export function integrityCheck(f: Facts, l: Ledger = ledgerOf(f)): Check {
     status: 'ok',
     detail:
       `${POOL_CM} ${rangeText(spec)}: ${c.poolSize} MACs in blocks of ${spec.blockSize}, ${c.blocksLeased} leased to ${nodes} node${nodes === 1 ? '' : 's'}, ${c.allocated} allocated; ` +
-      `${l.cmCount} ConfigMaps, ${live} live holdings at their homes${leftovers ? ` (${leftovers} leftover${leftovers === 1 ? '' : 's'} in ${POOL_CM} awaiting migration)` : ''}`,
+      `${l.cmCount} ConfigMaps, ${live} live holding${live === 1 ? '' : 's'} at ${live === 1 ? 'its home' : 'their homes'}${leftovers ? ` (${leftovers} leftover${leftovers === 1 ? '' : 's'} in ${POOL_CM} awaiting migration)` : ''}`,
     data: { poolSize: c.poolSize, allocated: c.allocated, blocksLeased: c.blocksLeased, leases: c.leases, configMaps: l.cmCount, liveHoldings: live },
   };
 }
@@ -200,7 +200,7 @@ export function duplicatesCheck(f: Facts, l: Ledger = ledgerOf(f)): Check {
     };
   }
   const live = c.entries.filter((e) => e.live).length;
-  return { name: 'duplicates', status: 'ok', detail: `no MAC is held by more than one owner (${live} live holdings)` };
+  return { name: 'duplicates', status: 'ok', detail: `no MAC is held by more than one owner (${live} live holding${live === 1 ? '' : 's'})` };
 }
 
 /** The three ledger checks over one census. */
