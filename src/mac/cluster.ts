@@ -177,6 +177,57 @@ export class ClusterLedger {
     }
   }
 
+  /**
+   * The operator's release (`macmux ledger release`, `gc`): `owner`'s holding of `mac` is released on its home,
+   * and in a leftover pool copy, whichever node wrote it; each write a compare-and-swap there. Without `force`
+   * it stays the owner's for the grace period; with `force` it is free at once. `held` is false when `owner`
+   * holds it nowhere (it changed hands, or was never theirs); `written` names the ConfigMaps changed.
+   */
+  async operatorRelease(mac: string, owner: Owner, force: boolean): Promise<{ held: boolean; written: string[] }> {
+    const n = macToInt(mac);
+    const key = macKey(mac);
+    const pool = await this.pool(true);
+    const home = homeOf(mac, n, pool.spec, pool.leases);
+    const leftover = home !== POOL_CM ? pool.claims[mac] : undefined;
+    let held = false;
+    const written: string[] = [];
+    for (const name of leftover ? [home, POOL_CM] : [home]) {
+      const viaLeftover = name === home && leftover !== undefined;
+      let mine = false;
+      let wrote = false;
+      await this.cas(name, labelsFor(name), viaLeftover, (data) => {
+        const cur = holding(data, mac) ?? (viaLeftover ? leftover : undefined);
+        mine = cur?.owner === owner;
+        wrote = false;
+        if (!cur || !mine) return false;
+        if (force) {
+          // At home with a leftover still in the pool: a released record dated 0 (free under any grace period)
+          // stays, so that a block migration copying an older pool snapshot cannot revive the holding.
+          if (viaLeftover) {
+            const tomb = encodeHolding({ ...cur, state: 'released', since: 0 });
+            if (data[key] === tomb) return false;
+            data[key] = tomb;
+          } else delete data[key];
+          return (wrote = true);
+        }
+        const next = release(cur, owner, this.now());
+        if (!next || next === cur) return false;
+        data[key] = encodeHolding(next);
+        return (wrote = true);
+      }).catch((e: unknown) => {
+        if (!(e instanceof CniError && e.code === Code.UnknownContainer)) throw e;
+      });
+      if (mine) held = true;
+      if (wrote) written.push(name);
+    }
+    return { held, written };
+  }
+
+  /** The node this ledger writes for. */
+  get node(): string {
+    return this.opts.node;
+  }
+
   /** Every holding of `owner` in node ledgers (for a pod re-created on another node), live or in grace. */
   async findOwner(owner: Owner): Promise<string | undefined> {
     const now = this.now();

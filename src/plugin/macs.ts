@@ -5,7 +5,10 @@ import type { KubeApi } from '../k8s/api';
 import { kubeStore } from '../k8s/cmstore';
 import { ClusterLedger } from '../mac/cluster';
 import { ownerOf, type Owner } from '../mac/holding';
+import { historyRecord, recordHistory, type HistoryRecord } from '../mac/history';
 import { alive, readJournal, withJournalLock, writeJournal, type Journal } from '../mac/journal';
+import type { Conf } from '../config/load';
+import type { Logger } from '../log';
 import { readCache, type PodInfo } from './cache';
 import type { VerbContext } from './context';
 import type { Attachment } from './plan';
@@ -28,23 +31,40 @@ export function ownerFor(pod: PodInfo, att: Attachment, all: Attachment[]): Owne
 
 /** Runs `fn` with the journal and the cluster ledger, under the node's ledger lock; the journal is saved after. */
 export async function withLedger<T>(ctx: VerbContext, api: KubeApi, fn: (j: Journal, cluster: ClusterLedger) => Promise<T>): Promise<T> {
-  const { conf, log } = ctx;
+  return withNodeLedger({ conf: ctx.conf, log: ctx.log, node: nodeName(ctx) }, api, async (j, cluster) => fn(j, cluster));
+}
+
+/** What the ledger work of one node needs: a verb's context, or the operator's `macmux ledger sync`. */
+export interface NodeLedger {
+  conf: Pick<Conf, 'cacheDir' | 'lockTimeout' | 'macNamespace' | 'macGracePeriod' | 'macPool'>;
+  log: Pick<Logger, 'info' | 'error'>;
+  node: string;
+}
+
+/** withLedger for a NodeLedger: `fn` also gets what the sync before it changed. */
+async function withNodeLedger<T>(n: NodeLedger, api: KubeApi, fn: (j: Journal, cluster: ClusterLedger, synced: SyncChange[]) => Promise<T>): Promise<T> {
+  const { conf, log } = n;
   return withJournalLock(conf.cacheDir, conf.lockTimeout * 1000, async () => {
     const j = readJournal(conf.cacheDir, (m) => log.error(m));
     const cluster = new ClusterLedger(kubeStore(api, conf.macNamespace), {
-      node: nodeName(ctx),
+      node: n.node,
       graceSec: conf.macGracePeriod,
       ...(conf.macPool ? { fallback: conf.macPool } : {}),
     });
     for (const [name, cm] of Object.entries(j.seen)) cluster.seen.set(name, cm);
     try {
-      await sync(ctx, j, cluster);
-      return await fn(j, cluster);
+      const synced = await sync(n, j, cluster);
+      return await fn(j, cluster, synced);
     } finally {
       j.seen = Object.fromEntries(cluster.seen);
       writeJournal(conf.cacheDir, j);
     }
   }, (e) => log.error(`MAC ledger lock compromised: ${e.message}`));
+}
+
+/** `macmux ledger sync`: the sync every invocation starts with, on its own, under the node's ledger lock. */
+export function syncNode(n: NodeLedger, api: KubeApi): Promise<SyncChange[]> {
+  return withNodeLedger(n, api, async (_j, _cluster, synced) => synced);
 }
 
 /**
@@ -84,6 +104,7 @@ export async function assignMacs(ctx: VerbContext, api: KubeApi, pod: PodInfo, a
       }
       j.entries[mac] = { owner, state: 'reserved', containerID: env.containerID, pid: process.pid, since: nowSec() };
       ctx.counts.allocations++;
+      history(ctx, [historyRecord(mac, owner, 'reserve', nodeName(ctx), { containerID: env.containerID })]);
       j.intents = j.intents.filter((i) => i !== intent);
       if (att.mac !== mac) injectMac(att, mac);
       att.macOwner = owner;
@@ -98,11 +119,16 @@ export async function confirmMacs(ctx: VerbContext, atts: Attachment[]): Promise
   if (held.length === 0) return;
   await withJournalLock(ctx.conf.cacheDir, ctx.conf.lockTimeout * 1000, async () => {
     const j = readJournal(ctx.conf.cacheDir, (m) => ctx.log.error(m));
+    const done: HistoryRecord[] = [];
     for (const a of held) {
       const e = j.entries[a.mac!];
-      if (e && e.owner === a.macOwner) j.entries[a.mac!] = { ...e, state: 'active', since: nowSec() };
+      if (e && e.owner === a.macOwner) {
+        if (e.state !== 'active') done.push(historyRecord(a.mac!, e.owner, 'activate', nodeName(ctx), { containerID: e.containerID }));
+        j.entries[a.mac!] = { ...e, state: 'active', since: nowSec() };
+      }
     }
     writeJournal(ctx.conf.cacheDir, j);
+    history(ctx, done);
   });
 }
 
@@ -129,7 +155,7 @@ export async function releaseMacs(ctx: VerbContext, atts: Attachment[], api?: Ku
     await withLedger(ctx, useApi, async (j, cluster) => {
       held = ours(ctx, j, held);
       for (const a of held) {
-        if (j.entries[a.mac!]?.state !== 'released') ctx.counts.releases++;
+        if (j.entries[a.mac!]?.state !== 'released') released(ctx, a);
         j.entries[a.mac!] = { ...(j.entries[a.mac!] ?? { containerID: ctx.env.containerID, pid: process.pid }), owner: a.macOwner!, state: 'released', since: nowSec(), pendingRelease: true };
       }
       writeJournal(conf.cacheDir, j);
@@ -158,11 +184,22 @@ async function deferRelease(ctx: VerbContext, held: Attachment[]): Promise<void>
   await withJournalLock(ctx.conf.cacheDir, ctx.conf.lockTimeout * 1000, async () => {
     const j = readJournal(ctx.conf.cacheDir, (m) => ctx.log.error(m));
     for (const a of ours(ctx, j, held)) {
-      if (j.entries[a.mac!]?.state !== 'released') ctx.counts.releases++;
+      if (j.entries[a.mac!]?.state !== 'released') released(ctx, a);
       j.entries[a.mac!] = { ...(j.entries[a.mac!] ?? { containerID: ctx.env.containerID, pid: process.pid }), owner: a.macOwner!, state: 'released', since: nowSec(), pendingRelease: true };
     }
     writeJournal(ctx.conf.cacheDir, j);
   });
+}
+
+/** Counts a release and records it in the node's history. */
+function released(ctx: VerbContext, a: Attachment): void {
+  ctx.counts.releases++;
+  history(ctx, [historyRecord(a.mac!, a.macOwner!, 'release', nodeName(ctx), { containerID: ctx.env.containerID })]);
+}
+
+/** Appends to the node's MAC history (under the ledger lock); a failure is logged, never fatal. */
+function history(ctx: Pick<VerbContext, 'conf' | 'log'>, records: HistoryRecord[]): void {
+  recordHistory(ctx.conf.cacheDir, records, (m) => ctx.log.error(m));
 }
 
 /** The MACs this container may release: not those a newer sandbox of the same owner has taken back meanwhile. */
@@ -175,31 +212,53 @@ function ours(ctx: VerbContext, j: Journal, held: Attachment[]): Attachment[] {
   });
 }
 
+/** One change a sync made: a deferred release pushed, a dead ADD's MAC reclaimed, an old release forgotten, an intent dropped. */
+export interface SyncChange {
+  change: 'pushed' | 'reclaimed' | 'forgotten' | 'intent-dropped';
+  owner: Owner;
+  /** Absent for an intent that never got a MAC. */
+  mac?: string;
+  containerID: string;
+}
+
 /**
  * Brings the cluster up to date with the journal: pending releases are pushed; reservations and
  * intents of ADDs that died (process gone, no cache entry) are released; released entries past
- * their grace period are forgotten.
+ * their grace period are forgotten. Returns what it changed.
  */
-export async function sync(ctx: Pick<VerbContext, 'conf' | 'log'>, j: Journal, cluster: ClusterLedger): Promise<void> {
+export async function sync(ctx: { conf: Pick<Conf, 'cacheDir' | 'macGracePeriod'>; log: Pick<Logger, 'info' | 'error'> }, j: Journal, cluster: ClusterLedger): Promise<SyncChange[]> {
   const now = nowSec();
+  const changes: SyncChange[] = [];
+  // Each change is recorded as it happens: a later failure (the API down again) must not lose the earlier ones.
+  const note = (c: SyncChange) => {
+    changes.push(c);
+    if (c.mac && c.change !== 'forgotten') {
+      recordHistory(ctx.conf.cacheDir, [historyRecord(c.mac, c.owner, 'sync-release', cluster.node, { containerID: c.containerID })], (m) => ctx.log.error(m));
+    }
+  };
   const dead = (containerID: string, pid: number) => !alive(pid) && readCache(ctx.conf.cacheDir, containerID).kind === 'missing';
   for (const [mac, e] of Object.entries(j.entries)) {
     if (e.pendingRelease || (e.state === 'reserved' && dead(e.containerID, e.pid))) {
       await cluster.release(mac, e.owner);
       j.entries[mac] = { ...e, state: 'released', since: e.pendingRelease ? e.since : now };
       delete j.entries[mac]!.pendingRelease;
+      note({ change: e.pendingRelease ? 'pushed' : 'reclaimed', owner: e.owner, mac, containerID: e.containerID });
       ctx.log.info(`MAC ${mac} of ${e.owner} released in the cluster (journal sync)`);
     } else if (e.state === 'released' && now - e.since >= ctx.conf.macGracePeriod) {
       delete j.entries[mac];
+      note({ change: 'forgotten', owner: e.owner, mac, containerID: e.containerID });
     }
   }
   for (const intent of [...j.intents]) {
     if (alive(intent.pid) && intent.pid !== process.pid) continue;
     if (readCache(ctx.conf.cacheDir, intent.containerID).kind !== 'missing') continue;
     const mac = await cluster.findOwner(intent.owner);
-    if (mac && !j.entries[mac]) await cluster.release(mac, intent.owner);
+    const reclaim = mac !== undefined && !j.entries[mac];
+    if (reclaim) await cluster.release(mac, intent.owner);
     j.intents = j.intents.filter((i) => i !== intent);
+    note({ change: reclaim ? 'reclaimed' : 'intent-dropped', owner: intent.owner, ...(reclaim ? { mac } : {}), containerID: intent.containerID });
   }
+  return changes;
 }
 
 /** Whether pool MACs are handed out in `namespace`: its macmux.io/mac-assignment label, else the config's default. */

@@ -1,0 +1,66 @@
+// `macmux ledger release <mac> [--force]`: the operator releases a MAC for its owner, on its home; --force also skips the grace period.
+import { macKey } from '../../mac/holding';
+import { historyRecord } from '../../mac/history';
+import { POOL_CM } from '../../mac/home';
+import { CliFailure, Exit, print, type CliIo } from '../io';
+import { clusterOf, macArg, operatorHistory, podOfOwner, takeCensus, withSession, type LedgerOpts, type Session } from './common';
+
+export interface Released {
+  mac: string;
+  owner: string;
+  /** Its state before. */
+  state: string;
+  node: string;
+  /** Whether the owner's pod exists ('unknown' when the owner names no pod). */
+  pod: 'exists' | 'gone' | 'unknown';
+  force: boolean;
+  /** released: kept for its owner for the grace period; freed: free now; already-released: nothing to do. */
+  result: 'released' | 'freed' | 'already-released';
+  /** The ConfigMaps written. */
+  configMaps: string[];
+}
+
+/** Whether the pod of `owner` exists. */
+export async function podState(x: Session, owner: string): Promise<Released['pod']> {
+  const pod = podOfOwner(owner);
+  if (!pod) return 'unknown';
+  return (await x.api.getPod(pod.namespace, pod.name)) ? 'exists' : 'gone';
+}
+
+export async function release(io: CliIo, macText: string, opts: LedgerOpts & { force?: boolean }): Promise<void> {
+  const mac = macArg(macText);
+  const force = opts.force === true;
+  await withSession(io, opts, async (x) => {
+    const { c } = await takeCensus(x);
+    const entries = c.entries.filter((e) => e.mac === mac);
+    const target = entries.find((e) => e.atHome) ?? entries[0];
+    if (!c.spec || !target) {
+      throw new CliFailure(Exit.NotFound, `MAC ${mac}: no ledger ConfigMap in namespace ${x.s.namespace} records it, so there is nothing to release; check --namespace, or \`macmux ledger list\``);
+    }
+    if (!target.atHome && target.cm !== POOL_CM) {
+      throw new CliFailure(Exit.Failed, `MAC ${mac} is recorded only in ${target.cm}, which is not its home: a stray copy that allocation ignores; if it is wrong, remove key ${macKey(mac)} from that ConfigMap (kubectl -n ${x.s.namespace} edit configmap ${target.cm})`);
+    }
+    const base = { mac, owner: target.owner, state: target.state, node: target.node, force };
+    if (target.state === 'released' && !force) {
+      const out: Released = { ...base, pod: 'unknown', result: 'already-released', configMaps: [] };
+      print(io, opts.output, out, () => `MAC ${mac} is already released by ${target.owner}${target.live ? ' (held for its owner during the grace period; --force frees it now)' : ' and free'}\n`);
+      return;
+    }
+    const pod = await podState(x, target.owner);
+    if (pod !== 'gone' && !force) {
+      const why = pod === 'exists' ? `its pod ${podOfOwner(target.owner)!.namespace}/${podOfOwner(target.owner)!.name} still exists` : `its owner ${target.owner} names no pod to check`;
+      throw new CliFailure(Exit.Failed, `not releasing MAC ${mac} (${target.state} for ${target.owner}): ${why}, so another pod could get a MAC in use; delete the pod first, or pass --force to release it anyway (it is then free at once)`);
+    }
+    const done = await clusterOf(x).operatorRelease(mac, target.owner, force);
+    if (!done.held) {
+      throw new CliFailure(Exit.Failed, `MAC ${mac} is no longer held by ${target.owner} (it changed while releasing); look again with \`macmux ledger show ${mac}\``);
+    }
+    await operatorHistory(x, [historyRecord(mac, target.owner, 'operator-release', target.node, { force })]);
+    const out: Released = { ...base, pod, result: force ? 'freed' : 'released', configMaps: done.written };
+    print(io, opts.output, out, () =>
+      force
+        ? `MAC ${mac} of ${target.owner} freed (no grace period) in ${done.written.join(', ') || 'no ConfigMap (already free)'}\n`
+        : `MAC ${mac} of ${target.owner} released in ${done.written.join(', ')}; it stays its owner's for the grace period\n`,
+    );
+  });
+}
