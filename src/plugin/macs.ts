@@ -93,9 +93,8 @@ export async function assignMacs(ctx: VerbContext, api: KubeApi, pod: PodInfo, a
           });
         } else {
           const local = Object.entries(j.entries).find(([, e]) => e.owner === owner)?.[0];
-          mac = local ?? (await cluster.findOwner(owner));
-          if (mac) await cluster.claim(mac, owner);
-          else mac = await cluster.allocate(owner);
+          const sticky = local ?? (await cluster.findOwner(owner));
+          mac = sticky !== undefined && (await reclaim(ctx, j, cluster, sticky, owner)) ? sticky : await cluster.allocate(owner);
         }
       } catch (e) {
         // A refusal is definite: nothing was written. Only an uncertain outcome (code 11) keeps the intent for reclaiming.
@@ -111,6 +110,23 @@ export async function assignMacs(ctx: VerbContext, api: KubeApi, pod: PodInfo, a
       log.info(`MAC ${mac} held for ${owner}`);
     }
   });
+}
+
+/**
+ * Takes `owner`'s previous MAC back. False when another owner holds it now (an operator freed it
+ * with `ledger release --force`, or its grace period ended): the journal forgets it and the caller
+ * allocates a new one, since a MAC the pod never asked for is not worth failing the ADD over.
+ */
+async function reclaim(ctx: VerbContext, j: Journal, cluster: ClusterLedger, mac: string, owner: Owner): Promise<boolean> {
+  try {
+    await cluster.claim(mac, owner);
+    return true;
+  } catch (e) {
+    if (!(e instanceof CniError && e.code === Code.MacConflict)) throw e;
+    ctx.log.info(`MAC ${mac} of ${owner} is held by another owner now (${e.message}); allocating another`);
+    if (j.entries[mac]?.owner === owner) delete j.entries[mac];
+    return false;
+  }
 }
 
 /** After a successful ADD: the journal's reservations become active. */

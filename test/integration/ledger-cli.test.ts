@@ -374,6 +374,27 @@ describe('macmux ledger', () => {
     assert.deepEqual(await cliJson<unknown[]>(['ledger', 'gc', '--config', a.conflist]), [], 'nothing left to collect');
   });
 
+  it('after release --force lets another owner take the MAC, the old owner\'s next sandbox gets a new MAC instead of failing', async (t) => {
+    const w = await World.create(t, ['blue']);
+    const a = w.node('node-a');
+    const b = w.node('node-b');
+    const first = await w.addPod(a, 'p1', [{ name: 'blue' }]);
+    const [m] = w.of('t/p1/blue').map((x) => x.mac) as [string];
+    await cliJson(['ledger', 'release', m, '--force', '--config', a.conflist]);
+    assert.equal((await w.del(first)).status, 0);
+    assert.equal(a.journal().entries[m]?.owner, 't/p1/blue', "node-a's journal still remembers p1's MAC");
+    // Another pod on another node asks for that very MAC and gets it.
+    await w.addPod(b, 'q', [{ name: 'blue', mac: m }]);
+    assert.deepEqual(w.of('t/q/blue').map((x) => [x.mac, x.h.state]), [[m, 'active']]);
+    // p1 comes back on node-a: its old MAC is taken, so it gets another one (the ADD must not fail with code 100).
+    await w.addPod(a, 'p1', [{ name: 'blue' }]);
+    const now = w.of('t/p1/blue').filter((x) => x.h.state === 'active');
+    assert.equal(now.length, 1);
+    assert.notEqual(now[0]!.mac, m);
+    assert.deepEqual(w.of('t/q/blue').map((x) => [x.mac, x.h.state]), [[m, 'active']], "q keeps its MAC");
+    assert.notEqual(a.journal().entries[m]?.owner, 't/p1/blue', 'the stale journal entry is gone');
+  });
+
   it('sync pushes a release deferred while the API was down; API unreachable is exit 4', async (t) => {
     const w = await World.create(t, ['blue']);
     const a = w.node('node-a', { timeBudget: { del: 2 } });
