@@ -35,7 +35,16 @@ export function buildProgram(io: CliIo): Command {
   program.addCommand(installCommand(io));
   program.addCommand(ledgerCommand(io));
   program.addCommand(doctorCommand(io));
+  settle(program, io);
   return program;
+}
+
+/** addCommand does not pass settings down: every command reports through `io` and throws instead of exiting, so runCli sets the exit code. */
+function settle(cmd: Command, io: CliIo): void {
+  for (const sub of cmd.commands) {
+    sub.configureOutput({ writeOut: io.out, writeErr: io.err }).exitOverride();
+    settle(sub, io);
+  }
 }
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */

@@ -78,6 +78,8 @@ export class Installer {
     attempt(() => copyCa(s.caFile, at(t.ca)) && this.log.info(`refreshed the CA copy ${at(t.ca)} from ${s.caFile}`));
     attempt(() => writeKubeconfig(at(t.kubeconfig), { server: s.server, caFile: t.ca, tokenFile: t.token, namespace: s.namespace }) && this.log.info(`wrote ${at(t.kubeconfig)}`));
     const settings = attempt(() => readPluginSettings(s.configFile));
+    // The runtime must never see a conflist whose binary, token or kubeconfig is missing.
+    const prerequisites = problems.length === 0;
 
     try {
       const pool = await withApi(s, this.apiBudgetMs, (api) => readPool(api, s.namespace));
@@ -95,6 +97,10 @@ export class Installer {
       this.warn(primary.warnings);
       if (!primary.ok) throw new CliFailure(Exit.Failed, primary.reason);
       if (!settings) return; // already reported
+      if (!prerequisites) {
+        problems.push({ kind: 'failed', msg: `${at(t.conflist)} not written: the binary, token or kubeconfig above is not in place` });
+        return;
+      }
       const existing = readIfExists(at(t.conflist))?.toString('utf8');
       const known = this.knownPool ?? (existing !== undefined ? poolOf(existing) : undefined);
       if (!known && settings.macPool === undefined) {

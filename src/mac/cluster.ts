@@ -183,7 +183,7 @@ export class ClusterLedger {
    * it stays the owner's for the grace period; with `force` it is free at once. `held` is false when `owner`
    * holds it nowhere (it changed hands, or was never theirs); `written` names the ConfigMaps changed.
    */
-  async operatorRelease(mac: string, owner: Owner, force: boolean): Promise<{ held: boolean; written: string[] }> {
+  async operatorRelease(mac: string, owner: Owner, force: boolean, seen?: { node: string; since: number }): Promise<{ held: boolean; written: string[] }> {
     const n = macToInt(mac);
     const key = macKey(mac);
     const pool = await this.pool(true);
@@ -197,7 +197,8 @@ export class ClusterLedger {
       let wrote = false;
       await this.cas(name, labelsFor(name), viaLeftover, (data) => {
         const cur = holding(data, mac) ?? (viaLeftover ? leftover : undefined);
-        mine = cur?.owner === owner;
+        // Only the holding the operator saw: a pod re-created meanwhile (same owner, another node or time) keeps its MAC.
+        mine = cur?.owner === owner && (!seen || name !== home || (cur.node === seen.node && cur.since === seen.since));
         wrote = false;
         if (!cur || !mine) return false;
         if (force) {

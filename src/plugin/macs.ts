@@ -185,7 +185,8 @@ export async function releaseMacs(ctx: VerbContext, atts: Attachment[], api?: Ku
       }
     });
   } catch (e) {
-    if (e instanceof CniError && e.code === Code.TryAgainLater) {
+    // Unreachable, or refused (a token that died with the DaemonSet pod that copied it, until its successor copies a new one): a DEL still succeeds.
+    if (e instanceof CniError && (e.code === Code.TryAgainLater || e.code === Code.ApiRefused)) {
       log.error(`MAC release deferred: ${e.message}`);
       return deferRelease(ctx, held);
     }

@@ -21,6 +21,20 @@ it('macmux name prints net + md5(name)[:12], and version the package version', (
   assert.equal(bad.stdout, '');
 });
 
+it('usage errors exit 2 in every command, and --help exits 0', () => {
+  const run = (args: string[]) => spawnSync(BINARY, args, { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  for (const args of [['frobnicate'], ['doctor', '--bogus'], ['install', '--once', '--bogus'], ['ledger', 'list', '--bogus'], ['name']]) {
+    const r = run(args);
+    assert.equal(r.status, 2, `macmux ${args.join(' ')}: ${r.status} ${r.stderr}`);
+    assert.match(r.stderr, /error: /);
+  }
+  for (const args of [['--help'], ['doctor', '--help'], ['install', '--help'], ['ledger', 'gc', '--help']]) {
+    const r = run(args);
+    assert.equal(r.status, 0, `macmux ${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stdout, /^Usage: macmux/);
+  }
+});
+
 it('a library bundled with the stubs (ws) takes its pure-JS fallback instead of calling a stub', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'macmux-stub-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -257,6 +257,29 @@ describe('macmux install --once', () => {
     }
   });
 
+  it('writes no conflist while the binary or the token cannot be put in place: the runtime never sees a conflist without them', async (t) => {
+    const root = hostRoot(t);
+    writeJson(join(root, 'etc/cni/net.d/10-bridge.conflist'), bridgePrimary('10.22.0.0/16'));
+    const conflist = join(root, 'etc/cni/net.d/00-macmux.conflist');
+    // No projected token yet.
+    const noToken = await spawnInstall(['--root', root, '--once', '--server', api.url, '--token-file', join(root, 'no-such-token'), '--ca-file', api.caFile]).done;
+    assert.notEqual(noToken.status, 0, noToken.stderr);
+    assert.match(noToken.stderr, /not written/);
+    assert.equal(existsSync(conflist), false);
+    // The bin dir cannot be written (a file stands where the directory should be).
+    rmSync(join(root, 'opt/cni/bin'), { recursive: true, force: true });
+    mkdirSync(join(root, 'opt/cni'), { recursive: true });
+    writeFileSync(join(root, 'opt/cni/bin'), 'not a directory');
+    const noBinary = await once(root);
+    assert.notEqual(noBinary.status, 0, noBinary.stderr);
+    assert.equal(existsSync(conflist), false);
+    // Once both are possible, everything is written.
+    rmSync(join(root, 'opt/cni/bin'));
+    const ok = await once(root);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(existsSync(conflist), true);
+  });
+
   it('warns when the primary sorts before the conflist, and --primary picks another file', async (t) => {
     const root = hostRoot(t);
     const dir = join(root, 'etc/cni/net.d');

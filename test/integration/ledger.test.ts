@@ -866,6 +866,34 @@ describe('the MAC ledger', () => {
     assert.deepEqual(w.holdings().filter((x) => live(x.h)), []);
   });
 
+  it('token refused during DEL (401, as when the DaemonSet pod whose token was copied is gone): DEL succeeds, the release waits in the journal', async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t8');
+    w.nad('t8', 'blue', lan);
+    const a = w.node('node-a', { timeBudget: { del: 2 } });
+    const p = await w.pod(a, 't8', 'p', [{ name: 'blue' }]);
+    assert.equal((await w.add(p)).status, 0);
+    const mac = (await w.macOf(p, 'blue'))!;
+
+    const good = w.api.token;
+    w.api.setToken('a-token-the-plugin-does-not-have');
+    const d = await w.del(p);
+    assert.equal(d.status, 0, why(d));
+    assert.ok(w.api.requests.some((r) => r.status === 401), 'the API refused the stale token');
+    assert.deepEqual([...(await w.macs(p.netns)).keys()], ['lo']);
+    const e = a.journal().entries[mac];
+    assert.deepEqual(e && [e.owner, e.state, e.pendingRelease], ['t8/p/blue', 'released', true], 'the journal keeps a pending release');
+
+    w.api.setToken(good);
+    const q = await w.pod(a, 't8', 'q', [{ name: 'blue' }]);
+    assert.equal((await w.add(q)).status, 0);
+    const h = w.atHome(mac);
+    assert.deepEqual(h && [h.state, h.owner], ['released', 't8/p/blue'], 'the release was pushed once the token worked again');
+    assert.equal((await w.del(q)).status, 0);
+  });
+
   it('API down during DEL: DEL succeeds, the release waits in the journal and is pushed by the next invocation', async (t) => {
     const w = await World.create(t);
     const lan = w.bridge('l');

@@ -39,7 +39,7 @@ export async function gc(io: CliIo, opts: LedgerOpts & { dryRun?: boolean }): Pr
       if (!(await podGone(e.owner))) continue;
       const row: Collected = { mac: e.mac, owner: e.owner, state: e.state, node: e.node, configMap: e.cm, action: 'would-release' };
       if (!opts.dryRun) {
-        const done = await cluster.operatorRelease(e.mac, e.owner, false);
+        const done = await cluster.operatorRelease(e.mac, e.owner, false, { node: e.node, since: e.since });
         row.action = done.held ? 'released' : 'skipped';
         if (done.held) records.push(historyRecord(e.mac, e.owner, 'operator-release', e.node));
       }

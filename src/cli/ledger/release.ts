@@ -51,7 +51,7 @@ export async function release(io: CliIo, macText: string, opts: LedgerOpts & { f
       const why = pod === 'exists' ? `its pod ${podOfOwner(target.owner)!.namespace}/${podOfOwner(target.owner)!.name} still exists` : `its owner ${target.owner} names no pod to check`;
       throw new CliFailure(Exit.Failed, `not releasing MAC ${mac} (${target.state} for ${target.owner}): ${why}, so another pod could get a MAC in use; delete the pod first, or pass --force to release it anyway (it is then free at once)`);
     }
-    const done = await clusterOf(x).operatorRelease(mac, target.owner, force);
+    const done = await clusterOf(x).operatorRelease(mac, target.owner, force, target.atHome ? { node: target.node, since: target.since } : undefined);
     if (!done.held) {
       throw new CliFailure(Exit.Failed, `MAC ${mac} is no longer held by ${target.owner} (it changed while releasing); look again with \`macmux ledger show ${mac}\``);
     }

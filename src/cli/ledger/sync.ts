@@ -17,7 +17,7 @@ export async function syncCmd(io: CliIo, opts: LedgerOpts): Promise<void> {
   await withSession(io, opts, async (x) => {
     const { s } = x;
     if (!existsSync(s.cacheDir)) {
-      throw new CliFailure(Exit.NotFound, `no macmux state dir ${s.cacheDir} on this machine: run \`macmux ledger sync\` on the node (e.g. kubectl exec into its macmux pod), or pass --config with that node's conflist`);
+      throw new CliFailure(Exit.NotFound, `no macmux state dir ${s.cacheDir} on this machine: run \`/opt/cni/bin/macmux ledger sync\` on that node (e.g. kubectl debug node/<node> -it --image=busybox -- chroot /host /opt/cni/bin/macmux ledger sync), or pass --config with that node's conflist`);
     }
     let changes: SyncChange[] = [];
     if (existsSync(journalDir(s.cacheDir))) {
