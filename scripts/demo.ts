@@ -40,6 +40,17 @@ function run(api: ApiServer, command: string, uid: string): Promise<{ status: nu
   });
 }
 
+/** The operator CLI (no CNI_COMMAND): prints its output indented. */
+function operator(args: string[]): Promise<void> {
+  console.log(`\n$ macmux ${args.join(' ')}`);
+  return new Promise((done, fail) => {
+    const child = spawn(binary, args, { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.on('close', (status) => (status === 0 ? (console.log(indent(stdout.trimEnd())), done()) : fail(new Error(`macmux ${args[0]} exited ${status}`))));
+  });
+}
+
 function showPod(): void {
   const links = JSON.parse(ip('-n', ns, '-d', '-j', 'addr')) as Array<{ ifname: string; address: string; linkinfo?: { info_kind?: string }; addr_info: Array<{ family: string; local: string; prefixlen: number }> }>;
   console.log(`    ${'DEVICE'.padEnd(16)} ${'KIND'.padEnd(8)} ${'MAC'.padEnd(18)} IPv4`);
@@ -89,6 +100,7 @@ async function main(): Promise<void> {
     const status = (patch?.body as { metadata?: { annotations?: Record<string, string> } })?.metadata?.annotations?.['k8s.v1.cni.cncf.io/network-status'];
     console.log('\nthe MAC ledger: each MAC at its home ConfigMap (state|owner|node|since; a = active):');
     showLedger(api);
+    await operator(['ledger', 'list', '--kubeconfig', api.kubeconfig, '--namespace', 'kube-system']);
     console.log(`\nthe API server received one merge patch (${patch?.contentType}) with k8s.v1.cni.cncf.io/network-status:`);
     console.log(indent(status ?? '(none)'));
 

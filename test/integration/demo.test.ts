@@ -18,5 +18,9 @@ it('the demo adds eth0, net9f27410725ab (with the requested MAC) and net48d62159
   assert.match(r.stdout, new RegExp(`${blue}\\s+a\\|default/demo/blue\\|demo-node\\|`));
   assert.match(r.stdout, new RegExp(`${blue}\\s+x\\|default/demo/blue\\|demo-node\\|`));
   assert.match(r.stdout, /02:00:5e:10:00:2a\s+a\|default\/demo\/green\|/, 'the requested MAC is recorded too');
+  // The operator CLI's view of the same ledger: both MACs active, owned by the pod, written by demo-node.
+  assert.match(r.stdout, /\$ macmux ledger list --kubeconfig \S+ --namespace kube-system\n\s+MAC\s+OWNER\s+STATE/);
+  assert.match(r.stdout, new RegExp(`${blue}\\s+default/demo/blue\\s+active\\s+demo-node`));
+  assert.match(r.stdout, /02:00:5e:10:00:2a\s+default\/demo\/green\s+active\s+demo-node/);
   assert.equal(sh('ip', ['netns', 'list']).includes('macmux-demo-pod'), false, 'the demo cleaned up its netns');
 });
