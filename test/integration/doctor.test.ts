@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer, type ApiServer } from '../apiserver/server';
 import { writeKubeconfig } from '../apiserver/kubeconfig';
-import { BINARY, PLUGIN_DIR } from './harness';
+import { PLUGIN_DIR, cliAsync, type CliRun } from './harness';
 import { encodeHolding, type Holding } from '../../src/mac/holding';
 import { claimsCm } from '../../src/mac/home';
 
@@ -22,26 +22,9 @@ const OUTSIDE = '0e:00:00:00:00:01'; // a requested MAC outside the range: its h
 const key = (mac: string) => mac.replace(/:/g, '');
 const held = (owner: string, node: string, state: Holding['state'] = 'active', since = NOW()) => encodeHolding({ owner, node, state, since });
 
-interface Run {
-  status: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+type Run = CliRun;
 
-/** Runs the binary with exactly `env` (plus PATH): no NODE_EXTRA_CA_CERTS or CNI_PATH leak in from the test's environment. */
-function macmux(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status: status ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ms: Date.now() - started }));
-  });
-}
+const macmux = cliAsync;
 
 interface World {
   api: ApiServer;

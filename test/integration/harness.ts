@@ -3,6 +3,7 @@ import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { get as httpGet } from 'node:http';
 
 export const ROOT = resolve(__dirname, '..', '..');
 /** The built executable; MACMUX_BINARY points the tests at another build. */
@@ -65,6 +66,44 @@ export function cniAsync(command: string, conf: unknown, env: Record<string, str
       }
     });
     child.stdin.end(stdinOf(conf));
+  });
+}
+
+export interface CliRun {
+  status: number;
+  stdout: string;
+  stderr: string;
+  /** Wall time of the run, in ms. */
+  ms: number;
+}
+
+/**
+ * Runs the built executable as the operator CLI (no CNI_COMMAND) with exactly PATH plus `env`, so that
+ * nothing leaks in from the test's environment (NODE_EXTRA_CA_CERTS, CNI_PATH); without blocking the event loop.
+ */
+export function cliAsync(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(BINARY, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status: status ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ms: Date.now() - started }));
+  });
+}
+
+/** GET http://127.0.0.1:<port><path> (install's endpoints). */
+export function httpText(port: number, path: string): Promise<{ status: number; body: string; type: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), type: String(res.headers['content-type'] ?? '') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
   });
 }
 

@@ -7,12 +7,11 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { startApiServer, type ApiServer } from '../apiserver/server';
-import { BINARY, PLUGIN_DIR, Sandbox, cniAsync, links } from './harness';
+import { BINARY, PLUGIN_DIR, Sandbox, cniAsync, httpText, links } from './harness';
 import { macmuxConf } from '../../src/cli/setup';
 import { deviceName } from '../../src/util/names';
 
@@ -102,17 +101,7 @@ async function until<T>(what: string, fn: () => T | Promise<T>, ms = 20_000): Pr
   }
 }
 
-function fetch(port: number, path: string): Promise<{ status: number; body: string; type: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), type: String(res.headers['content-type'] ?? '') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
-}
+const fetch = httpText;
 
 /** Starts a long-running install; resolves once it printed its address. Killed after the test if still running. */
 async function serveInstall(t: TestContext, args: string[], a: ApiServer = api): Promise<{ port: number; child: ChildProcess; stderr: () => string; done: Promise<Done> }> {

@@ -3,13 +3,13 @@
 // namespaces) or put directly; asserts the JSON printed, the exit codes, and what the server holds afterwards.
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startApiServer, type ApiServer } from '../apiserver/server';
-import { BINARY, PLUGIN_DIR, cniAsync, type RunResult } from './harness';
+import { PLUGIN_DIR, cliAsync, cniAsync, type RunResult } from './harness';
 import { decodeHolding, type Holding } from '../../src/mac/holding';
 
 const exec = promisify(execFile);
@@ -22,24 +22,8 @@ const PID = process.pid % 100000;
 const macKey = (mac: string) => mac.replace(/:/g, '');
 const keyMac = (key: string) => key.replace(/(..)(?!$)/g, '$1:');
 
-interface CliRun {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
 
-/** Runs `macmux <args>` (no CNI_COMMAND: the operator CLI) without blocking the in-process API server. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status: status ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-  });
-}
+const cli = cliAsync;
 
 /** Runs a CLI command that must succeed and print JSON; returns it parsed. */
 async function cliJson<T>(args: string[]): Promise<T> {
@@ -430,7 +414,7 @@ describe('macmux ledger', () => {
     // A node whose state dir does not exist here (the command run off the node): not found, saying where to run it.
     const elsewhere = await cli(['ledger', 'sync', '--config', w.node('node-q').conflist]);
     assert.equal(elsewhere.status, 3, why(elsewhere));
-    assert.match(elsewhere.stderr, /on the node/);
+    assert.match(elsewhere.stderr, /run `\/opt\/cni\/bin\/macmux ledger sync` on that node/);
     // No credentials in the config and no --kubeconfig: usage, naming --kubeconfig.
     const noCreds = w.node('node-n', { kubeconfig: undefined });
     const r = await cli(['ledger', 'list', '--config', noCreds.conflist]);

@@ -6,12 +6,11 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startApiServer } from '../apiserver/server';
-import { BINARY, PLUGIN_DIR, cniAsync, type RunResult } from './harness';
+import { BINARY, PLUGIN_DIR, cniAsync, httpText, type RunResult } from './harness';
 import { deviceName } from '../../src/util/names';
 
 const exec = promisify(execFile);
@@ -23,17 +22,7 @@ const PID = process.pid % 100000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const why = (r: RunResult) => `status ${r.status}: ${r.stdout} ${r.stderr}`;
 
-function fetchText(port: number, path: string): Promise<{ status: number; body: string; type: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpGet({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), type: String(res.headers['content-type'] ?? '') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
-}
+const fetchText = httpText;
 
 /** Polls `fn` until it returns something truthy; fails naming `what` (and the last value seen) after `ms`. */
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
