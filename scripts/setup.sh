@@ -8,6 +8,9 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/macvlan ] && [ -x /usr/lib/cni/host-local ] || need_apt+=(containernetworking-plugins)
 command -v strip >/dev/null 2>&1 || need_apt+=(binutils)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# The libcni test driver (test/libcni/driver): Go and Debian's libcni 1.1.2, built offline in GOPATH mode.
+[ -x /usr/bin/go ] || need_apt+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || need_apt+=(golang-github-appc-cni-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: need root to install: ${need_apt[*]}" >&2

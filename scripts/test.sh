@@ -9,4 +9,5 @@ if [ "$(id -u)" != 0 ]; then
 fi
 npx tsc --noEmit -p .
 npm run build --silent
+bash scripts/build-libcni-driver.sh
 exec node --import tsx --test --test-concurrency=1 test/unit/*.test.ts test/integration/*.test.ts
