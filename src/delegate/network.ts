@@ -107,3 +107,9 @@ export async function gcNetwork(list: NetworkList, inv: Invocation, valid: Array
   if (list.disableGC || compareVersions(list.cniVersion, '1.1.0') < 0) return;
   for (let i = 0; i < list.plugins.length; i++) await run(list, i, inv, 'GC', undefined, { 'cni.dev/valid-attachments': valid });
 }
+
+/** STATUS through every plugin, from 1.1.0 on, stopping at the first error as libcni does; older lists are not asked. */
+export async function statusNetwork(list: NetworkList, inv: Invocation): Promise<void> {
+  if (compareVersions(list.cniVersion, '1.1.0') < 0) return;
+  for (let i = 0; i < list.plugins.length; i++) await run(list, i, inv, 'STATUS');
+}
