@@ -100,7 +100,10 @@ export class ClusterLedger {
           if (x === undefined) break;
           const mac = intToMac(x);
           const got = await this.cas(mine, labelsFor(mine), true, (data) => {
-            if (!isFree(holding(data, mac), this.now(), this.opts.graceSec)) return 'taken';
+            const h = holding(data, mac);
+            // Already this owner's, written here: our own write, applied although its answer was lost (the retry got a 409).
+            if (h && h.owner === owner && h.node === node && h.state !== 'released') return false;
+            if (!isFree(h, this.now(), this.opts.graceSec)) return 'taken';
             return put(data, mac, reserve(undefined, owner, node, this.now(), this.opts.graceSec, mac), 'active', this.now());
           });
           if (got !== 'taken') return mac;

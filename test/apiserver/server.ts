@@ -57,6 +57,8 @@ export interface FaultSpec {
   retryAfter?: number;
   /** destroy the connection without answering */
   drop?: boolean;
+  /** serve the request (a write is applied), then destroy the connection instead of answering: the answer is lost */
+  dropAnswer?: boolean;
 }
 
 export interface FaultHandle {
@@ -354,8 +356,10 @@ export class ApiServer {
     const fault = this.faults.find(
       (f) => (f.times === undefined || f.hits < f.times) && (!f.method || f.method.toUpperCase() === method) && (f.match instanceof RegExp ? f.match.test(info.path) : f.match(info)),
     );
+    let loseAnswer = false;
     if (fault) {
       fault.hits++;
+      loseAnswer = fault.dropAnswer === true;
       if (fault.delay) await this.sleep(fault.delay);
       if (fault.drop) {
         req.socket.destroy();
@@ -368,16 +372,22 @@ export class ApiServer {
       }
     }
     if (res.destroyed) return;
+    // With dropAnswer, the request is served in full and only its answer is lost.
+    const reply = (code: number, out: unknown, headers?: Record<string, string>): void => {
+      if (!loseAnswer) return this.respond(res, entry, code, out, headers);
+      entry.status = code;
+      req.socket.destroy();
+    };
     try {
       if (auth === undefined || auth !== this.currentToken) throw unauthorized();
       if (url.pathname === '/version') {
         if (method !== 'GET') throw methodNotAllowed();
-        this.respond(res, entry, 200, SERVER_VERSION);
+        reply(200, SERVER_VERSION);
         return;
       }
       if (review) {
         const { code, out } = this.review(method, mediaType(entry.contentType), body, parseError);
-        this.respond(res, entry, code, out);
+        reply(code, out);
         return;
       }
       if (!rt) throw pathNotFound();
@@ -387,10 +397,10 @@ export class ApiServer {
       if (this.refuses(verb, r.plural, namespace)) throw forbidden(this.user, verb, r, namespace, rt.name);
       if (size > MAX_BODY) throw new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
       const { code, out } = this.serve(verb, rt, method, mediaType(entry.contentType), body, parseError, query);
-      this.respond(res, entry, code, out);
+      reply(code, out);
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
-      this.respond(res, entry, e.code, e.status(), e.headers);
+      reply(e.code, e.status(), e.headers);
     }
   }
 

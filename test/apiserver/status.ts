@@ -84,11 +84,14 @@ export const methodNotAllowed = (): ApiError => new ApiError(405, 'MethodNotAllo
 export const unsupportedMediaType = (contentType: string, accepted: string[]): ApiError =>
   new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format (${contentType || 'none'}) - accepted media types include: ${accepted.join(', ')}`);
 
-/** The Status a fault answers with: 429 carries Retry-After, like the real priority-and-fairness rejection. */
+/** The Status a fault answers with: 429 carries Retry-After, like the real priority-and-fairness rejection; 409 is a Conflict. */
 export function injected(code: number, message?: string, retryAfter = 1): ApiError {
   switch (code) {
     case 429:
       return new ApiError(429, 'TooManyRequests', message ?? 'Too many requests, please try again later.', { retryAfterSeconds: retryAfter }, { 'Retry-After': String(retryAfter) });
+    case 409:
+      // As a resourceVersion conflict on update (the kind of 409 a real server answers most).
+      return new ApiError(409, 'Conflict', `Operation cannot be fulfilled: ${message ?? 'the object has been modified; please apply your changes to the latest version and try again'}`, {});
     case 500:
       return new ApiError(500, 'InternalError', `Internal error occurred: ${message ?? 'injected fault'}`, { causes: [{ message: message ?? 'injected fault' }] });
     case 503:
