@@ -1,11 +1,12 @@
 // The node-local ledger: a journal of the MACs this node's pods hold, under cacheDir/ledger, written atomically under a lock.
-import { readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, Code } from '../cni/errors';
 import { writeFileAtomic } from '../util/atomic';
 import { withLock } from '../util/lock';
 import type { MacState, Owner } from './holding';
 import type { Cm } from './store';
+import { listCache, readCache } from '../plugin/cache';
 
 export interface JournalEntry {
   owner: Owner;
@@ -36,7 +37,10 @@ export interface Journal {
 export const journalDir = (cacheDir: string) => join(cacheDir, 'ledger');
 const journalFile = (cacheDir: string) => join(journalDir(cacheDir), 'journal.json');
 
-/** Reads the journal; a damaged one is moved aside to *.corrupt-<time> (logged by `warn`) and replaced by an empty one. */
+/**
+ * Reads the journal. A damaged one is moved aside to *.corrupt-<time> and rebuilt from what this node
+ * still knows: the MACs its cached containers hold. `warn` reports it, saying what was lost.
+ */
 export function readJournal(cacheDir: string, warn: (msg: string) => void): Journal {
   const file = journalFile(cacheDir);
   let text: string;
@@ -48,14 +52,52 @@ export function readJournal(cacheDir: string, warn: (msg: string) => void): Jour
   }
   try {
     const j = JSON.parse(text) as Journal;
-    if (j.format !== 1 || typeof j.entries !== 'object' || j.entries === null) throw new Error(`unknown format ${String(j.format)}`);
+    if (j === null || typeof j !== 'object' || j.format !== 1) throw new Error(`unknown format ${String((j as Journal | null)?.format)}`);
+    if (typeof j.entries !== 'object' || j.entries === null || Array.isArray(j.entries)) throw new Error('no entries');
+    if (j.intents !== undefined && !Array.isArray(j.intents)) throw new Error('intents is not a list');
     return { format: 1, entries: j.entries, intents: j.intents ?? [], seen: j.seen ?? {} };
   } catch (e) {
+    const why = text.length === 0 ? 'the file is empty' : (e as Error).message;
     const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '')}`;
-    renameSync(file, aside);
-    warn(`MAC ledger ${file} was damaged (${(e as Error).message}); moved aside to ${aside}, continuing from the ConfigMaps`);
-    return { format: 1, entries: {}, intents: [], seen: {} };
+    try {
+      renameSync(file, aside);
+    } catch (r) {
+      throw new CniError(Code.IO, `the MAC ledger ${file} is damaged (${why}) and cannot be moved aside: ${(r as Error).message}`);
+    }
+    const entries = fromCache(cacheDir);
+    warn(
+      `MAC ledger ${file} was damaged (${why}); moved aside to ${aside} and rebuilt from the cache: ${Object.keys(entries).length} MAC(s) of this node's containers. ` +
+        `The ledger ConfigMaps still hold every MAC, so none is handed out twice; releases deferred while the API was down are lost and stay held until \`macmux ledger gc\` finds their pods gone`,
+    );
+    return { format: 1, entries, intents: [], seen: {} };
   }
+}
+
+/** Journal entries for the MACs the node's cache entries hold: active once their ADD completed, reserved before. */
+function fromCache(cacheDir: string): Record<string, JournalEntry> {
+  const entries: Record<string, JournalEntry> = {};
+  const since = Math.floor(Date.now() / 1000);
+  for (const id of listCache(cacheDir)) {
+    const cached = readCache(cacheDir, id);
+    if (cached.kind !== 'ok') continue;
+    for (const a of cached.entry.attachments) {
+      if (!a.mac || !a.macOwner) continue;
+      // pid: this process, gone soon; a reservation is then reclaimed only once its cache entry is gone too.
+      entries[a.mac] = { owner: a.macOwner, state: cached.entry.state === 'added' && a.result ? 'active' : 'reserved', containerID: id, pid: process.pid, since };
+    }
+  }
+  return entries;
+}
+
+/** The MACs the journal says `containerID` holds (not released), under the node's ledger lock. */
+export function heldBy(cacheDir: string, containerID: string, timeoutMs: number, warn: (msg: string) => void): Promise<Array<{ mac: string; owner: Owner }>> {
+  return withJournalLock(cacheDir, timeoutMs, async () => {
+    const j = readJournal(cacheDir, warn);
+    if (!existsSync(journalFile(cacheDir))) writeJournal(cacheDir, j); // moved aside just now: keep what was rebuilt
+    return Object.entries(j.entries)
+      .filter(([, e]) => e.containerID === containerID && e.state !== 'released')
+      .map(([mac, e]) => ({ mac, owner: e.owner }));
+  });
 }
 
 export function writeJournal(cacheDir: string, j: Journal): void {

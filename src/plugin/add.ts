@@ -8,7 +8,7 @@ import type { KubeApi } from '../k8s/api';
 import { readCache, writeCache, type CacheEntry, type PodInfo } from './cache';
 import { invocationFor, k8sPod, staticPlan, withContainerLock, type VerbContext } from './context';
 import { ledgerOn } from './ledger-on';
-import { blockingFailures, delAll, rollback } from './del';
+import { blockingFailures, clearDamaged, delAll, rollback } from './del';
 import type { Attachment } from './plan';
 
 export async function cmdAdd(ctx: VerbContext): Promise<Result> {
@@ -59,7 +59,7 @@ export async function cmdAdd(ctx: VerbContext): Promise<Result> {
 /** Caches and adds `attachments`; with an API, publishes network-status before success counts. */
 async function addPlan(ctx: VerbContext, attachments: Attachment[], k8s?: { api: KubeApi; pod: PodInfo }): Promise<Result> {
   const { env, conf } = ctx;
-  await clearLeftover(ctx);
+  await clearLeftover(ctx, attachments);
   const entry: CacheEntry = {
     format: 1,
     containerID: env.containerID,
@@ -122,10 +122,12 @@ export function verifyMac(att: Attachment): void {
 /**
  * A cache entry already there for this container: the same ifname means an earlier ADD that died or
  * was never DELed, so its attachments are deleted first; another ifname is refused (one macmux network per container).
+ * A damaged one is set aside, and this ADD's own attachments are deleted first instead.
  */
-async function clearLeftover(ctx: VerbContext): Promise<void> {
+async function clearLeftover(ctx: VerbContext, attachments: Attachment[]): Promise<void> {
   const { env, conf, log } = ctx;
   const cached = readCache(conf.cacheDir, env.containerID);
+  if (cached.kind === 'corrupt') return clearDamaged(ctx, cached, attachments);
   if (cached.kind !== 'ok') return;
   if (cached.entry.ifName !== env.ifName) {
     throw new CniError(Code.InvalidConfig, `container ${env.containerID} already has macmux attachments on ${cached.entry.ifName}; DEL them before adding on ${env.ifName}`);

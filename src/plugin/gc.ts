@@ -1,10 +1,11 @@
-// GC: delete every cached attachment the runtime no longer lists, then let 1.1.0 delegates collect their own.
+// GC: delete every cached attachment the runtime no longer lists, then let 1.1.0 delegates collect their own; recover stale damaged entries.
 import { asCniError, CniError, Code } from '../cni/errors';
 import { compareVersions } from '../cni/versions';
 import { gcNetwork } from '../delegate/network';
-import { listCache, readCache, removeCache, type CacheEntry } from './cache';
+import { damagedContainers, listCache, readCache, removeCache, setAside, type CacheEntry, type CacheRead, type PodInfo } from './cache';
 import { invocationFor, staticPlan, withContainerLock, type VerbContext } from './context';
-import { blockingFailures, delAll, releaseHeld } from './del';
+import { blockingFailures, delAll, recoverDel, releaseHeld } from './del';
+import { apiConfigured } from './recover';
 
 export interface ValidAttachment {
   containerID: string;
@@ -34,19 +35,18 @@ export function addBudgetMs(entry: CacheEntry, delegateTimeoutSec: number): numb
 type Kept = Array<{ containerID: string; network: string; ifname: string }>;
 
 /** One container: keep a valid or still-adding entry (recording its attachments), else DEL it and drop the entry. */
-async function collect(ctx: VerbContext, id: string, isValid: (id: string, ifName: string) => boolean, kept: Kept, failures: CniError[]): Promise<void> {
+async function collect(ctx: VerbContext, id: string, valid: ValidAttachment[], kept: Kept, failures: CniError[]): Promise<void> {
   const { conf, log } = ctx;
+  const isValid = (ifName: string) => valid.some((v) => v.containerID === id && v.ifname === ifName);
   const cached = readCache(conf.cacheDir, id);
-  if (cached.kind !== 'ok') {
-    if (cached.kind === 'corrupt') log.error(`GC: cache entry ${id} unreadable (${cached.why}); left for DEL`);
-    return;
-  }
+  if (cached.kind === 'corrupt') return collectDamaged(ctx, id, cached, valid, kept, failures);
+  if (cached.kind !== 'ok') return;
   const entry = cached.entry;
   if (entry.state === 'adding' && Date.now() - cached.mtimeMs < addBudgetMs(entry, conf.delegateTimeout)) {
     log.info(`GC: container ${id} is still being added; left alone`);
     return;
   }
-  if (isValid(id, entry.ifName)) {
+  if (isValid(entry.ifName)) {
     for (const a of entry.attachments) kept.push({ containerID: id, network: a.network.name, ifname: a.ifName });
     return;
   }
@@ -67,20 +67,65 @@ async function collect(ctx: VerbContext, id: string, isValid: (id: string, ifNam
   failures.push(...blocking.map((f) => f.error));
 }
 
+/**
+ * A damaged entry (set aside here if not yet). A container the runtime still lists keeps it pending for
+ * its DEL, and the config's networks are reported to their delegates' GC as in use on its interface
+ * names (its own networks are unknown). A stale one is recovered as its DEL would be, the pod named by
+ * the MACs the journal gives it (without the netns, which is lost with the entry; eth0 for the cluster
+ * network, as Kubernetes names it); when it cannot be, GC reports the error and the aside stays pending.
+ */
+async function collectDamaged(ctx: VerbContext, id: string, read: Extract<CacheRead, { kind: 'corrupt' }>, valid: ValidAttachment[], kept: Kept, failures: CniError[]): Promise<void> {
+  const { conf, log } = ctx;
+  const aside = setAside(conf.cacheDir, id, read, (m) => log.error(`GC: ${m}`));
+  const live = valid.filter((v) => v.containerID === id);
+  if (live.length > 0) {
+    log.error(`GC: container ${id} is still in use; its damaged cache entry ${aside} is left for its DEL to recover from`);
+    for (const v of live) {
+      for (const att of staticPlan({ ...ctx, env: { ...ctx.env, ifName: v.ifname } })) kept.push({ containerID: id, network: att.network.name, ifname: att.ifName });
+    }
+    return;
+  }
+  const ifName = 'eth0';
+  const sub: VerbContext = { ...ctx, started: Date.now(), conf: { ...conf, timeBudget: { ...conf.timeBudget, del: conf.timeBudget.gc } }, env: { ...ctx.env, containerID: id, netns: '', ifName } };
+  let pod: PodInfo | undefined;
+  if (apiConfigured(ctx)) {
+    pod = await journaledPod(sub);
+    if (!pod) {
+      failures.push(new CniError(Code.IO, `GC: container ${id}: its cache entry was damaged (moved aside to ${aside}) and no MAC in the journal names its pod, so its networks cannot be rebuilt; remove what is left of them by hand, then delete ${aside}`));
+      return;
+    }
+    sub.pod = pod;
+  }
+  log.info(`GC: recovering stale container ${id} from its damaged cache entry ${aside}`);
+  try {
+    await recoverDel(sub, aside, pod);
+  } catch (e) {
+    failures.push(asCniError(e));
+  }
+}
+
+/** The pod whose MACs the journal says the container holds, when they all name one pod. */
+async function journaledPod(ctx: VerbContext): Promise<PodInfo | undefined> {
+  const { heldBy } = await import('../mac/journal');
+  const pods = new Set((await heldBy(ctx.conf.cacheDir, ctx.env.containerID, ctx.conf.lockTimeout * 1000, (m) => ctx.log.error(m))).map((h) => h.owner.split('/').slice(0, 2).join('/')));
+  if (pods.size !== 1) return undefined;
+  const [namespace, name] = [...pods][0]!.split('/') as [string, string];
+  return { namespace, name };
+}
+
 export async function cmdGc(ctx: VerbContext): Promise<void> {
   const { conf, log } = ctx;
   if (compareVersions(conf.cniVersion, '1.1.0') < 0) {
     throw new CniError(Code.IncompatibleVersion, `cniVersion ${conf.cniVersion} does not support GC (needs 1.1.0)`);
   }
   const valid = validAttachments(ctx.raw);
-  const isValid = (id: string, ifName: string) => valid.some((v) => v.containerID === id && v.ifname === ifName);
   const kept: Kept = [];
   const failures: CniError[] = [];
 
-  for (const id of listCache(conf.cacheDir)) {
+  for (const id of new Set([...listCache(conf.cacheDir), ...damagedContainers(conf.cacheDir)])) {
     try {
       // A container another invocation is working on is not waited for: it is left to the next GC.
-      await withContainerLock(ctx, id, () => collect(ctx, id, isValid, kept, failures), 1000);
+      await withContainerLock(ctx, id, () => collect(ctx, id, valid, kept, failures), 1000);
     } catch (e) {
       log.info(`GC: container ${id} skipped: ${(e as Error).message}`);
     }

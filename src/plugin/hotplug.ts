@@ -5,7 +5,7 @@ import { NETWORKS_ANNOTATION, parseNetworks } from '../annotations/networks';
 import { mergeNetworkStatus, NETWORK_STATUS_ANNOTATION, type StatusUpdate } from '../annotations/status';
 import type { KubeApi } from '../k8s/api';
 import { deviceName } from '../util/names';
-import { readCache, writeCache, type CacheEntry, type PodInfo } from './cache';
+import { readCache, setAside, writeCache, type CacheEntry, type PodInfo } from './cache';
 import { podOf, withContainerLock, type VerbContext } from './context';
 import { addAll } from './add';
 import { blockingFailures, delAll, releaseHeld } from './del';
@@ -69,6 +69,11 @@ export async function hotplugAdd(ctx: VerbContext, pod: PodInfo, network: string
 export async function hotplugDel(ctx: VerbContext, network: string): Promise<void> {
   const removed = await withContainerLock(ctx, ctx.env.containerID, async () => {
     const cached = readCache(ctx.conf.cacheDir, ctx.env.containerID);
+    if (cached.kind === 'corrupt') {
+      // Never "not attached" for an entry that cannot be read: its attachment may well be there.
+      const aside = setAside(ctx.conf.cacheDir, ctx.env.containerID, cached, (m) => ctx.log.error(m));
+      throw new CniError(Code.IO, `hot-plug DEL of ${network}: the cache entry of container ${ctx.env.containerID} was damaged (moved aside to ${aside}), so its attachment is unknown; the pod's DEL rebuilds and deletes every attachment`);
+    }
     const entry: CacheEntry | undefined = cached.kind === 'ok' ? cached.entry : undefined;
     const pod = entry?.pod ?? podOf(ctx.env);
     const key = target(network, pod?.namespace);

@@ -148,12 +148,15 @@ export async function confirmMacs(ctx: VerbContext, atts: Attachment[]): Promise
   });
 }
 
+/** What a release needs of an attachment: its MAC and the owner it is held for. */
+export type HeldMac = Pick<Attachment, 'mac' | 'macOwner'>;
+
 /**
  * After DEL (or a rolled-back ADD): the MACs are released, kept for their owners during the grace
  * period. With the API down, the release stays in the journal and is pushed at the next sync; until
  * then the cluster still counts the MAC as held, which delays its reuse but never duplicates it.
  */
-export async function releaseMacs(ctx: VerbContext, atts: Attachment[], api?: KubeApi): Promise<void> {
+export async function releaseMacs(ctx: VerbContext, atts: HeldMac[], api?: KubeApi): Promise<void> {
   let held = atts.filter((a) => a.macOwner && a.mac);
   if (held.length === 0 || !ledgerOn(ctx)) return;
   const { conf, log } = ctx;
@@ -197,7 +200,7 @@ export async function releaseMacs(ctx: VerbContext, atts: Attachment[], api?: Ku
 }
 
 /** Records releases in the journal only (the API is down); pushed by the next invocation's sync. */
-async function deferRelease(ctx: VerbContext, held: Attachment[]): Promise<void> {
+async function deferRelease(ctx: VerbContext, held: HeldMac[]): Promise<void> {
   await withJournalLock(ctx.conf.cacheDir, ctx.conf.lockTimeout * 1000, async () => {
     const j = readJournal(ctx.conf.cacheDir, (m) => ctx.log.error(m));
     for (const a of ours(ctx, j, held)) {
@@ -209,7 +212,7 @@ async function deferRelease(ctx: VerbContext, held: Attachment[]): Promise<void>
 }
 
 /** Counts a release and records it in the node's history. */
-function released(ctx: VerbContext, a: Attachment): void {
+function released(ctx: VerbContext, a: HeldMac): void {
   ctx.counts.releases++;
   history(ctx, [historyRecord(a.mac!, a.macOwner!, 'release', nodeName(ctx), { containerID: ctx.env.containerID })]);
 }
@@ -220,7 +223,7 @@ function history(ctx: Pick<VerbContext, 'conf' | 'log'>, records: HistoryRecord[
 }
 
 /** The MACs this container may release: not those a newer sandbox of the same owner has taken back meanwhile. */
-function ours(ctx: VerbContext, j: Journal, held: Attachment[]): Attachment[] {
+function ours(ctx: VerbContext, j: Journal, held: HeldMac[]): HeldMac[] {
   return held.filter((a) => {
     const e = j.entries[a.mac!];
     const newer = e !== undefined && e.containerID !== ctx.env.containerID && e.state !== 'released' && readCache(ctx.conf.cacheDir, e.containerID).kind === 'ok';
