@@ -1,6 +1,7 @@
 // The logger: one line per event to _CNI_LOGGING_FILE or stderr, never stdout.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { oneLine } from './cni/errors';
 
 export const Level = { Off: 0, Error: 1, Info: 2, Debug: 3 } as const;
 const NAMES = ['off', 'error', 'info', 'debug'];
@@ -45,7 +46,7 @@ export class Logger {
   private log(level: number, msg: string): void {
     if (level > this.level) return;
     const { verb = '-', containerID = '-', pod = '-' } = this.ctx;
-    const line = `${new Date().toISOString()} ${NAMES[level]} ${verb} ${containerID} ${pod} ${redact(msg).trim().replace(/\s*[\r\n]+\s*/g, '; ')}\n`;
+    const line = `${new Date().toISOString()} ${NAMES[level]} ${verb} ${containerID} ${pod} ${oneLine(redact(msg))}\n`;
     try {
       this.sink.write(line);
     } catch {

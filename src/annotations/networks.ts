@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { isUnicast, parseMac } from '../mac/address';
 import { CniError, Code } from '../cni/errors';
 import { checkIfName } from '../cni/env';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../cni/json';
 import { deviceName } from '../util/names';
 
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
@@ -162,6 +163,8 @@ function refOf(obj: Record<string, unknown>, pod: PodRef, fail: Fail): { name: s
 function parseJsonElement(el: unknown, index: number, pod: PodRef): NetworkSelection {
   const fail = failer(pod, NETWORKS_ANNOTATION, `element ${index}`);
   if (!isObject(el)) fail('must be a JSON object');
+  // Its cni-args and the like go into delegate configs, which must serialize.
+  if (nestedDeeperThan(el, MAX_JSON_DEPTH - 1)) fail(`is nested deeper than ${MAX_JSON_DEPTH} levels`);
   const obj = el as Record<string, unknown>;
   const sel: NetworkSelection = { index, ...refOf(obj, pod, fail) };
 

@@ -1,5 +1,5 @@
 // The CNI environment: which variables each verb needs, and parsing of CNI_ARGS (pure).
-import { CniError, Code } from './errors';
+import { CniError, Code, quote } from './errors';
 
 export type Getenv = (name: string) => string | undefined;
 
@@ -35,6 +35,10 @@ const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** Runtimes use 64 hex digits; the cap keeps the cache file name within filesystem limits. */
 export const MAX_CONTAINER_ID = 200;
 const IFNAME_BAD = /[/\s:]/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** Pod UIDs are UUIDs (kubelet's static pods: 32 hex digits). */
+const POD_UID = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
 
 /** The verb in CNI_COMMAND, matched exactly as the spec spells it; code 4 otherwise. */
 export function readCommand(getenv: Getenv): Verb {
@@ -64,16 +68,46 @@ export function readEnv(getenv: Getenv): CniEnv {
   }
   const ifName = getenv('CNI_IFNAME') ?? '';
   if (ifName) checkIfName(ifName, 'CNI_IFNAME', Code.InvalidEnv);
+  const netns = getenv('CNI_NETNS') ?? '';
+  if ((command === 'ADD' || command === 'CHECK') && !netns.startsWith('/')) {
+    throw new CniError(Code.InvalidEnv, `CNI_NETNS ${quote(netns)} is not an absolute path`);
+  }
   const rawArgs = getenv('CNI_ARGS') ?? '';
   return {
     command,
     containerID,
-    netns: getenv('CNI_NETNS') ?? '',
+    netns,
     ifName,
     path: (getenv('CNI_PATH') ?? '').split(':').filter((d) => d.length > 0),
-    args: command === 'DEL' ? parseCniArgsLenient(rawArgs) : parseCniArgs(rawArgs),
+    args: command === 'DEL' ? parseCniArgsLenient(rawArgs) : checkCniArgs(parseCniArgs(rawArgs)),
     rawArgs,
   };
+}
+
+/**
+ * What ADD, CHECK, GC and STATUS accept beyond KEY=VALUE (code 4): a key given twice must keep its
+ * value, and the pod identity must be one Kubernetes can hold: K8S_POD_NAMESPACE a DNS-1123 label,
+ * and with it K8S_POD_NAME a DNS-1123 subdomain and K8S_POD_UID a UID. Without K8S_POD_NAMESPACE (podman)
+ * the name does not name a Kubernetes pod and is not checked.
+ */
+export function checkCniArgs(args: CniArgs): CniArgs {
+  const seen = new Map<string, string>();
+  for (const [k, v] of args) {
+    const before = seen.get(k);
+    if (before !== undefined && before !== v) throw new CniError(Code.InvalidEnv, `CNI_ARGS: ${k} is given twice with different values (${quote(before)} and ${quote(v)})`);
+    seen.set(k, v);
+  }
+  const namespace = seen.get('K8S_POD_NAMESPACE');
+  const bad = (key: string, why: string) => new CniError(Code.InvalidEnv, `CNI_ARGS: ${key} ${quote(seen.get(key)!)} ${why}`);
+  if (namespace === undefined) return args;
+  if (namespace.length > 63 || !DNS1123_LABEL.test(namespace)) throw bad('K8S_POD_NAMESPACE', 'is not a namespace name (a DNS-1123 label: at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit)');
+  const name = seen.get('K8S_POD_NAME');
+  if (name !== undefined && (name.length > 253 || !DNS1123_SUBDOMAIN.test(name))) {
+    throw bad('K8S_POD_NAME', 'is not a pod name (a DNS-1123 subdomain: at most 253 lowercase letters, digits, "-" and ".")');
+  }
+  const uid = seen.get('K8S_POD_UID');
+  if (uid !== undefined && !POD_UID.test(uid)) throw bad('K8S_POD_UID', 'is not a pod UID (letters, digits and "-", at most 128)');
+  return args;
 }
 
 /** Linux interface name rules: 1-15 bytes, not "." or "..", no "/", ":" or whitespace. */
@@ -95,7 +129,7 @@ export function parseCniArgs(raw: string): CniArgs {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
     if (eq <= 0) {
-      throw new CniError(Code.InvalidEnv, `CNI_ARGS: element ${i} "${pair}" is not KEY=VALUE`);
+      throw new CniError(Code.InvalidEnv, `CNI_ARGS: element ${i} ${quote(pair)} is not KEY=VALUE`);
     }
     out.push([pair.slice(0, eq), pair.slice(eq + 1)]);
   }

@@ -47,5 +47,16 @@ export function asCniError(err: unknown): CniError {
 
 /** Collapses a message to one line so no stack-like text reaches stdout. */
 export function oneLine(s: string): string {
-  return s.trim().replace(/\s*[\r\n]+\s*/g, '; ');
+  // Split, not /\s*[\r\n]+\s*/: that regex backtracks quadratically over a long run of spaces (a 1 MiB one hangs for minutes).
+  return s
+    .trim()
+    .split(/[\r\n]/)
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .join('; ');
+}
+
+/** A value from the input, quoted for a message: JSON-escaped (one line) and cut after `max` characters. */
+export function quote(value: string, max = 80): string {
+  return value.length > max ? `${JSON.stringify(value.slice(0, max))}... (${value.length} characters)` : JSON.stringify(value);
 }

@@ -1,5 +1,5 @@
 // CNI spec versions: the supported list, comparison, and the VERSION verb's answer.
-import { CniError, Code } from './errors';
+import { CniError, Code, quote } from './errors';
 
 export const SUPPORTED_VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 export const LATEST_VERSION = '1.1.0';
@@ -24,7 +24,7 @@ export function requireSupported(v: string, what: string): string {
   if (!isSupported(v)) {
     throw new CniError(
       Code.IncompatibleVersion,
-      `${what}: unsupported cniVersion "${v}"`,
+      `${what}: unsupported cniVersion ${quote(v)}`,
       `supported: ${SUPPORTED_VERSIONS.join(', ')}`,
     );
   }

@@ -3,7 +3,8 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { CniError, Code } from '../cni/errors';
 import { requireSupported } from '../cni/versions';
 export { parseJson } from '../cni/json';
-import { confSchema } from './schema';
+import { confSchema, MAX_ITEMS } from './schema';
+import { DEFAULT_BLOCK_SIZE, parseRange, poolSize, rangeText } from '../mac/range';
 
 export type PluginConf = Record<string, unknown> & { type: string };
 
@@ -63,6 +64,7 @@ function validator(ref: string): ValidateFunction {
 
 /** Validates macmux's config (code 7 with every bad path, code 1 for a bad version) and fills defaults. */
 export function loadConf(raw: Record<string, unknown>): Conf {
+  checkSizes(raw, 'network config');
   check(validator('macmux'), raw, 'network config');
   requireSupported(raw.cniVersion as string, 'network config');
   const delegates = (raw.delegates as Array<Record<string, unknown>> | undefined) ?? [];
@@ -72,6 +74,7 @@ export function loadConf(raw: Record<string, unknown>): Conf {
   if (raw.clusterNetwork && delegates.some((d) => d.masterPlugin === true)) {
     throw new CniError(Code.InvalidConfig, 'network config: clusterNetwork and a delegate with masterPlugin: true are exclusive');
   }
+  if (raw.macPool) checkPool(raw.macPool as NonNullable<Conf['macPool']>);
   return {
     ...(raw as unknown as Conf),
     delegates,
@@ -93,6 +96,7 @@ export function loadConf(raw: Record<string, unknown>): Conf {
  * Plugins inherit the network's name and cniVersion, which default to `fallbackVersion`.
  */
 export function toNetworkList(raw: Record<string, unknown>, what: string, fallbackVersion: string): NetworkList {
+  checkSizes(raw, what);
   check(validator('macmux#/$defs/network'), raw, what);
   const cniVersion = (raw.cniVersion as string | undefined) ?? fallbackVersion;
   requireSupported(cniVersion, what);
@@ -106,6 +110,28 @@ export function toNetworkList(raw: Record<string, unknown>, what: string, fallba
     ...(disableCheck === true ? { disableCheck: true } : {}),
     ...(disableGC === true ? { disableGC: true } : {}),
   };
+}
+
+/** A macPool range must parse (same separator throughout, start not above end) and hold at least one MAC a pool may hand out. */
+function checkPool(pool: NonNullable<Conf['macPool']>): void {
+  const spec = parseRange(pool.rangeStart, pool.rangeEnd, pool.blockSize ?? DEFAULT_BLOCK_SIZE, 'network config: macPool');
+  if (poolSize(spec) === 0) {
+    throw new CniError(Code.InvalidConfig, `network config: macPool ${rangeText(spec)} holds no locally administered unicast MAC (the first octet's bit 0x02 set and 0x01 clear)`);
+  }
+}
+
+/**
+ * Refuses more than MAX_ITEMS delegates, or plugins in a conflist, before the schema runs: ajv reporting
+ * every error (allErrors) takes time quadratic in the number of failing items (minutes for 100,000).
+ */
+function checkSizes(raw: Record<string, unknown>, what: string): void {
+  const lists: Array<[string, unknown]> = [['$.delegates', raw.delegates], ['$.plugins', raw.plugins]];
+  if (Array.isArray(raw.delegates) && raw.delegates.length <= MAX_ITEMS) {
+    raw.delegates.forEach((d: unknown, i) => lists.push([`$.delegates[${i}].plugins`, (d as { plugins?: unknown } | null)?.plugins]));
+  }
+  for (const [path, list] of lists) {
+    if (Array.isArray(list) && list.length > MAX_ITEMS) throw new CniError(Code.InvalidConfig, `${what} is invalid: ${path}: must NOT have more than ${MAX_ITEMS} items (it has ${list.length})`);
+  }
 }
 
 function check(validate: ValidateFunction, value: unknown, what: string): void {
@@ -125,6 +151,7 @@ export function describe(e: ErrorObject): string {
     e.keyword === 'required' ? 'is required'
     : e.keyword === 'anyOf' ? 'needs "delegates" or "clusterNetwork"'
     : e.keyword === 'oneOf' ? 'needs exactly one of "type" or "plugins"'
+    : e.keyword === 'false schema' ? 'is not allowed here'
     : e.message ?? 'is invalid';
   return `${path}: ${msg}`;
 }

@@ -1,5 +1,6 @@
 // Turns a NetworkAttachmentDefinition's spec.config into a delegate network list (pure).
 import { CniError, Code } from '../cni/errors';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../cni/json';
 import { toNetworkList, type NetworkList } from './load';
 
 export interface NadRef {
@@ -22,6 +23,7 @@ export function nadNetwork(ref: NadRef, config: string, fallbackVersion: string,
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new CniError(Code.InvalidConfig, `${what}: ${source} is not a JSON object`);
   }
+  if (nestedDeeperThan(raw)) throw new CniError(Code.InvalidConfig, `${what}: ${source} is nested deeper than ${MAX_JSON_DEPTH} levels`);
   const obj = raw as Record<string, unknown>;
   const named = obj.name === undefined || obj.name === '' ? { ...obj, name: ref.name } : obj;
   try {

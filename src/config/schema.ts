@@ -1,13 +1,21 @@
 // The JSON Schema of macmux's own network config and of the delegate networks it carries.
 
+/** The most delegates, or plugins in one conflist, a config may hold (load.ts checks it before the schema runs). */
+export const MAX_ITEMS = 100;
+/** Linux's PATH_MAX: no longer path can be opened. */
+const path = { type: 'string', minLength: 1, maxLength: 4096 };
+
 const plugin = {
   type: 'object',
   required: ['type'],
   properties: {
-    type: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' },
+    // A file name in the plugin directories: at most NAME_MAX bytes.
+    type: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9_.-]+$' },
     name: { type: 'string' },
     cniVersion: { type: 'string' },
     capabilities: { type: 'object', additionalProperties: { type: 'boolean' } },
+    // A plugin of a conflist is one plugin: conflists do not nest.
+    plugins: false,
   },
 };
 
@@ -20,7 +28,7 @@ const network = {
     cniVersion: { type: 'string' },
     type: plugin.properties.type,
     capabilities: plugin.properties.capabilities,
-    plugins: { type: 'array', minItems: 1, items: { $ref: '#/$defs/plugin' } },
+    plugins: { type: 'array', minItems: 1, maxItems: MAX_ITEMS, items: { $ref: '#/$defs/plugin' } },
     masterPlugin: { type: 'boolean' },
     disableCheck: { type: 'boolean' },
     disableGC: { type: 'boolean' },
@@ -41,17 +49,17 @@ export const confSchema = {
     cniVersion: { type: 'string' },
     name: { type: 'string', minLength: 1 },
     type: { type: 'string', minLength: 1 },
-    kubeconfig: { type: 'string', minLength: 1 },
-    delegates: { type: 'array', items: { $ref: '#/$defs/network' } },
-    clusterNetwork: { type: 'string', minLength: 1 },
-    binDir: { type: 'string', minLength: 1 },
-    cacheDir: { type: 'string', minLength: 1 },
+    kubeconfig: path,
+    delegates: { type: 'array', maxItems: MAX_ITEMS, items: { $ref: '#/$defs/network' } },
+    clusterNetwork: path,
+    binDir: path,
+    cacheDir: path,
     logLevel: { type: 'integer', minimum: 0, maximum: 3 },
-    logFile: { type: 'string', minLength: 1 },
+    logFile: path,
     delegateTimeout: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
-    confDir: { type: 'string', minLength: 1 },
+    confDir: path,
     lockTimeout: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
-    deviceCheckpoint: { type: 'string', minLength: 1 },
+    deviceCheckpoint: path,
     timeBudget: {
       type: 'object',
       additionalProperties: false,
@@ -66,7 +74,8 @@ export const confSchema = {
     macNamespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
     macGracePeriod: { type: 'number', minimum: 0, maximum: 31536000 },
     macAssignment: { enum: ['opt-out', 'opt-in'] },
-    nodeName: { type: 'string', minLength: 1 },
+    // A DNS-1123 subdomain, as Kubernetes node names are; its ledger ConfigMap macmux-ledger-<node> must be one too (253 at most).
+    nodeName: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', maxLength: 253 - 'macmux-ledger-'.length },
     capabilities: plugin.properties.capabilities,
     runtimeConfig: { type: 'object' },
     args: { type: 'object' },

@@ -31,7 +31,11 @@ export async function withLock<T>(opts: LockOptions, fn: () => Promise<T>): Prom
 async function acquire(opts: LockOptions): Promise<() => Promise<void>> {
   const stale = opts.staleMs ?? 3000;
   const deadline = Date.now() + opts.timeoutMs;
-  mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new CniError(Code.IO, `cannot lock ${opts.what}: cannot create ${dirname(opts.path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
   for (let attempt = 0; ; attempt++) {
     try {
       return await lock(opts.path, {

@@ -381,10 +381,10 @@ const ARGS: Array<[string, string, Attachment, string]> = [
     `IgnoreUnknown=1;${POD_ARGS};MAC=${MAC}`,
   ],
   [
-    'secondary: a repeated key appears once, with its last value',
-    `K8S_POD_NAME=old;${POD_ARGS};K8S_POD_NAME=web2`,
+    'secondary: a key repeated with the same value appears once',
+    `K8S_POD_NAME=web;${POD_ARGS};K8S_POD_NAME=web`,
     SECONDARY,
-    'IgnoreUnknown=1;K8S_POD_NAME=web2;K8S_POD_NAMESPACE=default;K8S_POD_INFRA_CONTAINER_ID=abc123;K8S_POD_UID=uid-1',
+    'IgnoreUnknown=1;K8S_POD_NAME=web;K8S_POD_NAMESPACE=default;K8S_POD_INFRA_CONTAINER_ID=abc123;K8S_POD_UID=uid-1',
   ],
   ['secondary without CNI_ARGS', '', SECONDARY, 'IgnoreUnknown=1'],
   ['secondary without CNI_ARGS, with a MAC', '', { ...SECONDARY, mac: MAC }, `IgnoreUnknown=1;MAC=${MAC}`],

@@ -1,0 +1,77 @@
+// Fuzz cases: what each one runs (built against one worker's world) and the error it must answer with.
+
+export type Kind = 'config' | 'annotation' | 'cni-args' | 'env' | 'nad';
+
+/** The namespace of the fuzz pods and NADs, and another one for cross-namespace references. */
+export const NS = 'fuzz';
+export const OTHER_NS = 'other';
+/** Well-formed macvlan NADs every worker's API server holds: GOOD_NADS in NS, GOOD_OTHER in OTHER_NS. */
+export const GOOD_NADS = ['good-a', 'good-b'] as const;
+export const GOOD_OTHER = 'good-c';
+/** Replaced in CNI_ARGS by the uid of the pod the case created. */
+export const UID = '@UID@';
+
+/** One worker's world: its own API server, cache dir, network namespace and host bridge. */
+export interface Frame {
+  cacheDir: string;
+  /** An empty directory: NADs with an empty spec.config find nothing there. */
+  confDir: string;
+  kubeconfig: string;
+  nodeName: string;
+  netnsPath: string;
+  /** The host bridge macvlan delegates use as master. */
+  master: string;
+  cniPath: string;
+  /** A pod in NS that exists, with a well-formed annotation (GOOD_NADS[0]). */
+  basePod: { name: string; uid: string };
+}
+
+export interface PodSpec {
+  name: string;
+  annotations: Record<string, string>;
+}
+
+export interface NadSpec {
+  namespace: string;
+  name: string;
+  /** The NAD's spec; absent means no spec at all. */
+  spec?: unknown;
+}
+
+/** One invocation, as a runtime would make it. */
+export interface Plan {
+  /** CNI_COMMAND (set as given, even when malformed). */
+  command: string;
+  stdin: string | Buffer;
+  /** The CNI_ variables; undefined leaves one out. PATH is added by the runner. */
+  env: Record<string, string | undefined>;
+  /** A pod to create in NS before the run (and remove after); CNI_ARGS may name its uid as UID. */
+  pod?: PodSpec;
+  nads?: NadSpec[];
+  /** Seconds the verb may spend (its config's timeBudget), before the runner's slack. */
+  budget: number;
+}
+
+export interface Expect {
+  /** The codes the error may carry. */
+  codes: number[];
+  /** Substrings the message (msg + details) must contain. */
+  mention: string[];
+}
+
+/** What a kind's generator makes of one random stream. */
+export interface CaseBody {
+  /** What was broken, for the failure report. */
+  what: string;
+  expect: Expect;
+  build(frame: Frame): Plan;
+  /** The same invocation as DEL must succeed (CNI_ARGS cases: DEL reads CNI_ARGS leniently). */
+  delMustSucceed?: boolean;
+}
+
+export interface FuzzCase extends CaseBody {
+  index: number;
+  /** The run's seed (the case's own stream derives from it and the index). */
+  seed: number;
+  kind: Kind;
+}
