@@ -437,6 +437,8 @@ function versionOf(path: string): Promise<string> {
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.on('error', reject);
     child.on('close', () => resolve(out));
+    // A plugin may answer VERSION without reading stdin and exit first: the lost write is no error.
+    child.stdin.on('error', () => undefined);
     child.stdin.end('{"cniVersion":"1.0.0"}');
   });
 }
