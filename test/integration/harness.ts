@@ -65,6 +65,8 @@ export function cniAsync(command: string, conf: unknown, env: Record<string, str
         reject(e);
       }
     });
+    // A run refused before it reads stdin (a bad CNI_COMMAND) closes the pipe early: not a test failure.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(stdinOf(conf));
   });
 }
