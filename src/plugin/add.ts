@@ -3,7 +3,7 @@ import { argValue } from '../cni/env';
 import { CniError, Code } from '../cni/errors';
 import { macOf, type Result } from '../cni/result';
 import { addNetwork } from '../delegate/network';
-import { searchDirs } from '../delegate/find';
+import { locatePlugin, requireDirs, searchDirs } from '../delegate/find';
 import type { KubeApi } from '../k8s/api';
 import { readCache, writeCache, type CacheEntry, type PodInfo } from './cache';
 import { invocationFor, k8sPod, staticPlan, withContainerLock, type VerbContext } from './context';
@@ -28,6 +28,7 @@ export async function cmdAdd(ctx: VerbContext): Promise<Result> {
     const podObj = await k8s.readPod(api, pod);
     ctx.pod = { ...pod, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}) };
     const attachments = await k8s.podPlan(ctx, api, podObj);
+    requireInstalled(ctx, attachments);
     return await withContainerLock(ctx, id, async () => {
       if (!ledgerOn(ctx)) return addPlan(ctx, attachments, { api, pod: ctx.pod! });
       const macs = await import('./macs');
@@ -53,6 +54,23 @@ export async function cmdAdd(ctx: VerbContext): Promise<Result> {
     });
   } finally {
     api.close();
+  }
+}
+
+/**
+ * A pod's network whose plugin is not installed (a NAD naming one, say) is a config error, found
+ * before any MAC is taken or delegate run: code 7 naming the network and the plugin.
+ */
+function requireInstalled(ctx: VerbContext, attachments: Attachment[]): void {
+  const dirs = searchDirs(ctx.conf.binDir, ctx.env.path);
+  for (const att of attachments) {
+    for (const { type } of att.network.plugins) {
+      requireDirs(dirs, type);
+      if (!locatePlugin(type, dirs)) {
+        const network = att.nad ? `NetworkAttachmentDefinition ${att.nad}` : `network "${att.name}"`;
+        throw new CniError(Code.InvalidConfig, `${network}: plugin "${type}" not found`, `searched: ${dirs.join(', ')}`);
+      }
+    }
   }
 }
 

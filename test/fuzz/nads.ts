@@ -41,6 +41,12 @@ function brokenNad(rng: Rng): BrokenNad {
     },
     () => ({ what: 'type 1 MiB long', spec: edited((c, r) => (c.type = 'm'.repeat(1 << 20) + r.chars(2, 'ab'))) }),
     () => {
+      const v = rng.pick(['nosuch', 'macvtap-missing', 'bridge2', 'MACVLAN']);
+      return rng.chance(0.5)
+        ? { what: `type "${v}", a plugin not installed`, spec: edited((c) => (c.type = v)) }
+        : { what: `a conflist whose second plugin "${v}" is not installed`, spec: edited((c) => ((c.plugins = [{ type: c.type, master: c.master, mode: 'bridge' }, { type: v }]), delete c.type)) };
+    },
+    () => {
       const v = wrongType(rng, 'string', true);
       return { what: `cniVersion ${JSON.stringify(v)}`, spec: edited((c) => (c.cniVersion = v)) };
     },

@@ -301,16 +301,20 @@ test(`fuzz: ${TOTAL} malformed inputs each exit 1 with one CNI error of the expe
   const counts = { runs: 0 };
   const times = new Map<string, number[]>();
   let next = 0;
+  let lost: string | undefined;
   await Promise.all(
     workers.map(async (w) => {
-      while (next < cases.length) {
+      while (next < cases.length && lost === undefined) {
         const c = cases[next++]!;
         const { problems, ms } = await runCase(w, c, counts).catch((e: unknown) => ({ problems: [`harness error: ${(e as Error).stack ?? String(e)}`], ms: 0 }));
         if (problems.length > 0) failures.push({ c, problems });
+        // Without its netns a worker can check nothing more: stop at once rather than report every later case.
+        if (!existsSync(w.frame.netnsPath)) lost ??= `worker ${w.k}'s netns ${w.frame.netnsPath} is gone after case ${c.index}`;
         times.set(c.kind, [...(times.get(c.kind) ?? []), ms]);
       }
     }),
   );
+  assert.equal(lost, undefined, 'every worker kept its netns');
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const byKind = QUOTAS.map(([k]) => `${k} ${failures.filter((x) => x.c.kind === k).length}/${cases.filter((c) => c.kind === k).length}`).join(', ');
   const summary = `fuzz: seed ${seed}, ${cases.length} cases (${counts.runs} runs) in ${seconds} s with ${workers.length} workers; failures by kind: ${byKind}`;
