@@ -1,6 +1,5 @@
-// Builds dist/macmux: esbuild bundles cmd/main.ts, then @yao-pkg/pkg's sea() injects it into a stripped local node, offline.
-import { build } from 'esbuild';
-import { bundleOptions } from './bundle-options.mjs';
+// Builds dist/macmux: esbuild bundles cmd/main.ts and its chunks, then @yao-pkg/pkg's sea() injects them into a stripped local node, offline.
+import { buildBundles, CHUNKS } from './chunks.mjs';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -25,8 +24,9 @@ mkdirSync(work, { recursive: true });
 mkdirSync(dirname(out), { recursive: true });
 rmSync(out, { force: true });
 
-// 1. One CommonJS bundle; the four optional requires point at a stub.
-await build(bundleOptions(root, { entry: join(root, 'cmd', 'main.ts'), outfile: bundle, version: pkgVersion }));
+// 1. CommonJS bundles, the four optional requires pointing at a stub: the main script, which VERSION alone
+// runs, and each chunk it loads on demand (the verbs, the operator CLI), wrapped for cmd/chunk.ts.
+const assets = await buildBundles(root, { outfile: bundle, dir: work, version: pkgVersion });
 
 // 2. The base binary: this node, stripped (about 12 MB less, same behaviour).
 const base = join(work, 'node');
@@ -38,6 +38,9 @@ try {
   console.error('build: strip unavailable; keeping the unstripped node');
 }
 
+// The chunks' code caches, made by this node, which the binary is.
+for (const c of CHUNKS) execFileSync(base, [join(root, 'scripts', 'chunk-cache.cjs'), assets[`${c.name}.js`], assets[`${c.name}.cache`]], { stdio: 'inherit', cwd: work });
+
 // 3. SEA through pkg's sea(), offline: absolute output path, TMPDIR inside the project so npx finds postject.
 process.env.TMPDIR = work;
 const { default: sea } = await import('@yao-pkg/pkg/lib-es5/sea.js').then((m) => m.default ?? m);
@@ -45,7 +48,7 @@ const major = process.versions.node.split('.')[0];
 await sea(bundle, {
   targets: [{ nodeRange: `node${major}`, platform: 'linux', arch: process.arch, output: out }],
   nodePath: base,
-  seaConfig: { disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true },
+  seaConfig: { disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: true, assets },
 });
 
 // 4. pkg swallows injection failures: prove the result is the app and not a plain node.

@@ -1,12 +1,9 @@
-// The CNI dispatcher: reads env and stdin, runs one verb, prints its result or error; no process globals.
+// The CNI dispatcher: reads env and stdin, answers VERSION, hands every other verb to ./verb; no process globals.
 import { asCniError, type CniError } from './errors';
-import { readCommand, readEnv, type Getenv } from './env';
-import { formatResult } from './result';
-import { isSupported, LATEST_VERSION, versionInfo } from './versions';
+import { readCommand, type Getenv } from './env';
+import { LATEST_VERSION, versionInfo } from './versions';
 import { parseJson } from './json';
 import { Logger, logSettings, makeSink, type LogSink } from '../log';
-import { podOf } from '../plugin/pod';
-import { noCounts, type VerbContext } from '../plugin/context';
 
 export interface Io {
   getenv: Getenv;
@@ -18,99 +15,34 @@ export interface Io {
   environ?: () => Record<string, string | undefined>;
 }
 
-/** Runs one CNI invocation and returns the exit code: 0 on success, 1 after printing an error. */
+/**
+ * Runs one CNI invocation and returns the exit code: 0 on success, 1 after printing an error.
+ * VERSION is answered here, from the few modules every invocation loads; the verbs live in ./verb,
+ * which the binary ships as a separately compiled chunk, so VERSION never parses or runs them.
+ */
 export async function dispatch(io: Io): Promise<number> {
   const started = Date.now();
-  let cniVersion = LATEST_VERSION;
   const early = logSettings(io.getenv);
-  let log = new Logger(early.level, makeSink(early.file, io.stderr));
-  /** Set once the config is loaded: only then is the invocation counted in the stats file. */
-  let ctx: VerbContext | undefined;
-  let code = 0;
+  const log = new Logger(early.level, makeSink(early.file, io.stderr));
+  let command: string;
+  let text: string;
   try {
-    const command = readCommand(io.getenv);
+    command = readCommand(io.getenv);
     log.with({ verb: command, containerID: io.getenv('CNI_CONTAINERID') || '-' });
-    const text = await readAll(io.stdin);
-
+    text = await readAll(io.stdin);
     if (command === 'VERSION') {
       const asked = text.trim() ? parseJson(text, 'stdin').cniVersion : undefined;
       io.stdout.write(JSON.stringify(versionInfo(typeof asked === 'string' ? asked : undefined)));
       return 0;
     }
-    cniVersion = peekVersion(text) ?? cniVersion;
-
-    const env = readEnv(io.getenv);
-    const pod = podOf(env);
-    const logCtx = { verb: command, containerID: env.containerID || '-', ...(pod ? { pod: `${pod.namespace}/${pod.name}` } : {}) };
-    log.with(logCtx);
-    const raw = parseJson(text, 'network config');
-    // The schema (ajv) is loaded only now: VERSION never pays for it.
-    const { loadConf } = await import('../config/load');
-    const conf = loadConf(raw);
-    const settings = logSettings(io.getenv, conf);
-    log = new Logger(settings.level, makeSink(settings.file, io.stderr)).with(logCtx);
-    ctx = { env, conf, raw, log, baseEnv: inherited(io), getenv: io.getenv, started, counts: noCounts() };
-    log.debug(`start netns=${env.netns || '-'} ifname=${env.ifName || '-'}`);
-
-    switch (env.command) {
-      case 'ADD': {
-        const { cmdAdd } = await import('../plugin/add');
-        const result = await cmdAdd(ctx);
-        io.stdout.write(JSON.stringify(formatResult(result, conf.cniVersion)));
-        break;
-      }
-      case 'DEL':
-        await (await import('../plugin/del')).cmdDel(ctx);
-        break;
-      case 'CHECK':
-        await (await import('../plugin/check')).cmdCheck(ctx);
-        break;
-      case 'GC':
-        await (await import('../plugin/gc')).cmdGc(ctx);
-        break;
-      case 'STATUS':
-        await (await import('../plugin/status')).cmdStatus(ctx);
-        break;
-    }
-    log.info('done');
-    return 0;
   } catch (e) {
     const err: CniError = asCniError(e);
     log.error(`code ${err.code}: ${err.message}${err.details ? ` (${err.details})` : ''}`);
-    if (err.code === 999 && e instanceof Error && e.stack) log.debug(e.stack);
-    io.stdout.write(JSON.stringify(err.toJSON(cniVersion)));
-    code = err.code;
+    io.stdout.write(JSON.stringify(err.toJSON(LATEST_VERSION)));
     return 1;
-  } finally {
-    if (ctx) await recordStats(ctx, code);
   }
-}
-
-/** Adds this invocation to the node's stats file (metrics); never fails the verb, never prints to stdout. */
-async function recordStats(ctx: VerbContext, code: number): Promise<void> {
-  try {
-    const { recordInvocation } = await import('../metrics/stats');
-    const seconds = (Date.now() - ctx.started) / 1000;
-    await recordInvocation(ctx.conf.cacheDir, { verb: ctx.env.command, result: code === 0 ? 'success' : 'failure', code, seconds, counts: ctx.counts }, ctx.log);
-  } catch (e) {
-    ctx.log.error(`stats not recorded: ${(e as Error).message}`);
-  }
-}
-
-/** The config's cniVersion when it is readable and supported, so that even early errors are printed in it. */
-function peekVersion(text: string): string | undefined {
-  try {
-    const v = (JSON.parse(text) as { cniVersion?: unknown }).cniVersion;
-    return typeof v === 'string' && isSupported(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** What delegates inherit: macmux's environment without the CNI_ variables, which are set per delegate. */
-function inherited(io: Io): Record<string, string> {
-  const all = io.environ?.() ?? { PATH: io.getenv('PATH') };
-  return Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith('CNI_')));
+  const { runVerb } = await import('./verb');
+  return runVerb(io, command, text, started);
 }
 
 async function readAll(stdin: Io['stdin']): Promise<string> {

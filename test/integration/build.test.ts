@@ -56,39 +56,47 @@ process.stdout.write(out.toString('hex'));`);
   assert.equal(r.stdout, Buffer.from(expected).toString('hex'));
 });
 
-it('VERSION and a DEL served from the cache never load the Kubernetes client; an API ADD does', async (t) => {
+it('VERSION runs the main script alone; a verb loads only the verb chunk, a CLI command only the CLI chunk', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'macmux-lazy-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const { bundleOptions } = (await import(join(ROOT, 'scripts', 'bundle-options.mjs'))) as {
-    bundleOptions: (root: string, o: { entry: string; outfile: string; version: string }) => Parameters<typeof build>[0];
+  // The build's bundles, with node:sea standing in for the binary's assets: files beside the bundle, each chunk load marked on stderr.
+  const sea = join(dir, 'sea-shim.js');
+  writeFileSync(sea, `const { readFileSync } = require('node:fs');
+exports.getAsset = (key, encoding) => {
+  if (key.endsWith('.js')) process.stderr.write('CHUNK-LOADED ' + key + '\\n');
+  const b = readFileSync(require('node:path').join(__dirname, key));
+  return encoding ? b.toString(encoding) : b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
+};`);
+  const { buildBundles, CHUNKS } = (await import(join(ROOT, 'scripts', 'chunks.mjs'))) as {
+    buildBundles: (root: string, o: { outfile: string; dir: string; version: string; plugins: unknown[] }) => Promise<Record<string, string>>;
+    CHUNKS: Array<{ name: string }>;
   };
   const outfile = join(dir, 'macmux.cjs');
-  await build({ ...bundleOptions(ROOT, { entry: join(ROOT, 'cmd', 'main.ts'), outfile, version: 'test' }), minify: false });
-  // Instrument the client's module initializer so that running it leaves a mark on stderr.
-  const marker = '"node_modules/@kubernetes/client-node/dist/config.js"() {';
-  const text = readFileSync(outfile, 'utf8');
-  assert.ok(text.includes(marker), 'the bundle holds the client, wrapped in a lazy initializer');
-  writeFileSync(outfile, text.replace(marker, `${marker} process.stderr.write("CLIENT-LOADED\\n");`));
+  const shim = { name: 'sea-shim', setup: (b: { onResolve: (o: { filter: RegExp }, f: () => { path: string }) => void }) => b.onResolve({ filter: /^node:sea$/ }, () => ({ path: sea })) };
+  const assets = await buildBundles(ROOT, { outfile, dir, version: 'test', plugins: [shim] });
+  for (const c of CHUNKS) spawnSync(process.execPath, [join(ROOT, 'scripts', 'chunk-cache.cjs'), assets[`${c.name}.js`]!, assets[`${c.name}.cache`]!]);
+  assert.deepEqual(Object.keys(assets).sort(), ['cli.cache', 'cli.js', 'verb.cache', 'verb.js']);
+  assert.ok(!readFileSync(outfile, 'utf8').includes('ajv'), 'the main script holds no schema validator');
 
   writeFileSync(join(dir, 'fake'), `#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] && echo '{"cniVersion":"1.0.0","interfaces":[{"name":"'$CNI_IFNAME'","sandbox":"'$CNI_NETNS'"}]}'\nexit 0\n`, { mode: 0o755 });
   const conf = { cniVersion: '1.0.0', name: 'm', type: 'macmux', cacheDir: join(dir, 'state'), binDir: dir, delegates: [{ name: 'c', type: 'fake' }] };
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n');
-  const run = (command: string, c: object, args = '') =>
-    spawnSync(process.execPath, [outfile], {
-      input: JSON.stringify(c),
+  const run = (command: string, args: string[] = []) =>
+    spawnSync(process.execPath, [outfile, ...args], {
+      input: JSON.stringify(conf),
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, CNI_COMMAND: command, CNI_CONTAINERID: 'lazy1', CNI_NETNS: '/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: dir, CNI_ARGS: args },
+      env: { PATH: process.env.PATH, ...(command ? { CNI_COMMAND: command } : {}), CNI_CONTAINERID: 'lazy1', CNI_NETNS: '/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: dir },
     });
-  const podArgs = 'K8S_POD_NAMESPACE=default;K8S_POD_NAME=p';
+  const loaded = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('CHUNK-LOADED')).map((l) => l.split(' ')[1]);
 
-  assert.equal(run('VERSION', {}).stderr, '');
-  const add = run('ADD', conf); // no kubeconfig: static, fills the cache
+  const version = run('VERSION');
+  assert.equal(version.status, 0);
+  assert.ok(JSON.parse(version.stdout).supportedVersions.includes('1.1.0'), version.stdout);
+  assert.deepEqual(loaded(version.stderr), []);
+  const add = run('ADD');
   assert.equal(add.status, 0, add.stdout);
-  const del = run('DEL', { ...conf, kubeconfig }, podArgs);
-  assert.equal(del.status, 0, del.stdout);
-  assert.equal(del.stderr.includes('CLIENT-LOADED'), false, 'a cached DEL did not load the client');
-  const apiAdd = run('ADD', { ...conf, kubeconfig, timeBudget: { add: 0.5 } }, podArgs);
-  assert.equal(JSON.parse(apiAdd.stdout).code, 11);
-  assert.ok(apiAdd.stderr.includes('CLIENT-LOADED'), 'control: an ADD that needs the API loads it');
+  assert.equal(JSON.parse(add.stdout).interfaces[0].name, 'eth0');
+  assert.deepEqual(loaded(add.stderr), ['verb.js']);
+  const cli = run('', ['name', 'green']);
+  assert.equal(cli.stdout, 'net9f27410725ab\n');
+  assert.deepEqual(loaded(cli.stderr), ['cli.js']);
 });

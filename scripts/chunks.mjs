@@ -1,0 +1,55 @@
+// The binary's chunks: modules the main script loads only when needed, each shipped as a SEA asset with its V8 code cache.
+import { build } from 'esbuild';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { bundleOptions } from './bundle-options.mjs';
+
+/** Each chunk: the module that is its entry, relative to the project root. */
+export const CHUNKS = [
+  { name: 'verb', entry: 'src/cni/verb.ts' },
+  { name: 'cli', entry: 'src/cli/program.ts' },
+];
+
+/** The CommonJS function a chunk's bundle is wrapped in; cmd/chunk.ts calls it with (exports, require, module). */
+export const wrapChunk = (code) => `(function (exports, require, module) {${code}\n})`;
+
+/**
+ * An esbuild plugin for the main script: an import of a chunk's entry becomes a call to cmd/chunk.ts's
+ * loadChunk, so the chunk's code stays out of the main script.
+ */
+export function chunkPlugin(root) {
+  const byPath = new Map(CHUNKS.map((c) => [resolve(root, c.entry), c.name]));
+  const loader = resolve(root, 'cmd', 'chunk.ts');
+  return {
+    name: 'macmux-chunks',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.?\// }, (args) => {
+        const abs = resolve(args.resolveDir, args.path);
+        const name = byPath.get(abs) ?? byPath.get(`${abs}.ts`);
+        return name ? { path: name, namespace: 'macmux-chunk' } : undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: 'macmux-chunk' }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(loader)}).loadChunk(${JSON.stringify(args.path)});`,
+        resolveDir: root,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/**
+ * Bundles the main script (cmd/main.ts, `outfile`) and every chunk into `dir` as `<name>.js`; returns the
+ * SEA assets by key, `<name>.cache` naming where the chunk's code cache is to be written.
+ */
+export async function buildBundles(root, { outfile, dir, version, plugins = [] }) {
+  await build({ ...bundleOptions(root, { entry: join(root, 'cmd', 'main.ts'), outfile, version }), plugins: [chunkPlugin(root), ...plugins] });
+  const assets = {};
+  for (const c of CHUNKS) {
+    const file = join(dir, `${c.name}.js`);
+    await build(bundleOptions(root, { entry: join(root, c.entry), outfile: file, version }));
+    writeFileSync(file, wrapChunk(readFileSync(file, 'utf8')));
+    assets[`${c.name}.js`] = file;
+    assets[`${c.name}.cache`] = join(dir, `${c.name}.cache`);
+  }
+  return assets;
+}

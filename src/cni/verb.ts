@@ -1,0 +1,96 @@
+// Runs ADD, DEL, CHECK, GC or STATUS for the dispatcher: loads the config, calls the verb, prints its result or error.
+import { asCniError, type CniError } from './errors';
+import { readEnv } from './env';
+import { formatResult } from './result';
+import { isSupported, LATEST_VERSION } from './versions';
+import { parseJson } from './json';
+import { Logger, logSettings, makeSink } from '../log';
+import { loadConf } from '../config/load';
+import { podOf } from '../plugin/pod';
+import { noCounts, type VerbContext } from '../plugin/context';
+import { recordInvocation } from '../metrics/stats';
+import type { Io } from './dispatch';
+
+/**
+ * Runs `command` (anything but VERSION, already read from the environment) on the config in `text`;
+ * returns the exit code. Catches everything: the one error JSON is printed here.
+ */
+export async function runVerb(io: Io, command: string, text: string, started: number): Promise<number> {
+  let cniVersion = LATEST_VERSION;
+  const early = logSettings(io.getenv);
+  let log = new Logger(early.level, makeSink(early.file, io.stderr)).with({ verb: command, containerID: io.getenv('CNI_CONTAINERID') || '-' });
+  /** Set once the config is loaded: only then is the invocation counted in the stats file. */
+  let ctx: VerbContext | undefined;
+  let code = 0;
+  try {
+    cniVersion = peekVersion(text) ?? cniVersion;
+    const env = readEnv(io.getenv);
+    const pod = podOf(env);
+    const logCtx = { verb: command, containerID: env.containerID || '-', ...(pod ? { pod: `${pod.namespace}/${pod.name}` } : {}) };
+    log.with(logCtx);
+    const raw = parseJson(text, 'network config');
+    const conf = loadConf(raw);
+    const settings = logSettings(io.getenv, conf);
+    log = new Logger(settings.level, makeSink(settings.file, io.stderr)).with(logCtx);
+    ctx = { env, conf, raw, log, baseEnv: inherited(io), getenv: io.getenv, started, counts: noCounts() };
+    log.debug(`start netns=${env.netns || '-'} ifname=${env.ifName || '-'}`);
+
+    switch (env.command) {
+      case 'ADD': {
+        const { cmdAdd } = await import('../plugin/add');
+        const result = await cmdAdd(ctx);
+        io.stdout.write(JSON.stringify(formatResult(result, conf.cniVersion)));
+        break;
+      }
+      case 'DEL':
+        await (await import('../plugin/del')).cmdDel(ctx);
+        break;
+      case 'CHECK':
+        await (await import('../plugin/check')).cmdCheck(ctx);
+        break;
+      case 'GC':
+        await (await import('../plugin/gc')).cmdGc(ctx);
+        break;
+      case 'STATUS':
+        await (await import('../plugin/status')).cmdStatus(ctx);
+        break;
+    }
+    log.info('done');
+    return 0;
+  } catch (e) {
+    const err: CniError = asCniError(e);
+    log.error(`code ${err.code}: ${err.message}${err.details ? ` (${err.details})` : ''}`);
+    if (err.code === 999 && e instanceof Error && e.stack) log.debug(e.stack);
+    io.stdout.write(JSON.stringify(err.toJSON(cniVersion)));
+    code = err.code;
+    return 1;
+  } finally {
+    if (ctx) await recordStats(ctx, code);
+  }
+}
+
+/** Adds this invocation to the node's stats file (metrics); never fails the verb, never prints to stdout. */
+async function recordStats(ctx: VerbContext, code: number): Promise<void> {
+  try {
+    const seconds = (Date.now() - ctx.started) / 1000;
+    await recordInvocation(ctx.conf.cacheDir, { verb: ctx.env.command, result: code === 0 ? 'success' : 'failure', code, seconds, counts: ctx.counts }, ctx.log);
+  } catch (e) {
+    ctx.log.error(`stats not recorded: ${(e as Error).message}`);
+  }
+}
+
+/** The config's cniVersion when it is readable and supported, so that even early errors are printed in it. */
+function peekVersion(text: string): string | undefined {
+  try {
+    const v = (JSON.parse(text) as { cniVersion?: unknown }).cniVersion;
+    return typeof v === 'string' && isSupported(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What delegates inherit: macmux's environment without the CNI_ variables, which are set per delegate. */
+function inherited(io: Io): Record<string, string> {
+  const all = io.environ?.() ?? { PATH: io.getenv('PATH') };
+  return Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined && !e[0].startsWith('CNI_')));
+}
