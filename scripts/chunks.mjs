@@ -1,7 +1,8 @@
 // The binary's chunks: modules the main script loads only when needed, each shipped as a SEA asset with its V8 code cache.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { bundleOptions } from './bundle-options.mjs';
 
 /** Each chunk: the module that is its entry, relative to the project root. */
@@ -42,14 +43,40 @@ export function chunkPlugin(root) {
  * SEA assets by key, `<name>.cache` naming where the chunk's code cache is to be written.
  */
 export async function buildBundles(root, { outfile, dir, version, plugins = [] }) {
-  await build({ ...bundleOptions(root, { entry: join(root, 'cmd', 'main.ts'), outfile, version }), plugins: [chunkPlugin(root), ...plugins] });
+  const validators = await precompiledValidators(root, dir);
+  await build({ ...bundleOptions(root, { entry: join(root, 'cmd', 'main.ts'), outfile, version }), plugins: [chunkPlugin(root), validators, ...plugins] });
   const assets = {};
   for (const c of CHUNKS) {
     const file = join(dir, `${c.name}.js`);
-    await build(bundleOptions(root, { entry: join(root, c.entry), outfile: file, version }));
+    await build({ ...bundleOptions(root, { entry: join(root, c.entry), outfile: file, version }), plugins: [validators] });
     writeFileSync(file, wrapChunk(readFileSync(file, 'utf8')));
     assets[`${c.name}.js`] = file;
     assets[`${c.name}.cache`] = join(dir, `${c.name}.cache`);
   }
   return assets;
+}
+
+/**
+ * An esbuild plugin that replaces src/config/validators.ts with the standalone code ajv generates for
+ * it now, so the binary never compiles the schema (tens of ms on every ADD, DEL and CHECK).
+ */
+async function precompiledValidators(root, dir) {
+  const module = resolve(root, 'src', 'config', 'validators.ts');
+  const generator = join(dir, 'validators-gen.cjs');
+  await build({
+    stdin: { contents: `process.stdout.write(require(${JSON.stringify(module)}).precompiledSource());`, resolveDir: root, loader: 'js' },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    outfile: generator,
+    logLevel: 'warning',
+  });
+  const source = execFileSync(process.execPath, [generator], { encoding: 'utf8' });
+  return {
+    name: 'macmux-validators',
+    setup(b) {
+      b.onResolve({ filter: /\/validators$/ }, (args) => (resolve(args.resolveDir, `${args.path}.ts`) === module ? { path: module, namespace: 'macmux-validators' } : undefined));
+      b.onLoad({ filter: /.*/, namespace: 'macmux-validators' }, () => ({ contents: source, resolveDir: dirname(module), loader: 'js' }));
+    },
+  };
 }

@@ -1,9 +1,10 @@
-// Parses and validates macmux's config with one compiled ajv validator, reporting every bad field by path.
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+// Parses and validates macmux's config with the schema's validators, reporting every bad field by path.
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { CniError, Code } from '../cni/errors';
 import { requireSupported } from '../cni/versions';
 export { parseJson } from '../cni/json';
-import { confSchema, MAX_ITEMS } from './schema';
+import { MAX_ITEMS } from './schema';
+import { validator } from './validators';
 import { DEFAULT_BLOCK_SIZE, parseRange, poolSize, rangeText } from '../mac/range';
 
 export type PluginConf = Record<string, unknown> & { type: string };
@@ -56,16 +57,10 @@ export const DEFAULT_LOCK_TIMEOUT = 30;
 export const DEFAULT_CHECKPOINT = '/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint';
 export const DEFAULT_TIME_BUDGET = { add: 10, del: 10, check: 10, gc: 30, status: 3 };
 
-let ajv: Ajv | undefined;
-function validator(ref: string): ValidateFunction {
-  ajv ??= new Ajv({ allErrors: true, strict: false, schemas: [confSchema] });
-  return ajv.getSchema(ref)!;
-}
-
 /** Validates macmux's config (code 7 with every bad path, code 1 for a bad version) and fills defaults. */
 export function loadConf(raw: Record<string, unknown>): Conf {
   checkSizes(raw, 'network config');
-  check(validator('macmux'), raw, 'network config');
+  check(validator('conf'), raw, 'network config');
   requireSupported(raw.cniVersion as string, 'network config');
   const delegates = (raw.delegates as Array<Record<string, unknown>> | undefined) ?? [];
   if (delegates.filter((d) => d.masterPlugin === true).length > 1) {
@@ -97,7 +92,7 @@ export function loadConf(raw: Record<string, unknown>): Conf {
  */
 export function toNetworkList(raw: Record<string, unknown>, what: string, fallbackVersion: string): NetworkList {
   checkSizes(raw, what);
-  check(validator('macmux#/$defs/network'), raw, what);
+  check(validator('network'), raw, what);
   const cniVersion = (raw.cniVersion as string | undefined) ?? fallbackVersion;
   requireSupported(cniVersion, what);
   const name = raw.name as string;

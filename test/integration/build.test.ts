@@ -77,6 +77,7 @@ exports.getAsset = (key, encoding) => {
   for (const c of CHUNKS) spawnSync(process.execPath, [join(ROOT, 'scripts', 'chunk-cache.cjs'), assets[`${c.name}.js`]!, assets[`${c.name}.cache`]!]);
   assert.deepEqual(Object.keys(assets).sort(), ['cli.cache', 'cli.js', 'verb.cache', 'verb.js']);
   assert.ok(!readFileSync(outfile, 'utf8').includes('ajv'), 'the main script holds no schema validator');
+  assert.doesNotMatch(readFileSync(assets['verb.js']!, 'utf8'), /CodeGen/, 'the verbs ship precompiled validators, not the schema compiler');
 
   writeFileSync(join(dir, 'fake'), `#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] && echo '{"cniVersion":"1.0.0","interfaces":[{"name":"'$CNI_IFNAME'","sandbox":"'$CNI_NETNS'"}]}'\nexit 0\n`, { mode: 0o755 });
   const conf = { cniVersion: '1.0.0', name: 'm', type: 'macmux', cacheDir: join(dir, 'state'), binDir: dir, delegates: [{ name: 'c', type: 'fake' }] };
