@@ -1,9 +1,9 @@
-// Loads API credentials from a kubeconfig (re-read on every invocation) or the in-cluster environment.
-import { KubeConfig } from '@kubernetes/client-node';
-import { load } from 'js-yaml';
+// Loads API credentials from a kubeconfig (re-read on every invocation) or the in-cluster environment: the file and process I/O around kubeconfig.ts.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
-import { CniError, Code } from '../cni/errors';
+import { load } from 'js-yaml';
+import { CniError, Code, oneLine } from '../cni/errors';
+import { credentialsFromKubeconfig, inClusterCredentials, type ExecRequest, type KubeconfigIO } from './kubeconfig';
 
 export interface Credentials {
   server: string;
@@ -19,60 +19,82 @@ export interface Credentials {
   headers?: Record<string, string>;
 }
 
+/** How long an exec credential plugin may run before it is killed and the load fails. */
+export const EXEC_TIMEOUT_MS = 5_000;
+/** The most output an exec credential plugin may print. */
+const EXEC_MAX_OUTPUT = 1 << 20;
+
+const io: KubeconfigIO = { readFile: (path) => readFileSync(path), exec: runPlugin };
+
 /**
  * Credentials from `kubeconfig`, or from the in-cluster service account when it is not given.
- * Supports token, tokenFile, client certificates, and a CA as a file or as data.
+ * Supports what kubectl does for a plugin's kubeconfig (token, tokenFile, basic auth, client
+ * certificates, a CA as a file or data, tls-server-name, impersonation, exec plugins); every file is
+ * read now, so rotated tokens are used. Every failure is code 7 naming the kubeconfig.
  */
 export async function loadCredentials(kubeconfig: string | undefined, getenv: (k: string) => string | undefined): Promise<Credentials> {
-  const kc = new KubeConfig();
-  try {
-    if (kubeconfig) {
-      kc.loadFromFile(kubeconfig);
-      applyTokenFile(kc, kubeconfig);
-    } else if (getenv('KUBERNETES_SERVICE_HOST')) {
-      kc.loadFromCluster();
-    } else {
-      throw new Error('no kubeconfig configured and not running in a cluster (KUBERNETES_SERVICE_HOST unset)');
+  if (!kubeconfig) {
+    if (!getenv('KUBERNETES_SERVICE_HOST')) {
+      throw new CniError(Code.InvalidConfig, 'kubeconfig: no kubeconfig configured and not running in a cluster (KUBERNETES_SERVICE_HOST unset)');
     }
-  } catch (e) {
-    throw new CniError(Code.InvalidConfig, `kubeconfig${kubeconfig ? ` ${kubeconfig}` : ''}: ${(e as Error).message}`);
+    return inClusterCredentials(getenv, io);
   }
-  const cluster = kc.getCurrentCluster();
-  if (!cluster?.server) throw new CniError(Code.InvalidConfig, `kubeconfig ${kubeconfig ?? '(in-cluster)'}: no current cluster with a server`);
-  const opts: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean; servername?: string; headers?: Record<string, string> } = {};
+  let text: string;
   try {
-    await kc.applyToHTTPSOptions(opts);
+    text = readFileSync(kubeconfig, 'utf8');
   } catch (e) {
-    throw new CniError(Code.InvalidConfig, `kubeconfig ${kubeconfig ?? '(in-cluster)'}: ${(e as Error).message}`);
+    throw new CniError(Code.InvalidConfig, `kubeconfig ${kubeconfig}: cannot read it: ${(e as NodeJS.ErrnoException).code ?? oneLine((e as Error).message)}`);
   }
-  // A token file written with a trailing newline must not put the newline in the header.
-  const authorization = (opts.headers?.Authorization ?? opts.headers?.authorization)?.trim();
-  const headers = Object.fromEntries(Object.entries(opts.headers ?? {}).filter(([k]) => k.toLowerCase() !== 'authorization'));
-  return {
-    server: cluster.server,
-    ...(opts.ca ? { ca: opts.ca } : {}),
-    ...(opts.cert ? { cert: opts.cert } : {}),
-    ...(opts.key ? { key: opts.key } : {}),
-    rejectUnauthorized: !cluster.skipTLSVerify,
-    ...(cluster.tlsServerName ? { servername: cluster.tlsServerName } : {}),
-    ...(authorization ? { authorization } : {}),
-    ...(Object.keys(headers).length ? { headers } : {}),
-  };
+  let doc: unknown;
+  try {
+    doc = load(text, { filename: kubeconfig });
+  } catch (e) {
+    throw new CniError(Code.InvalidConfig, `kubeconfig ${kubeconfig}: not YAML: ${oneLine((e as Error).message)}`);
+  }
+  return credentialsFromKubeconfig(doc, kubeconfig, io);
 }
 
-/** kubectl's `tokenFile` user field, which the client library does not read: the file's token, read now. */
-function applyTokenFile(kc: KubeConfig, kubeconfig: string): void {
-  const user = kc.getCurrentUser();
-  if (!user || user.token) return;
-  const doc = load(readFileSync(kubeconfig, 'utf8')) as { users?: Array<{ name?: string; user?: { tokenFile?: string } }> } | undefined;
-  const tokenFile = doc?.users?.find((u) => u.name === user.name)?.user?.tokenFile;
-  if (!tokenFile) return;
-  const path = isAbsolute(tokenFile) ? tokenFile : join(dirname(kubeconfig), tokenFile);
-  let token: string;
-  try {
-    token = readFileSync(path, 'utf8').trim();
-  } catch (e) {
-    throw new Error(`tokenFile ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  kc.users = kc.users.map((u) => (u.name === user.name ? { ...u, token } : u));
+/**
+ * Runs an exec credential plugin with stdin on /dev/null (never interactive), in its own process
+ * group so that a timeout kills whatever it started too; resolves to its stdout.
+ */
+function runPlugin(req: ExecRequest): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outBytes = 0;
+    let errBytes = 0;
+    let done = false;
+    const child = spawn(req.command, req.args, { env: { ...process.env, ...req.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const finish = (failure?: string): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (failure === undefined) return resolve(Buffer.concat(out).toString('utf8'));
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      child.stdout.destroy();
+      child.stderr.destroy();
+      reject(new Error(failure));
+    };
+    const timer = setTimeout(() => finish(`no answer within ${EXEC_TIMEOUT_MS / 1000} s; killed`), EXEC_TIMEOUT_MS);
+    child.stdout.on('data', (c: Buffer) => {
+      outBytes += c.length;
+      if (outBytes > EXEC_MAX_OUTPUT) finish(`printed more than ${EXEC_MAX_OUTPUT} bytes; killed`);
+      else out.push(c);
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      if (errBytes < 4096) err.push(c);
+      errBytes += c.length;
+    });
+    child.on('error', (e: NodeJS.ErrnoException) => finish(`cannot run it: ${e.code ?? oneLine(e.message)}`));
+    child.on('close', (code, signal) => {
+      const said = oneLine(Buffer.concat(err).toString('utf8')).slice(0, 300);
+      if (code === 0) finish();
+      else finish(`${signal ? `killed by ${signal}` : `exit status ${code}`}${said ? `: ${said}` : ''}`);
+    });
+  });
 }
