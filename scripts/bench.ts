@@ -1,121 +1,109 @@
-// npm run bench: prints medians and tails for VERSION cold start and ledger allocation (8 concurrent ADDs on one node, empty and at 10,000 entries).
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
-import { join, resolve } from 'node:path';
+// npm run bench: one markdown table of macmux against its baselines (node -e 0, the bare delegates, an empty ledger), measured side by side in one run.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { startApiServer, type ApiServer } from '../test/apiserver/server';
-import { encodeHolding, macKey } from '../src/mac/holding';
-import { intToMac, macToInt } from '../src/mac/range';
+import { ledgerThroughput } from './bench/ledger';
+import { envWarnings, machineLine } from './bench/machine';
+import { PodWorld } from './bench/pod-world';
+import { OperationFailed, TIME, type Run } from './bench/proc';
+import { cachedDels, record, roundTrips } from './bench/roundtrip';
+import { Sandbox } from './bench/sandbox';
+import { median, mib, ms, percentile, rankFromTop, ratio, verdict } from './bench/stats';
+import { renderTable, type Row } from './bench/table';
+import { versionColdStart } from './bench/version';
 
-const binary = resolve(__dirname, '..', 'dist', 'macmux');
-const CONCURRENCY = 8;
-const ADDS = 96;
+const binary = resolve(process.env.MACMUX_BINARY ?? resolve(__dirname, '..', 'dist', 'macmux'));
+/** Runs per side for sections 1-3 (MMBENCH_RUNS overrides, for a quick look; the README's figures use the default). */
+const RUNS = Math.max(1, Number(process.env.MMBENCH_RUNS ?? 20));
+const VERSION_RUNS = Math.max(RUNS, 30);
+const LEDGER = { concurrency: 8, adds: Math.max(8, Number(process.env.MMBENCH_ADDS ?? 96)), chunk: 16, seedEntries: 10_000 };
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
+const TARGET = { version: 1.3, overheadMs: 60, cachedDel: 1.5, ledger: 1.2, rssKiB: 80 * 1024 };
 
-function versionColdStart(runs = 25): { median: number; rssKiB: number } {
-  const t: number[] = [];
-  let rss = 0;
-  for (let i = 0; i < runs; i++) {
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', binary], { env: { CNI_COMMAND: 'VERSION' }, input: '', encoding: 'utf8' });
-    const [sec, kib] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
-    t.push(sec! * 1000);
-    rss = Math.max(rss, kib!);
-  }
-  return { median: pct(t, 50), rssKiB: rss };
-}
-
-function run(conf: object, env: Record<string, string>): Promise<{ ms: number; status: number; out: string }> {
-  const started = process.hrtime.bigint();
-  return new Promise((done) => {
-    const child = spawn(binary, [], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'ignore'] });
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.on('close', (status) => done({ ms: Number(process.hrtime.bigint() - started) / 1e6, status: status ?? 1, out }));
-    child.stdin.end(JSON.stringify(conf));
-  });
-}
-
-/** 8 workers ADD `ADDS` pods with one secondary each on one node; returns latencies (ms) and throughput (ADD/s). */
-async function allocationRound(api: ApiServer, label: string, seedEntries: number): Promise<{ label: string; p50: number; p99: number; perSec: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'macmux-bench-'));
-  const lower = `mmbench${process.pid % 1000}`;
-  spawnSync('ip', ['link', 'add', lower, 'type', 'bridge']);
-  spawnSync('ip', ['link', 'set', lower, 'up']);
-  const node = `bench-${label}`;
-  const namespaces: string[] = [];
-  try {
-    const range = { rangeStart: '02:be:00:00:00:00', rangeEnd: '02:be:00:ff:ff:ff' };
-    for (const cm of api.list('ConfigMap', 'kube-system')) api.remove('ConfigMap', 'kube-system', cm.metadata!.name!);
-    if (seedEntries > 0) {
-      // A node that already holds `seedEntries` MACs in its leased blocks, in its ConfigMap.
-      const blocks = Math.ceil(seedEntries / 256) + 1;
-      const leases = Object.fromEntries(Array.from({ length: blocks }, (_, b) => [String(b), node]));
-      api.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'macmux-pool', namespace: 'kube-system', labels: { 'macmux.io/ledger': 'pool' } }, data: { RANGE_START: range.rangeStart, RANGE_END: range.rangeEnd, BLOCK_SIZE: '256', LEASES: JSON.stringify(leases) } });
-      const data: Record<string, string> = {};
-      const start = macToInt(range.rangeStart);
-      for (let i = 0; i < seedEntries; i++) data[macKey(intToMac(start + i))] = encodeHolding({ owner: `seed/pod-${i}/net`, state: 'active', node, since: Math.floor(Date.now() / 1000) });
-      api.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `macmux-ledger-${node}`, namespace: 'kube-system', labels: { 'macmux.io/ledger': 'node' } }, data });
-    }
-    api.put({ apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'green', namespace: 'default' }, spec: { config: JSON.stringify({ cniVersion: '1.0.0', name: 'green', type: 'macvlan', master: lower }) } });
-    const conf = { cniVersion: '1.0.0', name: 'macmux', type: 'macmux', cacheDir: join(dir, 'state'), kubeconfig: api.kubeconfig, nodeName: node, macPool: range, delegates: [{ name: 'lo', type: 'loopback' }] };
-    mkdirSync(join(dir, 'state'), { recursive: true });
-    const lat: number[] = [];
-    let next = 0;
-    const t0 = process.hrtime.bigint();
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      while (next < ADDS) {
-        const i = next++;
-        const ns = `mmb-${label}-${i}`;
-        namespaces.push(ns);
-        execFileSync('ip', ['netns', 'add', ns]);
-        const pod = api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `b${i}`, namespace: 'default', annotations: { 'k8s.v1.cni.cncf.io/networks': 'green' } } });
-        const r = await run(conf, { CNI_COMMAND: 'ADD', CNI_CONTAINERID: `${label}${i}`, CNI_NETNS: `/run/netns/${ns}`, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni', CNI_ARGS: `K8S_POD_NAMESPACE=default;K8S_POD_NAME=b${i};K8S_POD_UID=${pod.metadata!.uid}` });
-        if (r.status !== 0) throw new Error(`ADD failed: ${r.out}`);
-        lat.push(r.ms);
-      }
-    }));
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { label, p50: pct(lat, 50), p99: pct(lat, 99), perSec: ADDS / secs };
-  } finally {
-    for (const ns of namespaces) spawnSync('ip', ['netns', 'del', ns]);
-    spawnSync('ip', ['link', 'del', lower]);
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** "met" / "missed by ..." for a ratio target, with what the excess means in ms. */
+function ratioVerdict(value: number, base: number, limit: number): string {
+  const v = verdict(value / base, { limit, show: ratio });
+  return v === 'met' ? v : `${v}, ${ms(value - limit * base)} over the allowance`;
 }
 
 async function main(): Promise<void> {
-  console.log(`macmux bench on ${cpus().length} cores (${cpus()[0]?.model ?? 'cpu'}), node ${process.version}; medians of repeated runs\n`);
-  const nodeFloor: number[] = [];
-  for (let i = 0; i < 25; i++) {
-    const s = process.hrtime.bigint();
-    spawnSync(process.execPath, ['-e', '0'], { env: {} });
-    nodeFloor.push(Number(process.hrtime.bigint() - s) / 1e6);
-  }
-  const v = versionColdStart();
-  console.log('| measure | value |');
-  console.log('| --- | --- |');
-  console.log(`| node -e 0, median | ${pct(nodeFloor, 50).toFixed(1)} ms |`);
-  console.log(`| VERSION cold start, median | ${v.median.toFixed(1)} ms (${(v.median / pct(nodeFloor, 50)).toFixed(2)}x node -e 0) |`);
-  console.log(`| VERSION peak RSS | ${(v.rssKiB / 1024).toFixed(1)} MiB |`);
-  const api = await startApiServer();
+  for (const w of envWarnings()) console.log(w);
+  if (!existsSync(binary)) throw new Error(`no binary at ${binary}: run npm run build, or set MACMUX_BINARY`);
+  if (!existsSync(TIME)) throw new Error(`${TIME} is missing (Debian package "time"): the bench reads peak RSS from it`);
+  console.log(machineLine(binary, RUNS));
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  /** Operations that failed without stopping the bench (section 4's code 11 under load): printed after the table, exit 1. */
+  const failures: Run[] = [];
+
+  // 1. VERSION cold start
+  const v = await versionColdStart(binary, VERSION_RUNS);
+  const [vMs, nMs] = [median(v.ms), median(v.baseMs)];
+  rows.push({ measure: `1. VERSION cold start, wall (median of ${VERSION_RUNS})`, value: ms(vMs), baseline: `${ms(nMs)} (\`node -e 0\`); ratio ${ratio(vMs / nMs)}`, target: `≤ ${TARGET.version}× \`node -e 0\``, verdict: ratioVerdict(vMs, nMs, TARGET.version) });
+  rows.push({ measure: '1. VERSION peak RSS (median)', value: mib(median(v.rssKiB)), baseline: `${mib(median(v.baseRssKiB))} (\`node -e 0\`)` });
+
+  const sb = new Sandbox();
+  let api: ApiServer | undefined;
   try {
-    const empty = await allocationRound(api, 'empty', 0);
-    const full = await allocationRound(api, 'full', 10_000);
-    for (const r of [empty, full]) {
-      console.log(`| ADD with a pool MAC, ${CONCURRENCY} concurrent, ledger ${r.label === 'empty' ? 'empty' : 'at 10,000 entries'}: p50 / p99 | ${r.p50.toFixed(1)} / ${r.p99.toFixed(1)} ms |`);
-      console.log(`| ... throughput | ${r.perSec.toFixed(1)} ADD/s |`);
+    api = await startApiServer();
+    const world = await PodWorld.create(api, sb, binary);
+    const rec = await record(world);
+
+    // 2. ADD+DEL round trip (and 5. ADD's peak RSS)
+    const rt = await roundTrips(world, rec, RUNS);
+    const [tot, bareTot] = [median(rt.total), median(rt.bareTotal)];
+    rows.push({ measure: `2. ADD+DEL round trip, pod with eth0 + 2 attachments (median of ${RUNS})`, value: ms(tot), baseline: `${ms(bareTot)} (bare delegates); ratio ${ratio(tot / bareTot)}, overhead ${ms(tot - bareTot)}`, target: `overhead ≤ ${TARGET.overheadMs} ms`, verdict: verdict(tot - bareTot, { limit: TARGET.overheadMs, show: ms }) });
+    rows.push({ measure: '2. … of which ADD (median)', value: ms(median(rt.add)), baseline: `${ms(median(rt.bareAdd))}; overhead ${ms(median(rt.add) - median(rt.bareAdd))}` });
+    rows.push({ measure: '2. … of which DEL, API up (median)', value: ms(median(rt.del)), baseline: `${ms(median(rt.bareDel))}; overhead ${ms(median(rt.del) - median(rt.bareDel))}` });
+
+    // 3. DEL from the cache with the API down
+    const cd = await cachedDels(world, rec, RUNS);
+    const [del, bareDel] = [median(cd.del), median(cd.bareDel)];
+    rows.push({ measure: `3. DEL from the cache, API down (median of ${RUNS})`, value: ms(del), baseline: `${ms(bareDel)} (bare delegates' DEL); ratio ${ratio(del / bareDel)}`, target: `≤ ${TARGET.cachedDel}×`, verdict: ratioVerdict(del, bareDel, TARGET.cachedDel) });
+
+    // 4. Ledger allocation throughput
+    const { empty, full } = await ledgerThroughput(api, sb, binary, LEDGER);
+    const p = (xs: number[]) => `p50 ${ms(percentile(xs, 50))} / p99 ${ms(percentile(xs, 99))}`;
+    rows.push({ measure: `4. ADD with a pool MAC, ${LEDGER.concurrency} concurrent on one node, empty ledger (${empty.latencies.length} ADDs)`, value: `${p(empty.latencies)}; ${empty.perSec.toFixed(1)} ADD/s` });
+    rows.push({ measure: `4. … the same at ${LEDGER.seedEntries.toLocaleString('en-US')} ledger entries (${full.latencies.length} ADDs)`, value: `${p(full.latencies)}; ${full.perSec.toFixed(1)} ADD/s` });
+    const [p50e, p50f] = [percentile(empty.latencies, 50), percentile(full.latencies, 50)];
+    const failed = [...empty.tryAgain, ...full.tryAgain];
+    if (failed.length > 0) {
+      rows.push({ measure: '4. ADDs that failed with code 11 (try again later)', value: `${empty.tryAgain.length} of ${empty.latencies.length} empty, ${full.tryAgain.length} of ${full.latencies.length} at ${LEDGER.seedEntries.toLocaleString('en-US')}`, target: 'none', verdict: '**missed** (their time counts in p50/p99)' });
+      failures.push(...failed);
     }
-    console.log(`| p50 at 10,000 entries / p50 empty | ${(full.p50 / empty.p50).toFixed(2)}x |`);
+    rows.push({ measure: `4. p50 at ${LEDGER.seedEntries.toLocaleString('en-US')} entries / p50 empty`, value: ratio(p50f / p50e), baseline: `p99 ratio ${ratio(percentile(full.latencies, 99) / percentile(empty.latencies, 99))}; ADD/s ratio ${ratio(full.perSec / empty.perSec)}`, target: `≤ ${TARGET.ledger}×`, verdict: ratioVerdict(p50f, p50e, TARGET.ledger) });
+
+    // 5. Peak RSS of ADD
+    const peak = Math.max(...rt.addRssKiB);
+    rows.push({ measure: `5. Peak RSS of ADD (the pod of 2., ${rt.addRssKiB.length} runs)`, value: `max ${mib(peak)} (median ${mib(median(rt.addRssKiB))})`, target: `≤ ${mib(TARGET.rssKiB)}`, verdict: verdict(peak, { limit: TARGET.rssKiB, show: mib }) });
+
+    notes.push(
+      `- Each comparison alternates its two sides run by run (which goes first alternates too), so load hits both alike; every process gets PATH and the CNI variables only.`,
+      `- 1: both sides under \`${TIME}\` (peak RSS), wall time measured by the bench from spawn to exit.`,
+      `- 2, 3: each run is a new pod in a new netns (made and removed outside the timing). eth0: bridge + host-local; two macvlan NADs (bridge mode on a host bridge, host-local) named in the pod's networks annotation; MACs from the ledger (macPool on). ` +
+        `The bare side replays the exact delegate calls macmux made in a recorded run (same stdin with name, cniVersion, runtimeConfig.mac, args.cni.mac, prevResult for DEL; same CNI_IFNAME and CNI_ARGS with MAC=), one plugin after another; its time is the sum of those processes' wall times. ` +
+        `macmux's ADD runs under \`${TIME}\` for 5. (about 1 ms more on its side).`,
+      `- 3: each run ADDs with the API up (not timed), then DELs with a kubeconfig whose server is a closed port.`,
+      `- 4: ${LEDGER.adds} timed ADDs per side (pods with eth0 on loopback and one macvlan NAD with a pool MAC), in alternating chunks of ${LEDGER.chunk} with ${LEDGER.concurrency} workers; each side has its own node and ledger namespace, so the empty side never sees the other's ConfigMaps. ` +
+        `The 10,000 entries are active holdings of other pods of the same namespace and NAD in the node's ledger ConfigMap (blocks of 256 leased to the node). p99 is nearest-rank: ${rankFromTop(empty.latencies.length, 99)}. ADD/s is ADDs over the chunks' wall time.`,
+    );
   } finally {
-    await api.stop();
+    await api?.stop();
+    sb.cleanup();
+  }
+
+  console.log('');
+  console.log(renderTable(rows));
+  console.log('');
+  for (const n of notes) console.log(n);
+  if (failures.length > 0) {
+    console.error(`\nbench failed: ${failures.length} operation(s) failed (code 11 under the load of section 4); the first:\n${new OperationFailed(failures[0]!).message}`);
+    process.exitCode = 1;
   }
 }
 
 main().catch((e: Error) => {
-  console.error(`bench failed: ${e.message}`);
+  console.error(e instanceof OperationFailed ? `bench failed: an operation failed (not a timing):\n${e.message}` : `bench failed: ${e.stack ?? e.message}`);
   process.exit(1);
 });
