@@ -1,6 +1,6 @@
 // The Kubernetes calls macmux makes, over one transport per invocation; the only module verbs import for the API.
 import { CniError, Code } from '../cni/errors';
-import { ApiTransport, statusMessage } from './http';
+import { ApiTransport, statusMessage, type TransportOptions } from './http';
 import { loadCredentials } from './credentials';
 
 export interface ObjectMeta {
@@ -37,6 +37,9 @@ export interface ConfigMap {
 }
 
 const seg = encodeURIComponent;
+
+/** The Accept type of a metadata-only list (kube-apiserver 1.15+). */
+export const PARTIAL_METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 
 export class KubeApi {
   constructor(private readonly http: ApiTransport) {}
@@ -114,9 +117,20 @@ export class KubeApi {
     return res.body as unknown as ConfigMap;
   }
 
-  /** ConfigMaps carrying label `key` (any value). */
-  async listConfigMaps(namespace: string, labelKey: string): Promise<ConfigMap[]> {
-    const res = await this.http.send({ method: 'GET', path: `/api/v1/namespaces/${seg(namespace)}/configmaps?labelSelector=${encodeURIComponent(labelKey)}`, verb: 'list', resource: `configmaps ${namespace}` });
+  /**
+   * ConfigMaps carrying label `key` (any value), but the one named `except` (a metadata.name field selector).
+   * `metadataOnly` asks for a PartialObjectMetadataList, names and resourceVersions without the data; a
+   * server that cannot serve one answers the full list, as the Accept header allows.
+   */
+  async listConfigMaps(namespace: string, labelKey: string, opts: { except?: string; metadataOnly?: boolean } = {}): Promise<ConfigMap[]> {
+    const fields = opts.except ? `&fieldSelector=${encodeURIComponent(`metadata.name!=${opts.except}`)}` : '';
+    const res = await this.http.send({
+      method: 'GET',
+      path: `/api/v1/namespaces/${seg(namespace)}/configmaps?labelSelector=${encodeURIComponent(labelKey)}${fields}`,
+      verb: 'list',
+      resource: `configmaps ${namespace}`,
+      ...(opts.metadataOnly ? { accept: `${PARTIAL_METADATA_LIST}, application/json` } : {}),
+    });
     expectOk(res.status, res.body, `list ConfigMaps in ${namespace}`);
     return ((res.body as { items?: ConfigMap[] }).items) ?? [];
   }
@@ -165,7 +179,14 @@ function expectOk(status: number, body: Record<string, unknown>, what: string): 
  * Opens the API for one invocation: credentials re-read now; each phase of requests is bounded by
  * `budgetMs`, the first one ending at `firstDeadline` (the verb's start plus its budget).
  */
-export async function connect(kubeconfig: string | undefined, getenv: (k: string) => string | undefined, budgetMs: number, firstDeadline: number, debug?: (msg: string) => void): Promise<KubeApi> {
+export async function connect(
+  kubeconfig: string | undefined,
+  getenv: (k: string) => string | undefined,
+  budgetMs: number,
+  firstDeadline: number,
+  debug?: (msg: string) => void,
+  opts: TransportOptions = {},
+): Promise<KubeApi> {
   const creds = await loadCredentials(kubeconfig, getenv);
-  return new KubeApi(new ApiTransport(creds, budgetMs, debug, firstDeadline));
+  return new KubeApi(new ApiTransport(creds, budgetMs, debug, firstDeadline, opts));
 }

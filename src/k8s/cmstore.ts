@@ -28,8 +28,14 @@ export function kubeStore(api: KubeApi, namespace: string): CmStore {
       const c = await api.updateConfigMap(namespace, fromCm(cm, namespace));
       return c === 'conflict' ? c : toCm(c);
     },
-    async list(labelKey) {
-      return (await api.listConfigMaps(namespace, labelKey)).map(toCm);
+    async list(labelKey, except) {
+      return (await api.listConfigMaps(namespace, labelKey, except ? { except } : {})).map(toCm);
+    },
+    async listMeta(labelKey) {
+      return (await api.listConfigMaps(namespace, labelKey, { metadataOnly: true })).map((c) => ({
+        name: c.metadata.name,
+        ...(c.metadata.resourceVersion ? { resourceVersion: c.metadata.resourceVersion } : {}),
+      }));
     },
   };
 }

@@ -12,6 +12,17 @@ export interface ApiCall {
   resource: string;
   body?: unknown;
   contentType?: string;
+  /** The Accept header; application/json without. */
+  accept?: string;
+}
+
+export interface TransportOptions {
+  /**
+   * A refused connection (nothing listens at the server's address) ends the request at once with code 11
+   * instead of being retried until the deadline: for DEL, which defers its MAC releases to the journal
+   * rather than waiting for an API server that is down.
+   */
+  refusedIsDown?: boolean;
 }
 
 export interface ApiResponse {
@@ -40,6 +51,7 @@ export class ApiTransport {
     private readonly budgetMs: number,
     private readonly debug: (msg: string) => void = () => {},
     firstDeadline = Date.now() + budgetMs,
+    private readonly opts: TransportOptions = {},
   ) {
     this.deadline = firstDeadline;
     this.url = new URL(creds.server);
@@ -58,8 +70,10 @@ export class ApiTransport {
       const remaining = this.deadline - Date.now();
       if (remaining <= 0) break;
       let res: ApiResponse & { retryAfter?: number };
+      const t0 = Date.now();
       try {
         res = await this.once(call, remaining);
+        this.debug(`${call.method} ${call.path.replace(/\?.*/, '')}: HTTP ${res.status} in ${Date.now() - t0} ms`);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code ?? '';
         if (isConfigError(e as NodeJS.ErrnoException)) {
@@ -67,6 +81,10 @@ export class ApiTransport {
         }
         lastWhy = code || (e as Error).message;
         if (!RETRYABLE_NET.has(code) && !/socket hang up|timed out/i.test((e as Error).message)) break;
+        if (code === 'ECONNREFUSED' && this.opts.refusedIsDown) {
+          this.debug(`${call.verb} ${call.resource}: ${lastWhy}; the API server is down, not retrying`);
+          break;
+        }
         this.debug(`${call.verb} ${call.resource}: ${lastWhy}, retrying`);
         await this.backoff(attempt);
         continue;
@@ -106,7 +124,7 @@ export class ApiTransport {
 
   private once(call: ApiCall, timeoutMs: number): Promise<ApiResponse & { retryAfter?: number }> {
     const body = call.body === undefined ? undefined : Buffer.from(JSON.stringify(call.body));
-    const headers: Record<string, string> = { ...this.creds.headers, Accept: 'application/json', 'User-Agent': 'macmux' };
+    const headers: Record<string, string> = { ...this.creds.headers, Accept: call.accept ?? 'application/json', 'User-Agent': 'macmux' };
     if (this.creds.authorization) headers.Authorization = this.creds.authorization;
     if (body) {
       headers['Content-Type'] = call.contentType ?? 'application/json';

@@ -30,12 +30,45 @@ export interface Journal {
   format: 1;
   entries: Record<string, JournalEntry>;
   intents: Intent[];
-  /** Last seen ledger ConfigMaps, with their resourceVersions: the common case is then one update. */
+  /**
+   * Left over from versions that cached the ledger ConfigMaps in the journal: read once, for the seen
+   * cache (readSeen), and written back empty. The cache now lives in its own file, off the journal's writes.
+   */
   seen: Record<string, Cm>;
 }
 
 export const journalDir = (cacheDir: string) => join(cacheDir, 'ledger');
 const journalFile = (cacheDir: string) => join(journalDir(cacheDir), 'journal.json');
+const seenFile = (cacheDir: string) => join(journalDir(cacheDir), 'seen.json');
+
+/**
+ * The last seen ledger ConfigMaps with their resourceVersions, so that the common case is one update
+ * and no read. Only a cache: every write made from it is a compare-and-swap, so a stale copy costs a
+ * 409 and a re-read, and a missing or unreadable file is an empty cache. Undefined when there is no file.
+ */
+export function readSeen(cacheDir: string): Record<string, Cm> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(seenFile(cacheDir), 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const v = JSON.parse(text) as { format?: number; cms?: Record<string, Cm> };
+    if (v?.format !== 1 || typeof v.cms !== 'object' || v.cms === null) return {};
+    return Object.fromEntries(Object.entries(v.cms).filter(([name, cm]) => cm && cm.name === name && typeof cm.resourceVersion === 'string' && typeof cm.data === 'object' && cm.data !== null));
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Saves the seen cache, under the ledger lock. Not fsynced (a power loss may bring back an older copy,
+ * which only costs a 409), but renamed into place, so never torn.
+ */
+export function writeSeen(cacheDir: string, cms: Record<string, Cm>): void {
+  writeFileAtomic(seenFile(cacheDir), JSON.stringify({ format: 1, cms }), 0o600, { durable: false });
+}
 
 /**
  * Reads the journal. A damaged one is moved aside to *.corrupt-<time> and rebuilt from what this node
@@ -102,7 +135,7 @@ export function heldBy(cacheDir: string, containerID: string, timeoutMs: number,
 
 export function writeJournal(cacheDir: string, j: Journal): void {
   try {
-    writeFileAtomic(journalFile(cacheDir), JSON.stringify(j), 0o600);
+    writeFileAtomic(journalFile(cacheDir), JSON.stringify({ ...j, seen: {} }), 0o600);
   } catch (e) {
     throw new CniError(Code.IO, `cannot write the MAC ledger in ${journalDir(cacheDir)}: ${(e as Error).message}`);
   }

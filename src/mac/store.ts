@@ -14,8 +14,10 @@ export interface CmStore {
   create(cm: Cm): Promise<Cm | 'exists'>;
   /** Succeeds only if `cm.resourceVersion` is current: 'conflict' otherwise (HTTP 409). */
   update(cm: Cm): Promise<Cm | 'conflict'>;
-  /** Every ConfigMap with the label `key`, whatever its value. */
-  list(labelKey: string): Promise<Cm[]>;
+  /** Every ConfigMap with the label `key`, whatever its value; all but the one named `except`, when given. */
+  list(labelKey: string, except?: string): Promise<Cm[]>;
+  /** The names and resourceVersions of those ConfigMaps, without their data (a metadata-only list). */
+  listMeta?(labelKey: string): Promise<Array<{ name: string; resourceVersion?: string }>>;
 }
 
 /** A store in memory with real resourceVersion semantics, for unit tests and benchmarks. */
@@ -23,8 +25,11 @@ export class MemoryStore implements CmStore {
   private rv = 0;
   readonly cms = new Map<string, Cm>();
   writes = 0;
+  /** Requests served, by kind: for tests of how much a lookup reads. */
+  reads = { get: 0, list: 0, listMeta: 0, listed: 0 };
 
   async get(name: string): Promise<Cm | undefined> {
+    this.reads.get++;
     const cm = this.cms.get(name);
     return cm && structuredClone(cm);
   }
@@ -43,7 +48,14 @@ export class MemoryStore implements CmStore {
     this.cms.set(cm.name, stored);
     return structuredClone(stored);
   }
-  async list(labelKey: string): Promise<Cm[]> {
-    return [...this.cms.values()].filter((c) => c.labels?.[labelKey] !== undefined).map((c) => structuredClone(c));
+  async list(labelKey: string, except?: string): Promise<Cm[]> {
+    this.reads.list++;
+    const out = [...this.cms.values()].filter((c) => c.labels?.[labelKey] !== undefined && c.name !== except).map((c) => structuredClone(c));
+    this.reads.listed += out.length;
+    return out;
+  }
+  async listMeta(labelKey: string): Promise<Array<{ name: string; resourceVersion?: string }>> {
+    this.reads.listMeta++;
+    return [...this.cms.values()].filter((c) => c.labels?.[labelKey] !== undefined).map((c) => ({ name: c.name, ...(c.resourceVersion ? { resourceVersion: c.resourceVersion } : {}) }));
   }
 }

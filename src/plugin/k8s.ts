@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { CniError, Code } from '../cni/errors';
 import { connect, type KubeApi, type Nad, type Pod } from '../k8s/api';
+import type { TransportOptions } from '../k8s/http';
 import { DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION, parseDefaultNetwork, parseNetworks, selectClusterNetwork, type NetworkSelection } from '../annotations/networks';
 import { assignDeviceIDs, deviceIDsFor } from '../annotations/checkpoint';
 import { NETWORK_STATUS_ANNOTATION } from '../annotations/status';
@@ -14,10 +15,13 @@ import { staticPlan, type VerbContext } from './context';
 
 export const RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
 
-/** The API for this verb: its first phase of requests ends `budgetSec` after the verb started; later phases get the whole budget. */
-export async function openApi(ctx: VerbContext, budgetSec: number): Promise<KubeApi> {
+/**
+ * The API for this verb: its first phase of requests ends `budgetSec` after the verb started; later phases get the whole budget.
+ * `opts.refusedIsDown` (DEL) gives up at the first refused connection instead of retrying until the budget ends.
+ */
+export async function openApi(ctx: VerbContext, budgetSec: number, opts: TransportOptions = {}): Promise<KubeApi> {
   const budgetMs = budgetSec * 1000;
-  return connect(ctx.conf.kubeconfig, ctx.getenv, budgetMs, Math.max(ctx.started + budgetMs, Date.now() + 1), (m) => ctx.log.debug(m));
+  return connect(ctx.conf.kubeconfig, ctx.getenv, budgetMs, Math.max(ctx.started + budgetMs, Date.now() + 1), (m) => ctx.log.debug(m), opts);
 }
 
 /** The pod, checked against K8S_POD_UID: a missing or re-created pod is code 3. */

@@ -6,7 +6,7 @@ import { kubeStore } from '../k8s/cmstore';
 import { ClusterLedger } from '../mac/cluster';
 import { ownerOf, type Owner } from '../mac/holding';
 import { historyRecord, recordHistory, type HistoryRecord } from '../mac/history';
-import { alive, readJournal, withJournalLock, writeJournal, type Journal } from '../mac/journal';
+import { alive, readJournal, readSeen, withJournalLock, writeJournal, writeSeen, type Journal } from '../mac/journal';
 import type { Conf } from '../config/load';
 import type { Logger } from '../log';
 import { readCache, type PodInfo } from './cache';
@@ -51,15 +51,31 @@ async function withNodeLedger<T>(n: NodeLedger, api: KubeApi, fn: (j: Journal, c
       graceSec: conf.macGracePeriod,
       ...(conf.macPool ? { fallback: conf.macPool } : {}),
     });
-    for (const [name, cm] of Object.entries(j.seen)) cluster.seen.set(name, cm);
+    // The seen cache, or (first run after an upgrade) what the journal used to cache.
+    const cached = readSeen(conf.cacheDir);
+    const before = cached ?? j.seen;
+    for (const [name, cm] of Object.entries(before)) cluster.seen.set(name, cm);
     try {
       const synced = await sync(n, j, cluster);
       return await fn(j, cluster, synced);
     } finally {
-      j.seen = Object.fromEntries(cluster.seen);
       writeJournal(conf.cacheDir, j);
+      // Rewritten only when a ConfigMap was read or written anew: the cache may be large (a node with 10,000 MACs).
+      if (cached === undefined || changedSeen(before, cluster.seen)) {
+        try {
+          writeSeen(conf.cacheDir, Object.fromEntries(cluster.seen));
+        } catch (e) {
+          log.error(`MAC ledger cache not saved (the next invocation reads the ConfigMaps again): ${(e as Error).message}`);
+        }
+      }
     }
   }, (e) => log.error(`MAC ledger lock compromised: ${e.message}`));
+}
+
+function changedSeen(before: Record<string, { resourceVersion?: string }>, after: ReadonlyMap<string, { resourceVersion?: string }>): boolean {
+  const names = Object.keys(before);
+  if (names.length !== after.size) return true;
+  return names.some((name) => after.get(name)?.resourceVersion !== before[name]!.resourceVersion);
 }
 
 /** `macmux ledger sync`: the sync every invocation starts with, on its own, under the node's ledger lock. */
@@ -164,7 +180,8 @@ export async function releaseMacs(ctx: VerbContext, atts: HeldMac[], api?: KubeA
   try {
     if (!api) {
       const { openApi } = await import('./k8s');
-      own = await openApi(ctx, conf.timeBudget.del).catch((e: Error) => {
+      // A DEL (or GC) releasing: an API server that refuses connections is down, and the release waits in the journal.
+      own = await openApi(ctx, conf.timeBudget.del, { refusedIsDown: true }).catch((e: Error) => {
         log.error(`MAC release deferred: ${e.message}`);
         return undefined;
       });

@@ -32,6 +32,8 @@ export interface RequestInfo {
 export interface LoggedRequest extends RequestInfo {
   /** Content-Type header, if any */
   contentType?: string;
+  /** Accept header, if any */
+  accept?: string;
   /** the request body parsed as JSON; undefined when empty or not JSON */
   body: unknown;
   /** status answered; 0 while pending or when a fault dropped the connection */
@@ -350,7 +352,7 @@ export class ApiServer {
       ...(rt?.namespace !== undefined ? { namespace: rt.namespace } : {}),
       ...(rt?.name !== undefined ? { name: rt.name } : {}),
     };
-    const entry: LoggedRequest = { ...info, contentType: req.headers['content-type'], body, status: 0, auth };
+    const entry: LoggedRequest = { ...info, contentType: req.headers['content-type'], ...(req.headers.accept ? { accept: req.headers.accept } : {}), body, status: 0, auth };
     this.requests.push(entry);
 
     const fault = this.faults.find(
@@ -396,7 +398,7 @@ export class ApiServer {
       const { r, namespace } = rt;
       if (this.refuses(verb, r.plural, namespace)) throw forbidden(this.user, verb, r, namespace, rt.name);
       if (size > MAX_BODY) throw new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
-      const { code, out } = this.serve(verb, rt, method, mediaType(entry.contentType), body, parseError, query);
+      const { code, out } = this.serve(verb, rt, method, mediaType(entry.contentType), body, parseError, query, entry.accept);
       reply(code, out);
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
@@ -449,6 +451,7 @@ export class ApiServer {
     body: unknown,
     parseError: string | undefined,
     query: Record<string, string>,
+    accept = '',
   ): { code: number; out: unknown } {
     const decode = (): unknown => {
       if (parseError !== undefined) throw badRequest(`the object provided is unrecognized (must be of type ${r.kind}): couldn't get version/kind; json parse error: ${parseError}`);
@@ -467,10 +470,13 @@ export class ApiServer {
       case 'list': {
         const byLabel = labelSelector(query.labelSelector);
         const byField = fieldSelector(query.fieldSelector, r.fields);
-        const items = this.store
-          .items(r, namespace)
-          .filter((o) => byLabel(o.metadata?.labels) && byField(o))
-          .map((o) => (r.custom ? o : (({ apiVersion: _a, kind: _k, ...rest }) => rest)(o)));
+        const keep = (o: KubeObject) => byLabel(o.metadata?.labels) && byField(o);
+        if (wantsPartialMetadataList(accept)) {
+          // As the real server answers `Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`: metadata only.
+          const partial = this.store.metadata(r, namespace, keep).map((metadata) => ({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata }));
+          return { code: 200, out: { kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: { resourceVersion: this.store.resourceVersion }, items: partial } };
+        }
+        const items = this.store.items(r, namespace, keep).map((o) => (r.custom ? o : (({ apiVersion: _a, kind: _k, ...rest }) => rest)(o)));
         return { code: 200, out: { kind: `${r.kind}List`, apiVersion: r.apiVersion, metadata: { resourceVersion: this.store.resourceVersion }, items } };
       }
       case 'create':
@@ -500,6 +506,23 @@ export class ApiServer {
         throw methodNotAllowed();
     }
   }
+}
+
+/**
+ * Whether the Accept header's first media range the server can serve is a PartialObjectMetadataList
+ * (application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1), as kube-apiserver negotiates it.
+ */
+function wantsPartialMetadataList(accept: string): boolean {
+  for (const range of accept.split(',')) {
+    const [type, ...params] = range.split(';').map((x) => x.trim());
+    const p = Object.fromEntries(params.map((x) => x.split('=').map((y) => y.trim()) as [string, string]));
+    if (p.as === undefined) {
+      if (type === 'application/json' || type === '*/*' || type === 'application/*') return false;
+      continue;
+    }
+    if (type === 'application/json' && p.as === 'PartialObjectMetadataList' && p.g === 'meta.k8s.io' && p.v === 'v1') return true;
+  }
+  return false;
 }
 
 /** Starts the server on 127.0.0.1 (a free port) with a fresh CA file, token file and both kubeconfigs. */

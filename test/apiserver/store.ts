@@ -119,13 +119,22 @@ export class Store {
     return o && structuredClone(o);
   }
 
-  /** Objects of a resource (in one namespace, or all), in storage-key order. */
-  items(r: Resource, ns?: string): KubeObject[] {
+  /** Objects of a resource (in one namespace, or all), in storage-key order; only those `keep` accepts (it sees the stored object: read only). */
+  items(r: Resource, ns?: string, keep: (o: KubeObject) => boolean = () => true): KubeObject[] {
     const prefix = r.namespaced && ns !== undefined ? `${r.plural}/${ns}/` : `${r.plural}/`;
     return [...this.objects.entries()]
-      .filter(([k]) => k.startsWith(prefix))
+      .filter(([k, o]) => k.startsWith(prefix) && keep(o))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, o]) => structuredClone(o));
+  }
+
+  /** As items(), but only each object's metadata (a metadata-only list need not copy the data). */
+  metadata(r: Resource, ns?: string, keep: (o: KubeObject) => boolean = () => true): ObjectMeta[] {
+    const prefix = r.namespaced && ns !== undefined ? `${r.plural}/${ns}/` : `${r.plural}/`;
+    return [...this.objects.entries()]
+      .filter(([k, o]) => k.startsWith(prefix) && keep(o))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, o]) => structuredClone(o.metadata as ObjectMeta));
   }
 
   private existing(r: Resource, ns: string | undefined, name: string): KubeObject {

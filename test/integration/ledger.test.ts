@@ -7,7 +7,8 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -925,5 +926,84 @@ describe('the MAC ledger', () => {
     assert.equal(a.journal().entries[mac]?.pendingRelease, undefined);
     assert.notEqual(await w.macOf(q, 'blue'), mac);
     assert.equal((await w.del(q)).status, 0);
+  });
+  it("a node's own ledger ConfigMap comes from its seen cache (upgraded from the journal's): a metadata-only list checks its resourceVersion, one list brings the others; a change another node made there is read", async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t10');
+    w.nad('t10', 'blue', lan);
+    const a = w.node('node-a');
+    const b = w.node('node-b');
+    const p1 = await w.pod(a, 't10', 'p1', [{ name: 'blue' }]);
+    assert.equal((await w.add(p1)).status, 0);
+    const first = (await w.macOf(p1, 'blue'))!;
+    const mine = 'macmux-ledger-node-a';
+
+    // As an earlier version left it: the cache inside the journal, no seen.json.
+    const seenFile = join(a.cacheDir, 'ledger', 'seen.json');
+    const journalFile = join(a.cacheDir, 'ledger', 'journal.json');
+    const cached = (JSON.parse(readFileSync(seenFile, 'utf8')) as { cms: Record<string, { resourceVersion: string }> }).cms;
+    assert.equal(cached[mine]?.resourceVersion, w.api.get('ConfigMap', MACNS, mine)!.metadata!.resourceVersion, 'the seen cache holds the current copy');
+    assert.deepEqual((JSON.parse(readFileSync(journalFile, 'utf8')) as { seen: unknown }).seen, {}, 'the journal no longer carries ConfigMaps');
+    writeFileSync(journalFile, JSON.stringify({ ...JSON.parse(readFileSync(journalFile, 'utf8')), seen: cached }));
+    rmSync(seenFile);
+
+    w.api.clearRequests();
+    const p2 = await w.pod(a, 't10', 'p2', [{ name: 'blue' }]);
+    assert.equal((await w.add(p2)).status, 0);
+    const cmReqs = w.api.requests.filter((r) => r.resource === 'configmaps');
+    assert.deepEqual(cmReqs.filter((r) => r.verb === 'get' && r.name === mine), [], 'its own ledger was not read');
+    assert.ok(cmReqs.some((r) => r.verb === 'list' && /as=PartialObjectMetadataList/.test(r.accept ?? '')), 'a metadata-only list');
+    assert.ok(cmReqs.some((r) => r.verb === 'list' && r.query.fieldSelector === `metadata.name!=${mine}`), 'the others in one list without it');
+    assert.ok(!cmReqs.some((r) => r.verb === 'list' && !r.query.fieldSelector && !/PartialObjectMetadataList/.test(r.accept ?? '')), 'no full list');
+    assert.ok(existsSync(seenFile), 'the cache moved to seen.json');
+
+    // node-b records a MAC of node-a's block for its pod q (a request), which then goes; q re-created on node-a gets it back.
+    const wanted = keyMac((macInt(first) + 7).toString(16).padStart(12, '0'));
+    assert.equal(blockOf(wanted), blockOf(first));
+    const q = await w.pod(b, 't10', 'q', [{ name: 'blue', mac: wanted }]);
+    assert.equal((await w.add(q)).status, 0);
+    assert.equal((await w.del(q)).status, 0);
+    const h = w.atHome(wanted);
+    assert.deepEqual(h && [h.state, h.owner, h.node], ['released', 't10/q/blue', 'node-b'], "recorded in node-a's ledger by node-b");
+    w.api.clearRequests();
+    const q2 = await w.pod(a, 't10', 'q', [{ name: 'blue' }]);
+    const r = await w.add(q2);
+    assert.equal(r.status, 0, why(r));
+    assert.equal(await w.macOf(q2, 'blue'), wanted, 'the sticky MAC, found in the fresh copy');
+    assert.ok(w.api.requests.some((x) => x.verb === 'get' && x.name === mine), 'its stale copy was read again');
+    for (const x of [p1, p2, q2]) assert.equal((await w.del(x)).status, 0);
+  });
+
+  it('API server refusing connections during DEL: the release is deferred at the first refusal, without retrying for the budget', async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t11');
+    w.nad('t11', 'blue', lan);
+    const a = w.node('node-a', { timeBudget: { del: 30 } });
+    const p = await w.pod(a, 't11', 'p', [{ name: 'blue' }]);
+    assert.equal((await w.add(p)).status, 0);
+    const mac = (await w.macOf(p, 'blue'))!;
+
+    // The same kubeconfig, at a port where nothing listens.
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    const refused = join(w.dir, 'refused.kubeconfig');
+    writeFileSync(refused, readFileSync(w.api.kubeconfig, 'utf8').replace(/https:\/\/127\.0\.0\.1:\d+/, `https://127.0.0.1:${port}`));
+    assert.match(readFileSync(refused, 'utf8'), new RegExp(`127\\.0\\.0\\.1:${port}`));
+    const log = join(w.dir, 'del.log');
+    const d = await w.del(p, { kubeconfig: refused, logLevel: 3, logFile: log });
+    assert.equal(d.status, 0, why(d));
+    const text = readFileSync(log, 'utf8');
+    assert.match(text, /ECONNREFUSED; the API server is down, not retrying/);
+    assert.doesNotMatch(text, /ECONNREFUSED, retrying/);
+    assert.match(text, /release deferred/);
+    const e = a.journal().entries[mac];
+    assert.deepEqual(e && [e.owner, e.state, e.pendingRelease], ['t11/p/blue', 'released', true], 'the journal keeps a pending release');
+    assert.deepEqual(a.cacheEntries(), []);
   });
 });

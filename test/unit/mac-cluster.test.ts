@@ -513,6 +513,52 @@ test('findOwner: the most recent holding of the owner when it has several', asyn
   assert.equal(await a.findOwner(owner('web-0')), newer);
 });
 
+test('findOwner: this node\'s own ledger comes from the seen cache while a metadata list shows it unchanged; the others from one list without it', async () => {
+  const { store, a, b } = setup();
+  const mine = await a.allocate(owner('web-0'));
+  await b.allocate(owner('web-1'));
+  const before = { ...store.reads };
+  assert.equal(await a.findOwner(owner('web-0')), mine, 'found in the cached copy');
+  assert.equal(await a.findOwner(owner('web-1')), mac(4), "found in node-b's ledger");
+  assert.equal(store.reads.get, before.get, 'its own ledger was not read');
+  assert.equal(store.reads.listMeta - before.listMeta, 2);
+  // Each list carried the pool and node-b's ledger, never node-a's.
+  assert.equal(store.reads.listed - before.listed, 4);
+});
+
+test('findOwner: a change another node made to this node\'s ledger since it was cached is seen (read again, and cached)', async () => {
+  const { store, a, b } = setup();
+  await a.allocate(owner('p0'));
+  // node-b records a requested MAC whose home is node-a's block (a pod of node-b asking for it).
+  await b.claim(mac(2), owner('moved'));
+  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(2))?.owner, owner('moved'));
+  const gets = store.reads.get;
+  assert.equal(await a.findOwner(owner('moved')), mac(2));
+  assert.equal(store.reads.get, gets + 1, 'the stale copy was replaced by a fresh read');
+  assert.equal(a.seen.get(ledgerCm('node-a'))?.resourceVersion, store.cms.get(ledgerCm('node-a'))?.resourceVersion);
+  assert.equal(await a.findOwner(owner('moved')), mac(2));
+  assert.equal(store.reads.get, gets + 1, 'then served from the cache');
+});
+
+test('findOwner: a cached copy of a ledger ConfigMap deleted since is not trusted', async () => {
+  const { store, a } = setup();
+  const m = await a.allocate(owner('gone'));
+  store.cms.delete(ledgerCm('node-a'));
+  assert.equal(await a.findOwner(owner('gone')), undefined);
+  assert.equal(a.seen.has(ledgerCm('node-a')), false);
+  assert.notEqual(m, undefined);
+});
+
+test('findOwner: without a cached copy of its own ledger, one full list, which fills the cache', async () => {
+  const { store, clock, a } = setup();
+  const m = await a.allocate(owner('web-0'));
+  const fresh = ledger(store, 'node-a', clock);
+  const before = { ...store.reads };
+  assert.equal(await fresh.findOwner(owner('web-0')), m);
+  assert.deepEqual([store.reads.list - before.list, store.reads.listMeta - before.listMeta], [1, 0]);
+  assert.equal(fresh.seen.get(ledgerCm('node-a'))?.resourceVersion, store.cms.get(ledgerCm('node-a'))?.resourceVersion);
+});
+
 // ---- compare-and-swap ----
 
 test('a 409 on the ledger write is retried on a fresh copy, and the MAC is recorded', async () => {

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  isLiveEncoded,
   activate,
   decodeHolding,
   encodeHolding,
@@ -226,4 +227,29 @@ test('blocksOf: the blocks a node leases, in numeric order', () => {
   assert.deepEqual(blocksOf(leases, 'b'), [3]);
   assert.deepEqual(blocksOf(leases, 'c'), []);
   assert.deepEqual(blocksOf({}, 'a'), []);
+});
+
+test('isLiveEncoded agrees with decodeHolding: true exactly for a well-formed reserved or active holding', () => {
+  const cases = [
+    'a|ns/p/net|node-a|1700000000',
+    'r|ns/p/net|node-a|1',
+    'x|ns/p/net|node-a|1700000000',
+    'a|ns/p/net||1700000000',
+    'a|ns/p/net|node-a|1700000000|extra',
+    'a||node-a|1',
+    'a|ns/p/net|node-a|',
+    'a|ns/p/net|node-a|12a',
+    'a|ns/p/net|node-a',
+    'a|ns/p/net',
+    'ar|ns/p/net|n|1',
+    'A|ns/p/net|n|1',
+    '',
+    'garbage',
+    ' a|ns/p/net|n|1',
+    'r|o|n|1|',
+  ];
+  for (const s of cases) {
+    const state = decodeHolding(s)?.state;
+    assert.equal(isLiveEncoded(s), state === 'reserved' || state === 'active', JSON.stringify(s));
+  }
 });
