@@ -1,8 +1,9 @@
 // The API transport: one keep-alive agent per invocation, a deadline, retries with backoff, Status errors.
-import { Agent, request as httpsRequest } from 'node:https';
+import { type Agent, request as httpsRequest } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { CniError, Code } from '../cni/errors';
 import type { Credentials } from './credentials';
+import { httpsAgent } from './agent';
 
 export interface ApiCall {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -55,8 +56,7 @@ export class ApiTransport {
   ) {
     this.deadline = firstDeadline;
     this.url = new URL(creds.server);
-    const tls = { ca: creds.ca, cert: creds.cert, key: creds.key, rejectUnauthorized: creds.rejectUnauthorized, ...(creds.servername ? { servername: creds.servername } : {}) };
-    this.agent = this.url.protocol === 'http:' ? new HttpAgent({ keepAlive: true }) : new Agent({ keepAlive: true, ...tls });
+    this.agent = this.url.protocol === 'http:' ? new HttpAgent({ keepAlive: true }) : httpsAgent(creds, this.url.hostname.replace(/^\[|\]$/g, ''), debug);
   }
 
   /**

@@ -1,0 +1,62 @@
+// The invocation's one HTTPS agent: TLS set up without Node's bundled root store whenever the kubeconfig's CA settles trust alone.
+import { Agent, type AgentOptions } from 'node:https';
+import { connect, createSecureContext, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { Credentials } from './credentials';
+import { notDirectlyTrusted, parseCas } from './trust';
+
+type Done = (err: Error | null, socket?: Duplex) => void;
+
+/**
+ * Node 20 parses its ~140 bundled root certificates (tens of ms of CPU) on the first TLS context that
+ * has a CA or no CA option at all. This agent's first handshake uses a context with an empty trust
+ * store, then accepts the server only when its certificate is directly issued by the kubeconfig's CA
+ * for the host (see trust.ts), before any request byte is written. Any other certificate is handed to
+ * OpenSSL's full verification on a second connection, with the usual errors.
+ */
+class CaAgent extends Agent {
+  private readonly cas;
+
+  constructor(
+    opts: AgentOptions,
+    private readonly fast: SecureContext,
+    private readonly ca: Buffer,
+    /** The name the certificate must carry: tls-server-name, else the server's host. */
+    private readonly name: string,
+    private readonly debug: (msg: string) => void,
+  ) {
+    super(opts);
+    this.cas = parseCas(ca);
+  }
+
+  override createConnection(options: ConnectionOptions, done: Done): undefined {
+    const first = connect({ ...options, secureContext: this.fast, rejectUnauthorized: false });
+    first.once('error', done);
+    first.once('secureConnect', () => {
+      first.removeListener('error', done);
+      const why = notDirectlyTrusted((first.getPeerCertificate() as { raw?: Buffer }).raw ?? '', this.cas, this.name);
+      if (why === undefined) return done(null, first);
+      first.destroy();
+      this.debug(`TLS: ${why}; verifying the chain in full`);
+      const full: TLSSocket = connect({ ...options, ca: this.ca, rejectUnauthorized: true });
+      full.once('error', done);
+      full.once('secureConnect', () => {
+        full.removeListener('error', done);
+        done(null, full);
+      });
+    });
+    return undefined;
+  }
+}
+
+/** A keep-alive agent for `creds`, over `host` (the server URL's host name). */
+export function httpsAgent(creds: Credentials, host: string, debug: (msg: string) => void): Agent {
+  const client = { ...(creds.cert ? { cert: creds.cert } : {}), ...(creds.key ? { key: creds.key } : {}) };
+  const opts: AgentOptions = { keepAlive: true, ...client, ...(creds.servername ? { servername: creds.servername } : {}) };
+  if (!creds.rejectUnauthorized) {
+    // Nothing is verified (insecure-skip-tls-verify): no trust store is needed at all.
+    return new Agent({ ...opts, rejectUnauthorized: false, secureContext: createSecureContext({ ...client, ca: [] }) });
+  }
+  if (!creds.ca || parseCas(creds.ca).length === 0) return new Agent({ ...opts, ...(creds.ca ? { ca: creds.ca } : {}), rejectUnauthorized: true });
+  return new CaAgent(opts, createSecureContext({ ...client, ca: [] }), creds.ca, creds.servername ?? host, debug);
+}
