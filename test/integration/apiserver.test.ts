@@ -516,6 +516,7 @@ describe('request log and direct access', () => {
       namespace: 'default',
       name: 'p',
       contentType: 'application/merge-patch+json',
+      accept: 'application/json, */*;q=0.8',
       body: { metadata: { labels: { x: 'y' } } },
       status: 200,
       auth: TOKEN,
