@@ -16,6 +16,11 @@ export interface ClusterOptions {
   maxConflicts?: number;
 }
 
+export interface FullBlocks {
+  resourceVersion: string;
+  blocks: number[];
+}
+
 export interface PoolView {
   spec: PoolSpec;
   leases: Leases;
@@ -28,6 +33,14 @@ const RESERVED_KEYS = new Set(['RANGE_START', 'RANGE_END', 'BLOCK_SIZE', 'LEASES
 export class ClusterLedger {
   /** Last seen ConfigMaps, so that the common case is one update with a known resourceVersion. */
   readonly seen = new Map<string, Cm>();
+  /**
+   * Blocks of a node ledger ConfigMap found holding only reserved or active MACs, at that ConfigMap's
+   * resourceVersion. Only a write can free such a MAC (a released one could come free with time), so
+   * while the resourceVersion stands, allocation skips them without scanning.
+   */
+  readonly fullBlocks = new Map<string, FullBlocks>();
+  /** The last update cas() made: on which resourceVersion it was based, and the one it produced. */
+  private lastWrite?: { name: string; base: string; rv: string };
   private readonly now: () => number;
 
   constructor(
@@ -91,19 +104,27 @@ export class ClusterLedger {
         // 'taken': another writer got the MAC first; look again in the same block, on a fresh copy.
         for (;;) {
           const cm = this.seen.get(mine) ?? (await this.store.get(mine));
+          const rv = cm?.resourceVersion;
+          const full = rv !== undefined && this.fullBlocks.get(mine)?.resourceVersion === rv ? this.fullBlocks.get(mine)!.blocks : [];
+          if (full.includes(block)) break;
           const data = cm?.data ?? {};
           const now = this.now();
           const anyClaims = Object.keys(pool.claims).length > 0;
+          let allLive = true;
           // Called for every MAC of every full block before a free one (10,000 at 10,000 entries): the key straight from the integer.
           const taken = (x: number) => {
             const v = data[x.toString(16).padStart(12, '0')];
             if (v !== undefined && isLiveEncoded(v)) return true;
+            allLive = false;
             let h = v === undefined ? undefined : decodeHolding(v);
             if (h === undefined && anyClaims) h = pool.claims[intToMac(x)];
             return !isFree(h, now, this.opts.graceSec);
           };
           const x = freeInBlock(pool.spec, block, taken);
-          if (x === undefined) break;
+          if (x === undefined) {
+            if (allLive && rv !== undefined) this.fullBlocks.set(mine, { resourceVersion: rv, blocks: [...full, block] });
+            break;
+          }
           const mac = intToMac(x);
           const got = await this.cas(mine, labelsFor(mine), true, (data) => {
             const h = holding(data, mac);
@@ -112,7 +133,12 @@ export class ClusterLedger {
             if (!isFree(h, this.now(), this.opts.graceSec)) return 'taken';
             return put(data, mac, reserve(undefined, owner, node, this.now(), this.opts.graceSec, mac), 'active', this.now());
           });
-          if (got !== 'taken') return mac;
+          if (got !== 'taken') {
+            // Written on the copy scanned: the full blocks stay full at the new resourceVersion (the write only took a MAC).
+            const w = this.lastWrite;
+            if (rv !== undefined && w?.name === mine && w.base === rv && full.length > 0) this.fullBlocks.set(mine, { resourceVersion: w.rv, blocks: full });
+            return mac;
+          }
         }
       }
       await this.leaseBlock(pool);
@@ -243,8 +269,10 @@ export class ClusterLedger {
     const now = this.now();
     let best: { mac: string; since: number } | undefined;
     for (const cm of await this.ledgers()) {
-      for (const [key, value] of Object.entries(cm.data)) {
+      const data = cm.data;
+      for (const key in data) {
         // Most values name another owner: a substring test before decoding (10,000 entries on a busy node).
+        const value = data[key]!;
         if (!value.includes(owner) || RESERVED_KEYS.has(key)) continue;
         const h = decodeHolding(value);
         if (!h || h.owner !== owner) continue;
@@ -291,6 +319,7 @@ export class ClusterLedger {
    */
   private async cas<T extends string>(name: string, labels: Record<string, string>, create: boolean, mutate: (data: Record<string, string>) => boolean | T): Promise<T | 'ok'> {
     const limit = this.opts.maxConflicts ?? 50;
+    this.lastWrite = undefined;
     for (let attempt = 0; attempt < limit; attempt++) {
       const fromCache = this.seen.get(name);
       const cm = fromCache ?? (await this.store.get(name));
@@ -337,6 +366,7 @@ export class ClusterLedger {
         this.seen.delete(name);
         continue;
       }
+      this.lastWrite = cm.resourceVersion && written.resourceVersion ? { name, base: cm.resourceVersion, rv: written.resourceVersion } : undefined;
       this.seen.set(name, written);
       return 'ok';
     }

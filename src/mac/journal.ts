@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../util/atomic';
 import { withLock } from '../util/lock';
 import type { MacState, Owner } from './holding';
 import type { Cm } from './store';
+import type { FullBlocks } from './cluster';
 import { listCache, readCache } from '../plugin/cache';
 
 export interface JournalEntry {
@@ -43,10 +44,16 @@ const seenFile = (cacheDir: string) => join(journalDir(cacheDir), 'seen.json');
 
 /**
  * The last seen ledger ConfigMaps with their resourceVersions, so that the common case is one update
- * and no read. Only a cache: every write made from it is a compare-and-swap, so a stale copy costs a
- * 409 and a re-read, and a missing or unreadable file is an empty cache. Undefined when there is no file.
+ * and no read, and the blocks of each found full at that resourceVersion. Only a cache: every write
+ * made from it is a compare-and-swap, so a stale copy costs a 409 and a re-read.
  */
-export function readSeen(cacheDir: string): Record<string, Cm> | undefined {
+export interface SeenCache {
+  cms: Record<string, Cm>;
+  full: Record<string, FullBlocks>;
+}
+
+/** The seen cache; a damaged or foreign file is an empty one. Undefined when there is no file. */
+export function readSeen(cacheDir: string): SeenCache | undefined {
   let text: string;
   try {
     text = readFileSync(seenFile(cacheDir), 'utf8');
@@ -54,11 +61,17 @@ export function readSeen(cacheDir: string): Record<string, Cm> | undefined {
     return undefined;
   }
   try {
-    const v = JSON.parse(text) as { format?: number; cms?: Record<string, Cm> };
-    if (v?.format !== 1 || typeof v.cms !== 'object' || v.cms === null) return {};
-    return Object.fromEntries(Object.entries(v.cms).filter(([name, cm]) => cm && cm.name === name && typeof cm.resourceVersion === 'string' && typeof cm.data === 'object' && cm.data !== null));
+    const v = JSON.parse(text) as { format?: number; cms?: Record<string, Cm>; full?: Record<string, FullBlocks> };
+    if (v?.format !== 1 || typeof v.cms !== 'object' || v.cms === null) return { cms: {}, full: {} };
+    const cms = Object.fromEntries(Object.entries(v.cms).filter(([name, cm]) => cm && cm.name === name && typeof cm.resourceVersion === 'string' && typeof cm.data === 'object' && cm.data !== null));
+    const full = Object.fromEntries(
+      Object.entries(typeof v.full === 'object' && v.full !== null ? v.full : {}).filter(
+        ([name, f]) => cms[name] && f && f.resourceVersion === cms[name].resourceVersion && Array.isArray(f.blocks) && f.blocks.every((b) => Number.isInteger(b) && b >= 0),
+      ),
+    );
+    return { cms, full };
   } catch {
-    return {};
+    return { cms: {}, full: {} };
   }
 }
 
@@ -66,8 +79,8 @@ export function readSeen(cacheDir: string): Record<string, Cm> | undefined {
  * Saves the seen cache, under the ledger lock. Not fsynced (a power loss may bring back an older copy,
  * which only costs a 409), but renamed into place, so never torn.
  */
-export function writeSeen(cacheDir: string, cms: Record<string, Cm>): void {
-  writeFileAtomic(seenFile(cacheDir), JSON.stringify({ format: 1, cms }), 0o600, { durable: false });
+export function writeSeen(cacheDir: string, seen: SeenCache): void {
+  writeFileAtomic(seenFile(cacheDir), JSON.stringify({ format: 1, ...seen }), 0o600, { durable: false });
 }
 
 /**

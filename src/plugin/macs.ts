@@ -53,17 +53,20 @@ async function withNodeLedger<T>(n: NodeLedger, api: KubeApi, fn: (j: Journal, c
     });
     // The seen cache, or (first run after an upgrade) what the journal used to cache.
     const cached = readSeen(conf.cacheDir);
-    const before = cached ?? j.seen;
-    for (const [name, cm] of Object.entries(before)) cluster.seen.set(name, cm);
+    const before = cached ?? { cms: j.seen, full: {} };
+    for (const [name, cm] of Object.entries(before.cms)) cluster.seen.set(name, cm);
+    for (const [name, f] of Object.entries(before.full)) cluster.fullBlocks.set(name, f);
+    const beforeFull = JSON.stringify(before.full);
     try {
       const synced = await sync(n, j, cluster);
       return await fn(j, cluster, synced);
     } finally {
       writeJournal(conf.cacheDir, j);
       // Rewritten only when a ConfigMap was read or written anew: the cache may be large (a node with 10,000 MACs).
-      if (cached === undefined || changedSeen(before, cluster.seen)) {
+      const full = Object.fromEntries([...cluster.fullBlocks].filter(([name, f]) => cluster.seen.get(name)?.resourceVersion === f.resourceVersion));
+      if (cached === undefined || changedSeen(before.cms, cluster.seen) || JSON.stringify(full) !== beforeFull) {
         try {
-          writeSeen(conf.cacheDir, Object.fromEntries(cluster.seen));
+          writeSeen(conf.cacheDir, { cms: Object.fromEntries(cluster.seen), full });
         } catch (e) {
           log.error(`MAC ledger cache not saved (the next invocation reads the ConfigMaps again): ${(e as Error).message}`);
         }

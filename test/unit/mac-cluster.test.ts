@@ -559,6 +559,52 @@ test('findOwner: without a cached copy of its own ledger, one full list, which f
   assert.equal(fresh.seen.get(ledgerCm('node-a'))?.resourceVersion, store.cms.get(ledgerCm('node-a'))?.resourceVersion);
 });
 
+// ---- full blocks: skipped while the node ledger's resourceVersion stands ----
+
+test('allocation remembers the blocks it found full of live MACs, at the resourceVersion it then wrote, and skips them', async () => {
+  const { store, a } = setup();
+  for (let i = 0; i < 4; i++) assert.equal(await a.allocate(owner(`p${i}`)), mac(i));
+  assert.equal(await a.allocate(owner('p4')), mac(4));
+  const rv = store.cms.get(ledgerCm('node-a'))!.resourceVersion;
+  assert.deepEqual(a.fullBlocks.get(ledgerCm('node-a')), { resourceVersion: rv, blocks: [0] });
+  assert.equal(await a.allocate(owner('p5')), mac(5));
+  assert.deepEqual(a.fullBlocks.get(ledgerCm('node-a')), { resourceVersion: store.cms.get(ledgerCm('node-a'))!.resourceVersion, blocks: [0] }, 'carried over its own write');
+});
+
+test('a MAC of a full block freed by a write (a release, then its grace over) is found again: the remembered blocks were of an older resourceVersion', async () => {
+  const { clock, a } = setup();
+  for (let i = 0; i < 5; i++) await a.allocate(owner(`p${i}`));
+  await a.release(mac(1), owner('p1'));
+  clock.t += GRACE;
+  assert.equal(await a.allocate(owner('new')), mac(1));
+});
+
+test('a block with a MAC released but in grace is not remembered as full: once the grace ends, with no write, its MAC is handed out', async () => {
+  const { store, clock, a } = setup();
+  for (let i = 0; i < 4; i++) await a.allocate(owner(`p${i}`));
+  await a.release(mac(2), owner('p2'));
+  assert.equal(await a.allocate(owner('p4')), mac(4));
+  assert.equal(a.fullBlocks.get(ledgerCm('node-a'))?.blocks.includes(0) ?? false, false);
+  const writes = store.writes;
+  clock.t += GRACE;
+  assert.equal(store.writes, writes);
+  assert.equal(await a.allocate(owner('p5')), mac(2));
+});
+
+test('remembered full blocks of a resourceVersion another writer changed are not trusted', async () => {
+  const { store, clock, a, b } = setup();
+  for (let i = 0; i < 5; i++) await a.allocate(owner(`p${i}`));
+  assert.deepEqual(a.fullBlocks.get(ledgerCm('node-a'))?.blocks, [0]);
+  // Another process (an operator's release --force) frees mac(3) in node-a's ledger; node-a's cached copy is now stale.
+  const other = ledger(store, 'node-a', clock);
+  await other.operatorRelease(mac(3), owner('p3'), true);
+  // From its stale copy, node-a takes the next MAC it sees free (a 409 brings the fresh copy, on which it is still free)...
+  assert.equal(await a.allocate(owner('late')), mac(5));
+  // ... and the blocks it remembered were of the stale resourceVersion: block 0 is scanned again.
+  assert.equal(await a.allocate(owner('later')), mac(3));
+  assert.notEqual(b, undefined);
+});
+
 // ---- compare-and-swap ----
 
 test('a 409 on the ledger write is retried on a fresh copy, and the MAC is recorded', async () => {

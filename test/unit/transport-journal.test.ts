@@ -42,8 +42,8 @@ test('the seen cache lives in its own file, and the journal no longer carries th
   try {
     assert.equal(readSeen(dir), undefined, 'no file: no cache');
     const cm = { name: 'macmux-ledger-n', resourceVersion: '7', labels: { 'macmux.io/ledger': 'node' }, data: { '02000000000a': 'a|ns/p/net|n|1' } };
-    writeSeen(dir, { [cm.name]: cm });
-    assert.deepEqual(readSeen(dir), { [cm.name]: cm });
+    writeSeen(dir, { cms: { [cm.name]: cm }, full: { [cm.name]: { resourceVersion: '7', blocks: [0, 3] }, other: { resourceVersion: '1', blocks: [0] } } });
+    assert.deepEqual(readSeen(dir), { cms: { [cm.name]: cm }, full: { [cm.name]: { resourceVersion: '7', blocks: [0, 3] } } }, 'full blocks only of a cached ConfigMap');
     writeJournal(dir, { format: 1, entries: {}, intents: [], seen: { [cm.name]: cm } });
     assert.deepEqual(JSON.parse(readFileSync(join(journalDir(dir), 'journal.json'), 'utf8')).seen, {}, 'the journal is written without them');
     // A journal of an earlier version still gives its cached ConfigMaps once.
@@ -54,17 +54,27 @@ test('the seen cache lives in its own file, and the journal no longer carries th
   }
 });
 
-test('a damaged or foreign seen cache is an empty one; entries without a resourceVersion are dropped', () => {
+test('a damaged or foreign seen cache is an empty one; entries without a resourceVersion, and full blocks not of the cached resourceVersion, are dropped', () => {
   const dir = mkdtempSync(join(tmpdir(), 'macmux-seen-'));
   try {
     mkdirSync(journalDir(dir), { recursive: true });
     const file = join(journalDir(dir), 'seen.json');
     for (const text of ['', '{"format":1,"cms":{"a":', 'null', '{"format":2,"cms":{}}', '[]']) {
       writeFileSync(file, text);
-      assert.deepEqual(readSeen(dir), {}, JSON.stringify(text));
+      assert.deepEqual(readSeen(dir), { cms: {}, full: {} }, JSON.stringify(text));
     }
-    writeFileSync(file, JSON.stringify({ format: 1, cms: { a: { name: 'a', data: {} }, b: { name: 'x', resourceVersion: '1', data: {} }, c: { name: 'c', resourceVersion: '2', data: {} } } }));
-    assert.deepEqual(Object.keys(readSeen(dir)!), ['c']);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        format: 1,
+        cms: { a: { name: 'a', data: {} }, b: { name: 'x', resourceVersion: '1', data: {} }, c: { name: 'c', resourceVersion: '2', data: {} } },
+        full: { c: { resourceVersion: '1', blocks: [0] } },
+      }),
+    );
+    assert.deepEqual(Object.keys(readSeen(dir)!.cms), ['c']);
+    assert.deepEqual(readSeen(dir)!.full, {}, 'full blocks of another resourceVersion are dropped');
+    writeFileSync(file, JSON.stringify({ format: 1, cms: { c: { name: 'c', resourceVersion: '2', data: {} } }, full: { c: { resourceVersion: '2', blocks: [0, -1] } } }));
+    assert.deepEqual(readSeen(dir)!.full, {}, 'malformed blocks are dropped');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
