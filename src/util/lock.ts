@@ -51,7 +51,9 @@ async function acquire(opts: LockOptions): Promise<() => Promise<void>> {
         throw new CniError(Code.IO, `cannot lock ${opts.what} (${opts.path}): ${(e as Error).message}`);
       }
       if (Date.now() >= deadline) throw new CniError(Code.TryAgainLater, `timed out after ${opts.timeoutMs / 1000}s waiting for the lock on ${opts.what} (${opts.path})`);
-      await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random())));
+      // Short polls (5 to 25 ms, jittered): with long backoffs a newcomer's first polls won the lock over
+      // older waiters, who then waited seconds for a lock each holder keeps for a tenth of one.
+      await new Promise((r) => setTimeout(r, Math.min(25, 5 * 2 ** Math.min(attempt, 3)) * (0.5 + Math.random())));
     }
   }
 }
