@@ -26,6 +26,7 @@ export async function dispatch(io: Io): Promise<number> {
   const log = new Logger(early.level, makeSink(early.file, io.stderr));
   let command: string;
   let text: string;
+  let runVerb: typeof import('./verb').runVerb;
   try {
     command = readCommand(io.getenv);
     log.with({ verb: command, containerID: io.getenv('CNI_CONTAINERID') || '-' });
@@ -35,13 +36,14 @@ export async function dispatch(io: Io): Promise<number> {
       io.stdout.write(JSON.stringify(versionInfo(typeof asked === 'string' ? asked : undefined)));
       return 0;
     }
+    // Loaded here, inside the try: a binary whose verb chunk cannot be loaded still answers with one error JSON.
+    ({ runVerb } = await import('./verb'));
   } catch (e) {
     const err: CniError = asCniError(e);
     log.error(`code ${err.code}: ${err.message}${err.details ? ` (${err.details})` : ''}`);
     io.stdout.write(JSON.stringify(err.toJSON(LATEST_VERSION)));
     return 1;
   }
-  const { runVerb } = await import('./verb');
   return runVerb(io, command, text, started);
 }
 

@@ -100,4 +100,11 @@ exports.getAsset = (key, encoding) => {
   const cli = run('', ['name', 'green']);
   assert.equal(cli.stdout, 'net9f27410725ab\n');
   assert.deepEqual(loaded(cli.stderr), ['cli.js']);
+
+  // A binary whose verb chunk is missing or damaged still answers a verb with one error JSON, not a stack trace.
+  rmSync(assets['verb.js']!);
+  const broken = run('ADD');
+  assert.equal(broken.status, 1);
+  assert.equal(JSON.parse(broken.stdout).code, 999, broken.stdout);
+  assert.match(JSON.parse(broken.stdout).msg, /verb\.js/);
 });
