@@ -123,9 +123,11 @@ describe('GC', () => {
     assertOk(r, 'GC');
     assert.deepEqual(node.sb.cacheEntries().sort(), ['gc-a', 'gc-b'], 'the stale container is collected');
     assert.deepEqual(linkNames(stale.ns), ['lo'], "Debian's bridge deleted the stale eth0");
-    const dels = node.calls('DEL').map((c) => `${c.env.CNI_CONTAINERID} ${String(c.stdin.name)} ${c.env.CNI_IFNAME}`);
-    // The secondaries at once, in any order (the cluster network's bridge after them, in the spy log below).
-    assert.deepEqual([...dels].sort(), [`gc-c blue ${BLUE}`, `gc-c gray ${GRAY}`, `gc-c green ${GREEN}`, `gc-c red ${RED}`], 'the stale container is DELeted through every delegate');
+    assert.deepEqual(
+      node.calls('DEL').map((c) => `${c.env.CNI_CONTAINERID} ${String(c.stdin.name)} ${c.env.CNI_IFNAME}`),
+      [`gc-c gray ${GRAY}`, `gc-c red ${RED}`, `gc-c blue ${BLUE}`, `gc-c green ${GREEN}`],
+      'the stale container is DELeted through every delegate, in reverse',
+    );
     assert.deepEqual(node.gcSeen(), [`green: gc-a/${GREEN}, gc-b/${GREEN}`, `blue: gc-a/${BLUE}`]);
     const green = node.calls('GC')[0]!;
     assert.deepEqual(green.stdin, { type: 'status-probe', name: 'green', cniVersion: '1.1.0', probe: { log: node.log }, [VALID]: [{ containerID: 'gc-a', ifname: GREEN }, { containerID: 'gc-b', ifname: GREEN }] });
