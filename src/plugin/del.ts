@@ -1,4 +1,4 @@
-// DEL: delete every attachment from the cache (secondaries in parallel, the first last), best effort, and drop the cache when nothing is left; recover from a damaged entry.
+// DEL: delete every attachment in reverse from the cache, best effort, and drop the cache when nothing is left; recover from a damaged entry.
 import { asCniError, type CniError } from '../cni/errors';
 import { delNetwork } from '../delegate/network';
 import { searchDirs } from '../delegate/find';
@@ -133,27 +133,22 @@ export interface DelFailure {
 }
 
 /**
- * DELs `atts`, trying every one; returns the failures, last attachment first. The attachments after the
- * first (secondaries, each its own interface) are deleted in parallel, then the first, as in reverse
- * order. `entry` (when deleting from the cache) adds the directories searched at ADD; `skipMissing` is
- * for rolling back a fresh ADD.
+ * DELs `atts` in reverse order, trying every one; returns the failures. `entry` (when deleting from
+ * the cache) adds the directories searched at ADD; `skipMissing` is for rolling back a fresh ADD.
  */
 export async function delAll(ctx: VerbContext, atts: Attachment[], entry?: CacheEntry, skipMissing = false): Promise<DelFailure[]> {
+  const failures: DelFailure[] = [];
   const dirs = [...new Set([...searchDirs(ctx.conf.binDir, ctx.env.path), ...(entry?.dirs ?? [])])];
-  const del = async (att: Attachment): Promise<DelFailure | undefined> => {
+  for (const att of [...atts].reverse()) {
     try {
       ctx.log.info(`deleting ${att.name} on ${att.ifName}`);
       await delNetwork(att.network, { ...invocationFor(ctx, att), dirs }, att.result, skipMissing);
-      return undefined;
     } catch (e) {
       ctx.log.error(`DEL of ${att.name} failed: ${(e as Error).message}`);
-      return { attachment: att, error: asCniError(e) };
+      failures.push({ attachment: att, error: asCniError(e) });
     }
-  };
-  const [first, ...rest] = atts;
-  const failures = await Promise.all(rest.reverse().map(del));
-  if (first) failures.push(await del(first));
-  return failures.filter((f): f is DelFailure => f !== undefined);
+  }
+  return failures;
 }
 
 /**
