@@ -29,23 +29,39 @@ class CaAgent extends Agent {
     this.cas = parseCas(ca);
   }
 
+  /** Connections still in their handshake: the agent hands them out only once trusted, so destroy() must reach them here. */
+  private readonly handshaking = new Set<TLSSocket>();
+
   override createConnection(options: ConnectionOptions, done: Done): undefined {
-    const first = connect({ ...options, secureContext: this.fast, rejectUnauthorized: false });
-    first.once('error', done);
-    first.once('secureConnect', () => {
-      first.removeListener('error', done);
+    this.handshake(connect({ ...options, secureContext: this.fast, rejectUnauthorized: false }), done, (first) => {
       const why = notDirectlyTrusted((first.getPeerCertificate() as { raw?: Buffer }).raw ?? '', this.cas, this.name);
       if (why === undefined) return done(null, first);
       first.destroy();
       this.debug(`TLS: ${why}; verifying the chain in full`);
-      const full: TLSSocket = connect({ ...options, ca: this.ca, rejectUnauthorized: true });
-      full.once('error', done);
-      full.once('secureConnect', () => {
-        full.removeListener('error', done);
-        done(null, full);
-      });
+      this.handshake(connect({ ...options, ca: this.ca, rejectUnauthorized: true }), done, (full) => done(null, full));
     });
     return undefined;
+  }
+
+  override destroy(): void {
+    for (const s of this.handshaking) s.destroy();
+    this.handshaking.clear();
+    super.destroy();
+  }
+
+  /** Waits for `socket`'s handshake (tracked meanwhile), then `next`; an error before it goes to `done`. */
+  private handshake(socket: TLSSocket, done: Done, next: (s: TLSSocket) => void): void {
+    this.handshaking.add(socket);
+    const failed = (e: Error) => {
+      this.handshaking.delete(socket);
+      done(e);
+    };
+    socket.once('error', failed);
+    socket.once('secureConnect', () => {
+      this.handshaking.delete(socket);
+      socket.removeListener('error', failed);
+      next(socket);
+    });
   }
 }
 

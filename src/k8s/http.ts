@@ -160,7 +160,12 @@ export class ApiTransport {
           });
         },
       );
-      const timer = setTimeout(() => req.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+      const timer = setTimeout(() => {
+        const err = Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' });
+        req.destroy(err);
+        // A request still waiting for its connection (a TLS handshake that never ends) emits no error when destroyed.
+        reject(err);
+      }, timeoutMs);
       req.on('error', (e) => {
         clearTimeout(timer);
         reject(e);

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:https';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { notDirectlyTrusted, parseCas } from '../../src/k8s/trust';
 import { ApiTransport } from '../../src/k8s/http';
 import { CniError } from '../../src/cni/errors';
@@ -142,5 +142,32 @@ describe('the HTTPS agent', () => {
     const c = await get(wrongName.url, 'root.crt', 'api.example.com');
     assert.equal(c.status, 200, c.error?.message);
     assert.deepEqual(c.log.filter((l) => l.startsWith('TLS')), []);
+  });
+
+  it('a server that accepts connections and never speaks TLS: the request ends in its budget (code 11), and closing drops the handshake', { timeout: 20_000 }, async (t) => {
+    const sockets: Socket[] = [];
+    const closed: Socket[] = [];
+    const silent = createTcpServer((s) => {
+      sockets.push(s);
+      s.on('close', () => closed.push(s));
+      s.on('error', () => {});
+      s.resume(); // reads (and drops) the client hello, so the client's close is seen
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    t.after(() => {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    });
+    const transport = new ApiTransport({ server: `https://127.0.0.1:${(silent.address() as AddressInfo).port}`, ca: Buffer.from(read('root.crt')), rejectUnauthorized: true }, 500, () => {});
+    const error = await transport.send({ method: 'GET', path: '/x', verb: 'get', resource: 'x' }).then(
+      () => undefined,
+      (e: CniError) => e,
+    );
+    assert.equal(error?.code, 11, error?.message);
+    assert.match(error!.message, /unreachable: get x: ETIMEDOUT/);
+    assert.ok(sockets.length >= 1, 'the transport connected');
+    transport.close();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(closed.length, sockets.length, 'every connection still in its handshake is closed with the transport');
   });
 });
