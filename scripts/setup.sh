@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what macmux's build, demo and tests need on a fresh Debian machine: npm packages, iproute2, CNI plugins.
+# Installs what macmux's build, demo, tests and bench need on a fresh Debian machine: npm packages, iproute2, CNI plugins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +8,8 @@ command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/macvlan ] && [ -x /usr/lib/cni/host-local ] || need_apt+=(containernetworking-plugins)
 command -v strip >/dev/null 2>&1 || need_apt+=(binutils)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# npm run bench reads peak RSS from GNU time.
+[ -x /usr/bin/time ] || need_apt+=(time)
 # The libcni test driver (test/libcni/driver): Go and Debian's libcni 1.1.2, built offline in GOPATH mode.
 [ -x /usr/bin/go ] || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || need_apt+=(golang-github-appc-cni-dev)
