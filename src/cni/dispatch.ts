@@ -44,7 +44,7 @@ export async function dispatch(io: Io): Promise<number> {
     io.stdout.write(JSON.stringify(err.toJSON(LATEST_VERSION)));
     return 1;
   }
-  return runVerb(io, command, text, started);
+  return runVerb(io, command, text, started, log);
 }
 
 async function readAll(stdin: Io['stdin']): Promise<string> {

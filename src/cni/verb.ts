@@ -12,13 +12,13 @@ import { recordInvocation } from '../metrics/stats';
 import type { Io } from './dispatch';
 
 /**
- * Runs `command` (anything but VERSION, already read from the environment) on the config in `text`;
- * returns the exit code. Catches everything: the one error JSON is printed here.
+ * Runs `command` (anything but VERSION, already read from the environment) on the config in `text`,
+ * logging to `early` (the dispatcher's logger) until the config's settings are known. Returns the
+ * exit code and catches everything: the one error JSON is printed here.
  */
-export async function runVerb(io: Io, command: string, text: string, started: number): Promise<number> {
+export async function runVerb(io: Io, command: string, text: string, started: number, early: Logger): Promise<number> {
   let cniVersion = LATEST_VERSION;
-  const early = logSettings(io.getenv);
-  let log = new Logger(early.level, makeSink(early.file, io.stderr)).with({ verb: command, containerID: io.getenv('CNI_CONTAINERID') || '-' });
+  let log = early;
   /** Set once the config is loaded: only then is the invocation counted in the stats file. */
   let ctx: VerbContext | undefined;
   let code = 0;

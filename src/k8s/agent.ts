@@ -2,6 +2,7 @@
 import { Agent, type AgentOptions } from 'node:https';
 import { connect, createSecureContext, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
+import type { X509Certificate } from 'node:crypto';
 import type { Credentials } from './credentials';
 import { notDirectlyTrusted, parseCas } from './trust';
 
@@ -15,18 +16,17 @@ type Done = (err: Error | null, socket?: Duplex) => void;
  * OpenSSL's full verification on a second connection, with the usual errors.
  */
 class CaAgent extends Agent {
-  private readonly cas;
-
   constructor(
     opts: AgentOptions,
     private readonly fast: SecureContext,
     private readonly ca: Buffer,
+    /** The certificates of `ca`, parsed once. */
+    private readonly cas: X509Certificate[],
     /** The name the certificate must carry: tls-server-name, else the server's host. */
     private readonly name: string,
     private readonly debug: (msg: string) => void,
   ) {
     super(opts);
-    this.cas = parseCas(ca);
   }
 
   /** Connections still in their handshake: the agent hands them out only once trusted, so destroy() must reach them here. */
@@ -73,6 +73,7 @@ export function httpsAgent(creds: Credentials, host: string, debug: (msg: string
     // Nothing is verified (insecure-skip-tls-verify): no trust store is needed at all.
     return new Agent({ ...opts, rejectUnauthorized: false, secureContext: createSecureContext({ ...client, ca: [] }) });
   }
-  if (!creds.ca || parseCas(creds.ca).length === 0) return new Agent({ ...opts, ...(creds.ca ? { ca: creds.ca } : {}), rejectUnauthorized: true });
-  return new CaAgent(opts, createSecureContext({ ...client, ca: [] }), creds.ca, creds.servername ?? host, debug);
+  const cas = creds.ca ? parseCas(creds.ca) : [];
+  if (!creds.ca || cas.length === 0) return new Agent({ ...opts, ...(creds.ca ? { ca: creds.ca } : {}), rejectUnauthorized: true });
+  return new CaAgent(opts, createSecureContext({ ...client, ca: [] }), creds.ca, cas, creds.servername ?? host, debug);
 }
