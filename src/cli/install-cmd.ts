@@ -19,7 +19,7 @@ export function installCommand(io: CliIo): Command {
     .option('--server <url>', 'API server (default https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)')
     .option('--token-file <file>', 'the projected service-account token', '/var/run/secrets/tokens/macmux')
     .option('--ca-file <file>', "the cluster CA", '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt')
-    .option('--listen <addr>', '/healthz, /livez and /metrics address (port 0 picks a free port)', '0.0.0.0:9733')
+    .option('--listen <addr>', "/healthz, /livez and /metrics address: ip:port or [ip]:port (the DaemonSet's [$(POD_IP)]:9733 is the node's address kubelet probes), :port for every address; port 0 picks a free port", '127.0.0.1:9733')
     .option('--interval <sec>', 'seconds between re-checks of the conf dir, token and CA (file changes also trigger one)', '10')
     .option('--scan-interval <sec>', 'seconds between ledger censuses for the metrics', '60')
     .option('--cleanup-on-exit', 'remove the conflist on SIGTERM/SIGINT')

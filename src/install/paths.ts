@@ -1,5 +1,6 @@
 // `macmux install` settings: flags and environment resolved into host paths (as configs name them) and local paths (under --root).
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, posix } from 'node:path';
 import { CliFailure, Exit } from '../cli/io';
 
@@ -70,12 +71,20 @@ function seconds(value: string, flag: string): number {
   return n;
 }
 
-/** Parses `host:port`, `[v6]:port` or `:port` (all interfaces). */
+/**
+ * Parses `ip:port`, `[ip]:port` (IPv6 always, IPv4 allowed, so `[$(POD_IP)]:port` fits both
+ * families) or `:port` (every address). The host must be an IP literal: a name could resolve to
+ * anything, and an unexpanded `$(POD_IP)` (the variable missing from the container) is named.
+ */
 export function parseListen(addr: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
   const port = Number(m?.[3]);
-  if (!m || !Number.isInteger(port) || port > 65535) throw usage(`--listen ${addr}: give host:port, e.g. 0.0.0.0:9733 (port 0 picks a free port)`);
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+  if (!m || port > 65535) throw usage(`--listen ${addr}: give ip:port, e.g. 127.0.0.1:9733, [fd00::1]:9733 or :9733 for every address (port 0 picks a free port)`);
+  const host = m[1] ?? m[2]!;
+  if (m[1] === undefined && host === '') return { host: '0.0.0.0', port };
+  if (host.includes('$(')) throw usage(`--listen ${addr}: ${host} was not expanded; set the variable in the container's env (POD_IP from the downward API, fieldPath status.podIP)`);
+  if (isIP(host) === 0) throw usage(`--listen ${addr}: ${host} is not an IP address; give the address to serve on, e.g. 127.0.0.1:9733 or [fd00::1]:9733`);
+  return { host, port };
 }
 
 function absolute(p: string, flag: string): string {

@@ -1,10 +1,13 @@
 // Integration: `macmux install` (the built executable) against a temporary host root and the API test
 // server: the files it writes and their modes, never wrapping itself, idempotence, the long-running
-// mode (re-writes on a changed primary, /healthz, SIGTERM), and a token rotated under a running
-// install picked up by a real CNI ADD through the written conflist.
+// mode (re-writes on a changed primary, /healthz, SIGTERM), the endpoint bound only where --listen
+// says (loopback by default), and a token rotated under a running install picked up by a real CNI
+// ADD through the written conflist.
 import { describe, it, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { get as httpGet } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -378,6 +381,90 @@ describe('macmux install (long-running)', () => {
     const done = await run.done;
     assert.equal(done.status, 0, done.stderr);
     assert.ok(existsSync(join(root, 'etc/cni/net.d/00-macmux.conflist')));
+  });
+});
+
+/** GET http://host:port/path: the status, or the connect error's code (ECONNREFUSED). */
+function probe(host: string, port: number, path = '/livez'): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = httpGet({ host, port, path, agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
+/** Whether nothing listens on 127.0.0.1:port and 0.0.0.0:port can be bound (the default port test needs it free). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createTcpServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '0.0.0.0', () => s.close(() => resolve(true)));
+  });
+}
+
+/** Starts a long-running install with exactly these flags; resolves with the address it logged. */
+async function listening(t: TestContext, args: string[], env: Record<string, string> = {}): Promise<{ host: string; port: number; child: ChildProcess; done: Promise<Done> }> {
+  const run = spawnInstall(['--interval', '1', ...apiFlags(), ...args], env);
+  t.after(() => {
+    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+  });
+  const [host, port] = await until('install to listen', () => {
+    if (run.child.exitCode !== null) throw new Error(`install exited ${run.child.exitCode}: ${run.stderr()}`);
+    const m = /listening on http:\/\/(\[[^\]]+\]|[^:/\s]+):(\d+)/.exec(run.stderr());
+    return m ? ([m[1]!.replace(/^\[|\]$/g, ''), Number(m[2])] as const) : undefined;
+  });
+  return { host, port, child: run.child, done: run.done };
+}
+
+describe('the endpoint address (--listen)', () => {
+  it('serves only on the --listen address: the same port on another local address is refused', async (t) => {
+    const root = hostRoot(t);
+    writeJson(join(root, 'etc/cni/net.d/10-bridge.conflist'), bridgePrimary('10.244.9.0/24'));
+    const v4 = await listening(t, ['--root', root, '--listen', '127.0.0.2:0']);
+    assert.equal(v4.host, '127.0.0.2');
+    assert.equal(await probe('127.0.0.2', v4.port), 200);
+    assert.equal(await probe('127.0.0.1', v4.port), 'ECONNREFUSED', '127.0.0.1 is another address of the same host');
+    assert.equal(await probe('::1', v4.port), 'ECONNREFUSED');
+    v4.child.kill('SIGTERM');
+    assert.equal((await v4.done).status, 0);
+
+    // IPv6 in brackets, as the DaemonSet's --listen=[$(POD_IP)]:9733 gives it on an IPv6 node; and an IPv4 address in brackets.
+    const v6 = await listening(t, ['--root', root, '--listen', '[::1]:0']);
+    assert.equal(v6.host, '::1');
+    assert.equal(await probe('::1', v6.port), 200);
+    assert.equal(await probe('127.0.0.1', v6.port), 'ECONNREFUSED');
+    v6.child.kill('SIGTERM');
+    const bracketed = await listening(t, ['--root', root, '--listen', '[127.0.0.3]:0']);
+    assert.equal(bracketed.host, '127.0.0.3');
+    assert.equal(await probe('127.0.0.3', bracketed.port), 200);
+    assert.equal(await probe('127.0.0.1', bracketed.port), 'ECONNREFUSED');
+    bracketed.child.kill('SIGTERM');
+  });
+
+  it('without --listen serves on 127.0.0.1:9733 only, never on every address', async (t) => {
+    if (!(await portFree(9733))) return t.skip('port 9733 is in use on this host');
+    const root = hostRoot(t);
+    writeJson(join(root, 'etc/cni/net.d/10-bridge.conflist'), bridgePrimary('10.244.10.0/24'));
+    const run = await listening(t, ['--root', root]);
+    assert.deepEqual([run.host, run.port], ['127.0.0.1', 9733]);
+    assert.equal(await probe('127.0.0.1', 9733), 200);
+    assert.equal(await probe('127.0.0.2', 9733), 'ECONNREFUSED', 'not bound to all interfaces');
+    run.child.kill('SIGTERM');
+    assert.equal((await run.done).status, 0);
+  });
+
+  it('refuses a host that is not an IP address, naming POD_IP when the $(POD_IP) in the DaemonSet was not expanded', async (t) => {
+    const root = hostRoot(t);
+    const unexpanded = await once(root, ['--listen', '[$(POD_IP)]:9733']);
+    assert.equal(unexpanded.status, 2, unexpanded.stderr);
+    assert.match(unexpanded.stderr, /--listen \[\$\(POD_IP\)\]:9733: .*POD_IP.*status\.podIP/);
+    const name = await once(root, ['--listen', 'localhost:9733']);
+    assert.equal(name.status, 2, name.stderr);
+    assert.match(name.stderr, /--listen localhost:9733: .*IP address/);
+    assert.ok(!existsSync(join(root, 'etc/cni/net.d/00-macmux.conflist')), 'nothing was installed');
   });
 });
 

@@ -12,6 +12,7 @@ import { assignable, parseRange, poolSize } from '../../src/mac/range';
 import { LEDGER_LABEL, POOL_CM } from '../../src/mac/home';
 import { isUnicast, parseMac } from '../../src/mac/address';
 import { parseNetworks, NETWORKS_ANNOTATION } from '../../src/annotations/networks';
+import { parseListen } from '../../src/install/paths';
 
 const dir = join(__dirname, '..', '..', 'daemonset');
 const examplesDir = join(dir, 'examples');
@@ -341,6 +342,22 @@ describe('daemonset/ manifests', () => {
       const a = ds().spec.template.metadata.annotations ?? {};
       assert.equal(a['prometheus.io/scrape'], 'true');
       assert.equal(a['prometheus.io/port'], String(port));
+    });
+
+    it('binds the endpoint to the pod IP (the node address kubelet probes), not every address and not loopback', () => {
+      const c = container();
+      const env = c.env ?? [];
+      assert.equal(env.find((e) => e.name === 'POD_IP')?.valueFrom?.fieldRef?.fieldPath, 'status.podIP');
+      // kubelet expands $(VAR) in args only for variables of the container's env; others stay literal.
+      for (const a of c.args ?? []) {
+        for (const [, v] of a.matchAll(/\$\((\w+)\)/g)) assert.ok(env.some((e) => e.name === v), `${a}: ${v} is in the container's env`);
+      }
+      const listen = str(installOptions().listen, '--listen');
+      assert.match(listen, /^\[\$\(POD_IP\)\]:\d+$/, 'the pod IP, in brackets for IPv6');
+      const expand = (ip: string) => listen.replace('$(POD_IP)', ip);
+      assert.deepEqual(parseListen(expand('10.0.0.7')), { host: '10.0.0.7', port: portOf(listen) }, 'an IPv4 node');
+      assert.deepEqual(parseListen(expand('fd00::7')), { host: 'fd00::7', port: portOf(listen) }, 'an IPv6 node');
+      assert.throws(() => parseListen(listen), /POD_IP/, 'unexpanded, install refuses it instead of serving somewhere else');
     });
 
     it('has CPU and memory requests no higher than its limits', () => {
