@@ -9,13 +9,16 @@ import { API_PERMISSIONS } from '../../src/k8s/api';
 import { buildProgram } from '../../src/cli/program';
 import { loadConf, toNetworkList } from '../../src/config/load';
 import { assignable, parseRange, poolSize } from '../../src/mac/range';
-import { LEDGER_LABEL, POOL_CM } from '../../src/mac/home';
+import { claimsCm, LEDGER_LABEL, ledgerCm, POOL_CM } from '../../src/mac/home';
+import { NETWORK_STATUS_ANNOTATION } from '../../src/annotations/status';
 import { isUnicast, parseMac } from '../../src/mac/address';
 import { parseNetworks, NETWORKS_ANNOTATION } from '../../src/annotations/networks';
 import { parseListen } from '../../src/install/paths';
 
 const dir = join(__dirname, '..', '..', 'daemonset');
 const examplesDir = join(dir, 'examples');
+/** Applied only on request (`kubectl apply -f daemonset/optional/`): the admission policies. */
+const optionalDir = join(dir, 'optional');
 
 interface Meta {
   name: string;
@@ -149,8 +152,8 @@ function quantity(q: string): number {
 }
 
 describe('daemonset/ manifests', () => {
-  for (const [d, f] of [...yamlFiles(dir).map((f) => [dir, f] as const), ...yamlFiles(examplesDir).map((f) => [examplesDir, f] as const)]) {
-    it(`${posix.join(d === dir ? 'daemonset' : 'daemonset/examples', f)} parses and opens with a comment header`, () => {
+  for (const [d, f] of [dir, examplesDir, optionalDir].flatMap((d) => yamlFiles(d).map((f) => [d, f] as const))) {
+    it(`${posix.join('daemonset', posix.relative(dir, d), f)} parses and opens with a comment header`, () => {
       const text = read(d, f);
       const header = text.split('\n').findIndex((l) => !l.startsWith('#'));
       assert.ok(header >= 3, 'at least three comment lines before the first object');
@@ -377,6 +380,146 @@ describe('daemonset/ manifests', () => {
       assert.equal(sc?.readOnlyRootFilesystem, true);
       assert.deepEqual(sc?.capabilities?.drop, ['ALL']);
       assert.deepEqual(sc?.capabilities?.add ?? [], []);
+    });
+  });
+
+  describe('optional admission policies (daemonset/optional/)', () => {
+    interface Expr {
+      name?: string;
+      expression: string;
+      message?: string;
+      reason?: string;
+    }
+    interface Policy extends Obj {
+      spec: {
+        failurePolicy?: string;
+        paramKind?: unknown;
+        matchConstraints: { resourceRules: Array<{ apiGroups: string[]; apiVersions: string[]; operations: string[]; resources: string[] }> };
+        matchConditions?: Expr[];
+        variables?: Expr[];
+        validations: Expr[];
+      };
+    }
+    interface PolicyBinding extends Obj {
+      spec: { policyName: string; validationActions: string[]; paramRef?: unknown; matchResources?: unknown };
+    }
+    const objs = yamlFiles(optionalDir).flatMap((f) => docsOf(read(optionalDir, f)));
+    const policies = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicy') as Policy[];
+    const bindings = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding') as PolicyBinding[];
+    /** The admission operation of each API verb; reads are never admission requests. */
+    const operationOf: Record<string, string | null> = { get: null, list: null, watch: null, create: 'CREATE', update: 'UPDATE', patch: 'UPDATE', delete: 'DELETE', deletecollection: 'DELETE' };
+    const covering = (group: string, resource: string, op: string) =>
+      policies.filter((p) => p.spec.matchConstraints.resourceRules.some((r) => r.apiGroups.includes(group) && r.apiVersions.includes('v1') && r.resources.includes(resource) && r.operations.includes(op)));
+    const policy = (name: string) => {
+      const p = policies.find((x) => x.metadata.name === name);
+      assert.ok(p, `policy ${name}`);
+      return p;
+    };
+    const variable = (p: Policy, name: string) => p.spec.variables?.find((v) => v.name === name)?.expression;
+    /** Every expression of the policy's variables and validations, as one text. */
+    const logic = (p: Policy) => [...(p.spec.variables ?? []), ...p.spec.validations].map((e) => e.expression).join('\n');
+
+    it('holds the pod and the ledger policy with their bindings, admissionregistration.k8s.io/v1 (GA in 1.30), none applied by kubectl apply -f daemonset/', () => {
+      assert.deepEqual(objs.map((o) => `${o.apiVersion} ${o.kind} ${o.metadata.name}`).sort(), [
+        'admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy macmux-ledger-writes',
+        'admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy macmux-pod-writes',
+        'admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding macmux-ledger-writes',
+        'admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding macmux-pod-writes',
+      ]);
+      assert.ok(!all.some((o) => o.kind.startsWith('ValidatingAdmissionPolicy')), 'not in the top-level files');
+    });
+
+    it('each policy has one binding, which denies (validationActions [Deny]) without narrowing or parameters', () => {
+      for (const p of policies) {
+        const bs = bindings.filter((b) => b.spec.policyName === p.metadata.name);
+        assert.equal(bs.length, 1, `one binding for ${p.metadata.name}`);
+        assert.deepEqual(bs[0]!.spec.validationActions, ['Deny']);
+        assert.equal(bs[0]!.spec.paramRef, undefined);
+        assert.equal(bs[0]!.spec.matchResources, undefined, 'the policy\'s own matchConstraints apply');
+        assert.equal(p.spec.paramKind, undefined);
+        assert.equal(p.spec.failurePolicy ?? 'Fail', 'Fail', 'an expression that cannot be evaluated denies');
+      }
+      assert.equal(bindings.length, policies.length);
+    });
+
+    it('matches only the DaemonSet\'s ServiceAccount, by the user name the API server gives its token', () => {
+      const sa = only('ServiceAccount');
+      assert.equal(podSpec().serviceAccountName, sa.metadata.name);
+      assert.equal(sa.metadata.namespace, ds().metadata.namespace);
+      const user = `system:serviceaccount:${sa.metadata.namespace}:${sa.metadata.name}`;
+      for (const p of policies) {
+        assert.deepEqual((p.spec.matchConditions ?? []).map((c) => c.expression), [`request.userInfo.username == '${user}'`], p.metadata.name);
+      }
+    });
+
+    it('covers every write macmux makes (API_PERMISSIONS), as the admission operation it arrives as', () => {
+      for (const perm of API_PERMISSIONS) {
+        for (const verb of perm.verbs) {
+          assert.ok(verb in operationOf, `admission operation of verb ${verb} is known`);
+          const op = operationOf[verb];
+          if (op === null) continue; // a read: admission never sees it
+          const by = covering(perm.group ?? '', perm.resource, op!);
+          assert.equal(by.length, 1, `${perm.resource} ${verb} (${op}) is checked by one policy`);
+        }
+      }
+      assert.deepEqual(covering('', 'pods', 'UPDATE').map((p) => p.metadata.name), ['macmux-pod-writes']);
+      assert.deepEqual(covering('', 'pods/*', 'UPDATE').map((p) => p.metadata.name), ['macmux-pod-writes'], 'and every pod subresource');
+      assert.deepEqual(covering('', 'configmaps', 'CREATE').map((p) => p.metadata.name), ['macmux-ledger-writes']);
+    });
+
+    it('every validation denies as Forbidden (403: macmux reads a 422 as a re-created pod) with a message', () => {
+      for (const p of policies) {
+        assert.ok(p.spec.validations.length > 0);
+        for (const v of p.spec.validations) {
+          assert.equal(v.reason, 'Forbidden', v.expression);
+          assert.ok(typeof v.message === 'string' && v.message.startsWith('macmux may '), v.expression);
+        }
+      }
+    });
+
+    it('the pod policy compares the pod as it would be stored with the pod as it is, everything but the network-status annotation', () => {
+      const p = policy('macmux-pod-writes');
+      assert.equal(variable(p, 'statusAnnotation'), `'${NETWORK_STATUS_ANNOTATION}'`, 'the annotation macmux writes (src/annotations/status.ts)');
+      const text = logic(p);
+      const literals = [...text.matchAll(/'([^']*)'/g)].map((m) => m[1]);
+      assert.deepEqual([...new Set(literals)].sort(), ['', NETWORK_STATUS_ANNOTATION].sort(), 'no other annotation or field named by string');
+      assert.match(text, /variables\.statusAnnotation/);
+      assert.ok(p.spec.validations.some((v) => v.expression === "request.subResource == ''"), 'no subresource at all');
+      for (const f of ['spec', 'status', 'metadata.labels', 'metadata.annotations', 'metadata.ownerReferences', 'metadata.finalizers', 'metadata.generateName', 'metadata.deletionTimestamp']) {
+        assert.ok(text.includes(`object.${f}`) && text.includes(`oldObject.${f}`), `compares ${f}`);
+      }
+      // Changed by the API server on every write, or immutable and refused by it before admission (so
+      // macmux's uid precondition keeps its 409/422): never compared.
+      for (const f of ['resourceVersion', 'managedFields', 'generation', 'uid', 'creationTimestamp', 'selfLink']) assert.doesNotMatch(text, new RegExp(`\\b${f}\\b`), f);
+    });
+
+    it('every optional field is read behind has(), on both objects', () => {
+      for (const p of policies) {
+        const text = logic(p);
+        const fields = new Set([...text.matchAll(/\b(?:object|oldObject)\.((?:metadata\.)?\w+)/g)].map((m) => m[1]!));
+        for (const f of fields) {
+          if (['spec', 'metadata.name'].includes(f)) continue; // always set on a stored pod / a named ConfigMap
+          assert.ok(text.includes(`has(object.${f})`), `${p.metadata.name}: has(object.${f})`);
+          if (text.includes(`oldObject.${f}`)) assert.ok(text.includes(`has(oldObject.${f})`), `${p.metadata.name}: has(oldObject.${f})`);
+        }
+      }
+    });
+
+    it('the ledger policy allows only the ConfigMap names and the label macmux\'s ledger uses', () => {
+      const p = policy('macmux-ledger-writes');
+      assert.equal(variable(p, 'ledgerLabel'), `'${LEDGER_LABEL}'`);
+      const claimsPrefix = claimsCm('02:00:00:00:00:01').replace(/[0-9a-f]{2}$/, '');
+      const names = p.spec.validations.find((v) => v.expression.includes('metadata.name'))!.expression;
+      assert.deepEqual([...names.matchAll(/'([^']*)'/g)].map((m) => m[1]).sort(), [POOL_CM, ledgerCm(''), claimsPrefix].sort());
+      assert.match(names, new RegExp(`object\\.metadata\\.name == '${POOL_CM}'`), 'the pool by its exact name');
+      assert.match(names, new RegExp(`startsWith\\('${ledgerCm('')}'\\)`));
+      assert.match(names, new RegExp(`startsWith\\('${claimsPrefix}'\\)`));
+      const settings = only('ConfigMap', 'macmux-config').metadata.name;
+      assert.ok(settings !== POOL_CM && !settings.startsWith(ledgerCm('')) && !settings.startsWith(claimsPrefix), 'macmux-config is not a ledger name');
+      const label = p.spec.validations.find((v) => v.expression.includes('variables.ledgerLabel'))!.expression;
+      assert.match(label, /variables\.ledgerLabel in object\.metadata\.labels/);
+      assert.match(label, /variables\.ledgerLabel in oldObject\.metadata\.labels/);
+      assert.match(label, /request\.operation == 'CREATE'/, 'a create has no oldObject');
     });
   });
 
