@@ -88,6 +88,11 @@ before(() => {
   leaf('bynotca', 'notca', SERVER);
   leaf('mid', 'root', ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign']);
   leaf('viamid', 'mid', SERVER);
+  // kubeadm's layout: an RSA CA with a SAN, an RSA server certificate with both TLS key usages
+  const RSA = ['-newkey', 'rsa:2048', '-nodes'];
+  openssl(['req', '-config', '/dev/null', '-x509', ...RSA, '-keyout', 'kubeadm.key', '-out', 'kubeadm.crt', '-days', '7', '-subj', '/CN=kubernetes',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign', '-addext', 'subjectAltName=DNS:kubernetes']);
+  leaf('kubeadm-apiserver', 'kubeadm', [SAN, 'basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', EKU_SERVER, 'authorityKeyIdentifier=keyid'], [], RSA);
   for (const c of CASES) {
     if (c.caExt) ca(`ca-${c.name}`, false, c.caExt);
     leaf(c.name, issuerOf(c), c.ext, c.sign, c.key);
@@ -101,6 +106,7 @@ describe('notDirectlyTrusted', () => {
     assert.equal(notDirectlyTrusted(read('good.crt'), cas, 'localhost'), undefined);
     assert.equal(notDirectlyTrusted(read('noeku.crt'), cas, 'localhost'), undefined);
     assert.equal(notDirectlyTrusted(read('elsewhere.crt'), cas, 'api.example.com'), undefined);
+    assert.equal(notDirectlyTrusted(read('kubeadm-apiserver.crt'), parseCas(read('kubeadm.crt')), '127.0.0.1'), undefined);
     // a bundle: the issuer is found among several CAs
     assert.equal(notDirectlyTrusted(read('good.crt'), parseCas(read('other.crt') + read('root.crt')), '127.0.0.1'), undefined);
   });
