@@ -6,6 +6,7 @@ import { ledgerThroughput } from './bench/ledger';
 import { envWarnings, machineLine } from './bench/machine';
 import { PodWorld } from './bench/pod-world';
 import { OperationFailed, TIME, type Run } from './bench/proc';
+import { firstApiCalls } from './bench/first-call';
 import { cachedDels, record, roundTrips } from './bench/roundtrip';
 import { Sandbox } from './bench/sandbox';
 import { median, mib, ms, percentile, rankFromTop, ratio, verdict } from './bench/stats';
@@ -78,6 +79,11 @@ async function main(): Promise<void> {
     const peak = Math.max(...rt.addRssKiB);
     rows.push({ measure: `5. Peak RSS of ADD (the pod of 2., ${rt.addRssKiB.length} runs)`, value: `max ${mib(peak)} (median ${mib(median(rt.addRssKiB))})`, target: `≤ ${mib(TARGET.rssKiB)}`, verdict: verdict(peak, { limit: TARGET.rssKiB, show: mib }) });
 
+    // 6. The first API call of a process, with and without the TLS fast path
+    const fc = await firstApiCalls(api, sb.dir, RUNS);
+    const [fastMs, fullMs] = [median(fc.fast), median(fc.full)];
+    rows.push({ measure: `6. First API call of a process, TLS fast path (median of ${RUNS})`, value: ms(fastMs), baseline: `${ms(fullMs)} without it (OpenSSL verifies with the kubeconfig CA); saves ${ms(fullMs - fastMs)}` });
+
     notes.push(
       `- Each comparison alternates its two sides run by run (which goes first alternates too), so load hits both alike; every process gets PATH and the CNI variables only.`,
       `- 1: both sides under \`${TIME}\` (peak RSS), wall time measured by the bench from spawn to exit.`,
@@ -87,6 +93,7 @@ async function main(): Promise<void> {
       `- 3: each run ADDs with the API up (not timed), then DELs with a kubeconfig whose server is a closed port.`,
       `- 4: ${LEDGER.adds} timed ADDs per side (pods with eth0 on loopback and one macvlan NAD with a pool MAC), in alternating chunks of ${LEDGER.chunk} with ${LEDGER.concurrency} workers; each side has its own node and ledger namespace, so the empty side never sees the other's ConfigMaps. ` +
         `The 10,000 entries are active holdings of other pods of the same namespace and NAD in the node's ledger ConfigMap (blocks of 256 leased to the node). p99 is nearest-rank: ${rankFromTop(empty.latencies.length, 99)}. ADD/s is ADDs over the chunks' wall time.`,
+      `- 6: a fresh \`node\` runs one GET against the test API server (its CA signed the server certificate directly) through macmux's agent (\`src/k8s/agent.ts\`, bundled), or through an https.Agent with the same CA; timed in the process from making the agent to the response's end.`,
     );
   } finally {
     await api?.stop();

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { X509Certificate } from 'node:crypto';
 import type { Credentials } from './credentials';
 import { notDirectlyTrusted, parseCas } from './trust';
+import { markCertificateRejection } from './tls-errors';
 
 type Done = (err: Error | null, socket?: Duplex) => void;
 
@@ -12,8 +13,9 @@ type Done = (err: Error | null, socket?: Duplex) => void;
  * Node 20 parses its ~140 bundled root certificates (tens of ms of CPU) on the first TLS context that
  * has a CA or no CA option at all. This agent's first handshake uses a context with an empty trust
  * store, then accepts the server only when its certificate is directly issued by the kubeconfig's CA
- * for the host (see trust.ts), before any request byte is written. Any other certificate is handed to
- * OpenSSL's full verification on a second connection, with the usual errors.
+ * for the host in a profile trust.ts evaluates in full, before any request byte is written. Any other
+ * certificate is handed to OpenSSL's full verification on a second connection, whose rejection is
+ * marked as one (see tls-errors.ts): OpenSSL reports some as UNSPECIFIED.
  */
 class CaAgent extends Agent {
   constructor(
@@ -38,7 +40,7 @@ class CaAgent extends Agent {
       if (why === undefined) return done(null, first);
       first.destroy();
       this.debug(`TLS: ${why}; verifying the chain in full`);
-      this.handshake(connect({ ...options, ca: this.ca, rejectUnauthorized: true }), done, (full) => done(null, full));
+      this.handshake(connect({ ...options, ca: this.ca, rejectUnauthorized: true }), done, (full) => done(null, full), true);
     });
     return undefined;
   }
@@ -49,12 +51,16 @@ class CaAgent extends Agent {
     super.destroy();
   }
 
-  /** Waits for `socket`'s handshake (tracked meanwhile), then `next`; an error before it goes to `done`. */
-  private handshake(socket: TLSSocket, done: Done, next: (s: TLSSocket) => void): void {
+  /**
+   * Waits for `socket`'s handshake (tracked meanwhile), then `next`; an error before it goes to `done`,
+   * marked as a certificate rejection when the socket of a `verifying` handshake says so.
+   */
+  private handshake(socket: TLSSocket, done: Done, next: (s: TLSSocket) => void, verifying = false): void {
     this.handshaking.add(socket);
     const failed = (e: Error) => {
       this.handshaking.delete(socket);
-      done(e);
+      // Node sets authorizationError just before it destroys a socket whose certificate it rejects.
+      done(verifying && socket.authorizationError ? markCertificateRejection(e) : e);
     };
     socket.once('error', failed);
     socket.once('secureConnect', () => {

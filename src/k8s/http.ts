@@ -4,6 +4,7 @@ import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { CniError, Code } from '../cni/errors';
 import type { Credentials } from './credentials';
 import { httpsAgent } from './agent';
+import { certificateRejection } from './tls-errors';
 
 export interface ApiCall {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -61,7 +62,8 @@ export class ApiTransport {
 
   /**
    * Sends `call`, retrying 429, 5xx and refused or reset connections with backoff until the deadline.
-   * 401 and 403 throw code 102 naming the verb and resource; unreachable throws code 11.
+   * 401 and 403 throw code 102 naming the verb and resource; a rejected server certificate throws
+   * code 7 at once; unreachable throws code 11.
    * Every other status (404, 409, ...) is returned for the caller to judge.
    */
   async send(call: ApiCall): Promise<ApiResponse> {
@@ -76,6 +78,10 @@ export class ApiTransport {
         this.debug(`${call.method} ${call.path.replace(/\?.*/, '')}: HTTP ${res.status} in ${Date.now() - t0} ms`);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code ?? '';
+        const rejected = certificateRejection(e);
+        if (rejected !== undefined) {
+          throw new CniError(Code.InvalidConfig, `Kubernetes API at ${this.creds.server}: ${call.verb} ${call.resource}: the server's certificate was rejected (${rejected}); check the kubeconfig's server, certificate-authority and tls-server-name`);
+        }
         if (isConfigError(e as NodeJS.ErrnoException)) {
           throw new CniError(Code.InvalidConfig, `Kubernetes API at ${this.creds.server}: ${call.verb} ${call.resource}: ${code}: ${(e as Error).message}; check the kubeconfig (CA, certificates, token)`);
         }

@@ -1,4 +1,4 @@
-// Unit tests for src/k8s/trust.ts and src/k8s/agent.ts: the direct-CA fast path accepts only what OpenSSL would, and hands the rest to OpenSSL, over real TLS.
+// Unit tests for src/k8s/trust.ts, src/k8s/agent.ts and src/k8s/tls-errors.ts: the direct-CA fast path accepts only what OpenSSL would, hands the rest to OpenSSL, over real TLS, and a rejected certificate is code 7 at once.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -10,6 +10,7 @@ import { createServer as createTcpServer, type AddressInfo, type Socket } from '
 import { notDirectlyTrusted, parseCas } from '../../src/k8s/trust';
 import { ApiTransport } from '../../src/k8s/http';
 import { CniError } from '../../src/cni/errors';
+import { certificateRejection, markCertificateRejection } from '../../src/k8s/tls-errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'macmux-trust-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,20 +19,62 @@ const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes
 const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 const read = (f: string) => readFileSync(join(dir, f), 'utf8');
 
-/** A self-signed CA `name` (CA:TRUE unless `notCa`). */
-function ca(name: string, notCa = false): void {
+/** A self-signed CA `name` (CA:TRUE unless `notCa`; `ext` replaces the key usage when given). */
+function ca(name: string, notCa = false, ext?: string[]): void {
+  const more = ext ?? (notCa ? [] : ['keyUsage=critical,keyCertSign,cRLSign']);
   openssl(['req', '-config', '/dev/null', '-x509', ...EC, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '7', '-subj', `/CN=${name}`,
-    '-addext', `basicConstraints=critical,CA:${notCa ? 'FALSE' : 'TRUE'}`, ...(notCa ? [] : ['-addext', 'keyUsage=critical,keyCertSign,cRLSign'])]);
+    '-addext', `basicConstraints=critical,CA:${notCa ? 'FALSE' : 'TRUE'}`, ...more.flatMap((e) => ['-addext', e])]);
 }
 
-/** A certificate `name` signed by `issuer`, with the given extensions, valid for 7 days from now. */
-function leaf(name: string, issuer: string, ext: string[]): void {
-  openssl(['req', '-config', '/dev/null', '-new', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
+/** A certificate `name` signed by `issuer`, with the given extensions, valid for 7 days from now (`sign`: more `openssl x509` options, `key`: its key options). */
+function leaf(name: string, issuer: string, ext: string[], sign: string[] = [], key = EC): void {
+  openssl(['req', '-config', '/dev/null', '-new', ...key, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
   writeFileSync(join(dir, `${name}.ext`), `${ext.join('\n')}\n`);
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.crt`, '-CAkey', `${issuer}.key`, '-set_serial', String(Date.now()), '-days', '7', '-extfile', `${name}.ext`, '-out', `${name}.crt`]);
+  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.crt`, '-CAkey', `${issuer}.key`, '-set_serial', String(Date.now()), '-days', '7', '-extfile', `${name}.ext`, '-out', `${name}.crt`, ...sign]);
 }
 
 const SERVER = ['subjectAltName=IP:127.0.0.1,DNS:localhost', 'basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=serverAuth'];
+const [SAN, NOT_CA, KU_SIG, EKU_SERVER] = SERVER as [string, string, string, string];
+const CA_KU = 'keyUsage=critical,keyCertSign,cRLSign';
+
+/**
+ * Chains the fast path once accepted although OpenSSL rejects them (or accepted without evaluating
+ * what they carry): a server certificate `name` signed by the kubeconfig CA `issuer` (made with
+ * `caExt` when given, else root). `openssl` is what Node's full verification says.
+ */
+interface Case {
+  name: string;
+  caExt?: string[];
+  ext: string[];
+  sign?: string[];
+  key?: string[];
+  issuer?: string;
+  /** the error code of OpenSSL's verdict, or 'accepts' */
+  openssl: string;
+  /** the fast path's reason to defer */
+  defer: RegExp;
+}
+const CASES: Case[] = [
+  { name: 'ca-nc-excluded', caExt: [CA_KU, 'nameConstraints=critical,excluded;IP:127.0.0.0/255.0.0.0'], ext: SERVER, openssl: 'UNSPECIFIED: excluded subtree violation', defer: /CA .*2\.5\.29\.30 \(critical\)/ },
+  { name: 'ca-nc-permitted', caExt: [CA_KU, 'nameConstraints=permitted;DNS:example.com'], ext: SERVER, openssl: 'UNSPECIFIED: permitted subtree violation', defer: /CA .*2\.5\.29\.30/ },
+  { name: 'ca-eku-client', caExt: [CA_KU, 'extendedKeyUsage=clientAuth'], ext: SERVER, openssl: 'INVALID_PURPOSE', defer: /CA .*does not allow server authentication/ },
+  { name: 'ca-eku-any', caExt: [CA_KU, 'extendedKeyUsage=anyExtendedKeyUsage'], ext: SERVER, openssl: 'INVALID_PURPOSE', defer: /CA .*does not allow server authentication/ },
+  { name: 'ca-ku-nocertsign', caExt: ['keyUsage=critical,digitalSignature'], ext: SERVER, openssl: 'UNSPECIFIED: key usage does not include certificate signing', defer: /not signed by a CA/ },
+  { name: 'ca-critical-unknown', caExt: [CA_KU, '1.2.3.4=critical,ASN1:NULL'], ext: SERVER, openssl: 'UNSPECIFIED: unhandled critical extension', defer: /CA .*1\.2\.3\.4 \(critical\)/ },
+  { name: 'leaf-eku-any', ext: [SAN, NOT_CA, KU_SIG, 'extendedKeyUsage=anyExtendedKeyUsage'], openssl: 'INVALID_PURPOSE', defer: /server certificate does not allow server authentication/ },
+  { name: 'leaf-ku-certsign', ext: [SAN, NOT_CA, 'keyUsage=critical,keyCertSign', EKU_SERVER], openssl: 'INVALID_PURPOSE', defer: /without digitalSignature or keyEncipherment/ },
+  { name: 'leaf-critical-unknown', ext: [...SERVER, '1.2.3.4=critical,ASN1:NULL'], openssl: 'UNSPECIFIED: unhandled critical extension', defer: /server certificate has extension 1\.2\.3\.4 \(critical\)/ },
+  { name: 'leaf-critical-skid', ext: [...SERVER, 'subjectKeyIdentifier=critical,hash'], openssl: 'UNSPECIFIED: unhandled critical extension', defer: /2\.5\.29\.14 marked critical/ },
+  { name: 'leaf-ns-client', ext: [...SERVER, 'nsCertType=client'], openssl: 'INVALID_PURPOSE', defer: /server certificate has extension 2\.16\.840\.1\.113730\.1\.1/ },
+  { name: 'leaf-sha1', ext: SERVER, sign: ['-sha1'], openssl: 'UNSPECIFIED: CA signature digest algorithm too weak', defer: /signed with algorithm 1\.2\.840\.10045\.4\.1/ },
+  { name: 'leaf-via-intermediate-ca', ext: SERVER, issuer: 'mid', openssl: 'UNABLE_TO_GET_ISSUER_CERT', defer: /not a self-signed root/ },
+  // OpenSSL accepts these: the fast path leaves them to it all the same
+  { name: 'ca-ns-client', caExt: [CA_KU, 'nsCertType=client'], ext: SERVER, openssl: 'accepts', defer: /CA .*2\.16\.840\.1\.113730\.1\.1/ },
+  { name: 'ca-policy-constraints', caExt: [CA_KU, 'policyConstraints=critical,requireExplicitPolicy:0'], ext: SERVER, openssl: 'accepts', defer: /CA .*2\.5\.29\.36 \(critical\)/ },
+  { name: 'leaf-ku-keyagreement', ext: [SAN, NOT_CA, 'keyUsage=critical,keyAgreement', EKU_SERVER], openssl: 'accepts', defer: /without digitalSignature or keyEncipherment/ },
+  { name: 'leaf-rsa1024', ext: SERVER, key: ['-newkey', 'rsa:1024', '-nodes'], openssl: 'accepts', defer: /key type or size/ },
+];
+const issuerOf = (c: Case) => c.issuer ?? (c.caExt ? `ca-${c.name}` : 'root');
 
 before(() => {
   ca('root');
@@ -45,6 +88,15 @@ before(() => {
   leaf('bynotca', 'notca', SERVER);
   leaf('mid', 'root', ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign']);
   leaf('viamid', 'mid', SERVER);
+  // kubeadm's layout: an RSA CA with a SAN, an RSA server certificate with both TLS key usages
+  const RSA = ['-newkey', 'rsa:2048', '-nodes'];
+  openssl(['req', '-config', '/dev/null', '-x509', ...RSA, '-keyout', 'kubeadm.key', '-out', 'kubeadm.crt', '-days', '7', '-subj', '/CN=kubernetes',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign', '-addext', 'subjectAltName=DNS:kubernetes']);
+  leaf('kubeadm-apiserver', 'kubeadm', [SAN, 'basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', EKU_SERVER, 'authorityKeyIdentifier=keyid'], [], RSA);
+  for (const c of CASES) {
+    if (c.caExt) ca(`ca-${c.name}`, false, c.caExt);
+    leaf(c.name, issuerOf(c), c.ext, c.sign, c.key);
+  }
 });
 
 describe('notDirectlyTrusted', () => {
@@ -54,6 +106,7 @@ describe('notDirectlyTrusted', () => {
     assert.equal(notDirectlyTrusted(read('good.crt'), cas, 'localhost'), undefined);
     assert.equal(notDirectlyTrusted(read('noeku.crt'), cas, 'localhost'), undefined);
     assert.equal(notDirectlyTrusted(read('elsewhere.crt'), cas, 'api.example.com'), undefined);
+    assert.equal(notDirectlyTrusted(read('kubeadm-apiserver.crt'), parseCas(read('kubeadm.crt')), '127.0.0.1'), undefined);
     // a bundle: the issuer is found among several CAs
     assert.equal(notDirectlyTrusted(read('good.crt'), parseCas(read('other.crt') + read('root.crt')), '127.0.0.1'), undefined);
   });
@@ -64,7 +117,7 @@ describe('notDirectlyTrusted', () => {
     assert.match(notDirectlyTrusted(read('good.crt'), cas, 'example.com')!, /does not name example\.com/);
     assert.match(notDirectlyTrusted(read('elsewhere.crt'), cas, '127.0.0.1')!, /does not name/);
     assert.match(notDirectlyTrusted(read('byother.crt'), cas, '127.0.0.1')!, /not signed by a CA of the kubeconfig/);
-    assert.match(notDirectlyTrusted(read('bynotca.crt'), parseCas(read('notca.crt')), '127.0.0.1')!, /not signed/);
+    assert.match(notDirectlyTrusted(read('bynotca.crt'), parseCas(read('notca.crt')), '127.0.0.1')!, /CA that signed it is not a CA/);
     assert.match(notDirectlyTrusted(read('viamid.crt'), cas, '127.0.0.1')!, /not signed/);
     assert.match(notDirectlyTrusted(read('clientonly.crt'), cas, '127.0.0.1')!, /server authentication/);
     assert.match(notDirectlyTrusted('not a certificate', cas, '127.0.0.1')!, /unreadable/);
@@ -75,6 +128,16 @@ describe('notDirectlyTrusted', () => {
     assert.equal(notDirectlyTrusted(read('good.crt'), cas, '127.0.0.1', new Date(Date.now() + 6 * 86400_000)), undefined);
   });
 
+  it('defers, with the reason, every certificate or CA carrying what it does not evaluate', () => {
+    for (const c of CASES) assert.match(notDirectlyTrusted(read(`${c.name}.crt`), parseCas(read(`${issuerOf(c)}.crt`)), '127.0.0.1') ?? 'accepted', c.defer, c.name);
+    // two CAs of the issuer's name in the bundle: OpenSSL picks one, so the fast path stays out of it
+    ca('root2');
+    const twin = read('root2.crt');
+    openssl(['req', '-config', '/dev/null', '-x509', ...EC, '-keyout', 'twin.key', '-out', 'twin.crt', '-days', '7', '-subj', '/CN=ROOT', '-addext', 'basicConstraints=critical,CA:TRUE']);
+    assert.equal(notDirectlyTrusted(read('good.crt'), parseCas(twin + read('root.crt')), '127.0.0.1'), undefined);
+    assert.match(notDirectlyTrusted(read('good.crt'), parseCas(read('twin.crt') + read('root.crt')), '127.0.0.1')!, /more than one CA/);
+  });
+
   it('parseCas reads every certificate of a bundle and skips what is not one', () => {
     assert.equal(parseCas(read('root.crt') + read('other.crt')).length, 2);
     assert.equal(parseCas('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n').length, 0);
@@ -83,16 +146,19 @@ describe('notDirectlyTrusted', () => {
 });
 
 describe('the HTTPS agent', () => {
-  /** An HTTPS server presenting `cert` (plus `chain`), recording the Authorization headers it receives. */
-  async function serve(cert: string, chain = ''): Promise<{ url: string; seen: string[]; server: Server }> {
+  /** An HTTPS server presenting `cert` (plus `chain`), recording the Authorization headers it receives and counting its TCP connections. */
+  async function serve(cert: string, chain = ''): Promise<{ url: string; seen: string[]; connections: () => number; server: Server }> {
     const seen: string[] = [];
-    const server = createServer({ cert: read(`${cert}.crt`) + chain, key: read(`${cert}.key`) }, (req, res) => {
+    let connections = 0;
+    // SECLEVEL=0: the server may present what the client is to judge (a SHA-1 signature)
+    const server = createServer({ cert: read(`${cert}.crt`) + chain, key: read(`${cert}.key`), ciphers: 'DEFAULT@SECLEVEL=0' }, (req, res) => {
       seen.push(String(req.headers.authorization));
       res.setHeader('Content-Type', 'application/json');
       res.end('{"kind":"Status","message":"hello"}');
     });
+    server.on('connection', () => connections++);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, server };
+    return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, connections: () => connections, server };
   }
 
   async function get(url: string, caFile: string, servername?: string): Promise<{ status?: number; error?: CniError; log: string[] }> {
@@ -142,6 +208,42 @@ describe('the HTTPS agent', () => {
     const c = await get(wrongName.url, 'root.crt', 'api.example.com');
     assert.equal(c.status, 200, c.error?.message);
     assert.deepEqual(c.log.filter((l) => l.startsWith('TLS')), []);
+  });
+
+  it('a chain OpenSSL rejects is code 7 at once, naming the server and the reason, and never sees the token; one it accepts goes through it', async (t) => {
+    for (const c of CASES) {
+      await t.test(c.name, async () => {
+        const s = await serve(c.name);
+        try {
+          const r = await get(s.url, `${issuerOf(c)}.crt`);
+          if (c.openssl === 'accepts') {
+            assert.equal(r.status, 200, r.error?.message);
+            assert.ok(r.log.some((l) => /^TLS: .*verifying the chain in full/.test(l)), r.log.join('\n'));
+            return;
+          }
+          assert.deepEqual(s.seen, [], 'the server received a request');
+          assert.equal(r.error?.code, 7, r.error?.message ?? `HTTP ${r.status}`);
+          assert.ok(r.error!.message.startsWith(`Kubernetes API at ${s.url}: get x: the server's certificate was rejected (${c.openssl}`), r.error!.message);
+          assert.doesNotMatch(r.error!.message, /secret/);
+          // the fast path's handshake and OpenSSL's: no retry
+          assert.equal(s.connections(), 2, 'connections');
+        } finally {
+          s.server.close();
+        }
+      });
+    }
+  });
+
+  it('certificateRejection: Node\'s verification codes and marked errors, bounded; network errors are not', () => {
+    const err = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+    assert.equal(certificateRejection(err('INVALID_PURPOSE', 'unsuitable certificate purpose')), 'INVALID_PURPOSE: unsuitable certificate purpose');
+    for (const code of ['UNSPECIFIED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'HOSTNAME_MISMATCH', 'EXCLUDED_VIOLATION', 'UNHANDLED_CRITICAL_EXTENSION', 'INVALID_CA', 'KEYUSAGE_NO_CERTSIGN']) {
+      assert.ok(certificateRejection(err(code)), code);
+    }
+    for (const code of ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ERR_SSL_WRONG_VERSION_NUMBER', '']) assert.equal(certificateRejection(err(code)), undefined, code);
+    assert.match(certificateRejection(markCertificateRejection(err('ECONNRESET', 'a\nb')))!, /^ECONNRESET: a; b$/);
+    assert.ok(certificateRejection(err('ERR_TLS_CERT_ALTNAME_INVALID', 'x'.repeat(100_000)))!.length <= 241);
+    assert.equal(certificateRejection(undefined), undefined);
   });
 
   it('a server that accepts connections and never speaks TLS: the request ends in its budget (code 11), and closing drops the handshake', { timeout: 20_000 }, async (t) => {
