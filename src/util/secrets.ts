@@ -80,8 +80,8 @@ const isValueEnd = (c: string): boolean => c === ',' || c === ';' || c === '}' |
 
 /**
  * Hides secrets in `text`: every registered value, then the value after a secret-looking key (`token: x`,
- * `"password":"x"`, `API_TOKEN=x`, `Bearer x`, `Basic x`). A key right after a `.` is a field path in a
- * message (`users[0].user.token: a string expected`), not a pair, and is left alone. Linear in the text:
+ * `"password":"x"`, `API_TOKEN=x`, `Bearer x`, `Basic x`). A key right after a `.` or `/` is a field path
+ * (`users[0].user.token: a string expected`) or a file (`.../serviceaccount/token: ENOENT`), not a pair, and is left alone. Linear in the text:
  * one pass over identifiers, each look-ahead consumed (no backtracking regex).
  */
 export function redact(text: string): string {
@@ -96,7 +96,7 @@ export function redact(text: string): string {
     let i = start + word.length;
     const lower = word.toLowerCase();
     const scheme = lower === 'bearer' || lower === 'basic';
-    if (!scheme && (!isSecretKey(word) || s[start - 1] === '.')) continue;
+    if (!scheme && (!isSecretKey(word) || s[start - 1] === '.' || s[start - 1] === '/')) continue;
     // Between the key and the value: glue, then `:` or `=` (a scheme takes blanks alone), then glue.
     let quote = '';
     let escaped = false;

@@ -303,7 +303,7 @@ describe('exec plugins (a real shell script, through loadCredentials)', () => {
     const path = kubeconfig(d, { command: './plugin.sh' });
     await assert.rejects(loadCredentials(path, () => undefined), (e: unknown) => {
       assert.ok(e instanceof CniError && e.code === 7);
-      assert.equal(e.message, `kubeconfig ${path}: users[0].user.exec: command ${JSON.stringify(join(d, 'plugin.sh'))} failed: exit status 3 (25 bytes on stderr, not shown: they may hold a credential)`);
+      assert.equal(e.message, `kubeconfig ${path}: users[0].user.exec: command ${JSON.stringify(join(d, 'plugin.sh'))} failed: exit status 3 (23 bytes on stderr, not shown: they may hold a credential)`);
       return true;
     });
   });
