@@ -2,6 +2,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { oneLine } from './cni/errors';
+import { redact } from './util/secrets';
 
 export const Level = { Off: 0, Error: 1, Info: 2, Debug: 3 } as const;
 const NAMES = ['off', 'error', 'info', 'debug'];
@@ -55,12 +56,8 @@ export class Logger {
   }
 }
 
-/** Hides bearer tokens and similar secrets that might appear in a message. */
-export function redact(msg: string): string {
-  return msg
-    .replace(/(bearer\s+)[A-Za-z0-9._~+/=-]+/gi, '$1<redacted>')
-    .replace(/("?(?:token|password|client-key-data)"?\s*[:=]\s*"?)[^",\s}]+/gi, '$1<redacted>');
-}
+/** Kept for callers of the logger's module: the one redaction step lives in util/secrets. */
+export { redact };
 
 /** Settings from the environment, which wins, then the config. */
 export function logSettings(getenv: (k: string) => string | undefined, conf?: { logLevel?: number; logFile?: string }): { level: number; file?: string } {

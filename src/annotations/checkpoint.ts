@@ -1,5 +1,6 @@
 // Reads a pod's device IDs out of the kubelet device-plugin checkpoint text and hands them to attachments (pure).
 import { CniError, Code } from '../cni/errors';
+import { jsonSyntaxError } from '../util/parse-errors';
 
 export const CHECKPOINT_PATH = '/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint';
 
@@ -24,7 +25,7 @@ function parseCheckpoint(text: string, source: string): Entry[] {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    fail(`is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    fail(`is not valid JSON: ${jsonSyntaxError(e, text)}`);
   }
   if (!isObject(doc)) return fail('is not a JSON object');
   const data = doc.Data;

@@ -5,6 +5,8 @@ import { CniError, Code } from '../cni/errors';
 import { checkIfName } from '../cni/env';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../cni/json';
 import { deviceName } from '../util/names';
+import { jsonSyntaxError } from '../util/parse-errors';
+import { registerSecretsIn } from '../util/secrets';
 
 export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
 export const DEFAULT_NETWORK_ANNOTATION = 'v1.multus-cni.io/default-network';
@@ -205,8 +207,18 @@ function parseJsonText(text: string, pod: PodRef, annotation: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    return failer(pod, annotation)(`is not valid JSON: ${why}`);
+    return failer(pod, annotation)(`is not valid JSON: ${jsonSyntaxError(e, text)}`);
+  }
+}
+
+/** The longest annotation value macmux parses: Kubernetes caps all of a pod's annotations together at 256 KiB. */
+export const MAX_ANNOTATION_BYTES = 256 * 1024;
+
+/** Code 7 when `value` is longer than MAX_ANNOTATION_BYTES, before it is parsed. */
+function checkLength(value: string, pod: PodRef, annotation: string): void {
+  // Characters bound bytes from below: only a value that might be too long is encoded.
+  if (value.length > MAX_ANNOTATION_BYTES / 3 && Buffer.byteLength(value) > MAX_ANNOTATION_BYTES) {
+    failer(pod, annotation)(`is ${Buffer.byteLength(value)} bytes long; macmux reads at most ${MAX_ANNOTATION_BYTES} bytes (256 KiB)`);
   }
 }
 
@@ -218,12 +230,14 @@ const looksLikeJson = (v: string): boolean => v.startsWith('[') || v.startsWith(
  * An empty value gives an empty list. Throws code 7 naming the pod, the element and the field.
  */
 export function parseNetworks(value: string, pod: PodRef): NetworkSelection[] {
+  checkLength(value, pod, NETWORKS_ANNOTATION);
   const v = value.trim();
   if (v === '') return [];
   if (!looksLikeJson(v)) {
     return v.split(',').map((item, i) => parseTextElement(item.trim(), i, pod, NETWORKS_ANNOTATION, true));
   }
   const list = parseJsonText(v, pod, NETWORKS_ANNOTATION);
+  registerSecretsIn(list);
   if (!Array.isArray(list)) failer(pod, NETWORKS_ANNOTATION)('must be a JSON list of objects');
   return (list as unknown[]).map((el, i) => parseJsonElement(el, i, pod));
 }
@@ -234,6 +248,7 @@ export function parseNetworks(value: string, pod: PodRef): NetworkSelection[] {
  * network on CNI_IFNAME. Other JSON fields are ignored.
  */
 export function parseDefaultNetwork(value: string, pod: PodRef): NetworkSelection {
+  checkLength(value, pod, DEFAULT_NETWORK_ANNOTATION);
   const fail = failer(pod, DEFAULT_NETWORK_ANNOTATION);
   const v = value.trim();
   if (v === '') fail('is empty');

@@ -1,4 +1,5 @@
 // Builds and merges the k8s.v1.cni.cncf.io/network-status annotation value in the shape multus writes (pure).
+import { redactValue } from '../util/secrets';
 
 export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
 
@@ -72,9 +73,9 @@ export function statusObject(e: StatusEntry): Record<string, unknown> {
   return out;
 }
 
-/** Each element indented by four spaces, joined by "," inside "[...]", as multus writes it. */
+/** Each element indented by four spaces, joined by "," inside "[...]", as multus writes it; secrets redacted (anyone who may read the pod reads it). */
 function render(objects: unknown[]): string {
-  return `[${objects.map((o) => JSON.stringify(o, null, 4)).join(',')}]`;
+  return `[${objects.map((o) => JSON.stringify(redactValue(o), null, 4)).join(',')}]`;
 }
 
 /** The annotation value for `entries`, in order. */

@@ -1,10 +1,16 @@
 // What CLI commands print to and the exit codes scripts can rely on.
 import { CniError, Code } from '../cni/errors';
+import { redact } from '../util/secrets';
 
 export interface CliIo {
   out: (s: string) => void;
   err: (s: string) => void;
   getenv: (name: string) => string | undefined;
+}
+
+/** `io` with every line it prints redacted: the one redaction step of the operator CLI and install's log. */
+export function redactedIo(io: CliIo): CliIo {
+  return { ...io, out: (s) => io.out(redact(s)), err: (s) => io.err(redact(s)) };
 }
 
 /** Exit codes of every operator command. */

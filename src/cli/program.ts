@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { deviceName } from '../util/names';
 import { SUPPORTED_VERSIONS } from '../cni/versions';
 import { VERSION } from '../version';
-import { exitFor, type CliIo } from './io';
+import { exitFor, redactedIo, type CliIo } from './io';
 import { installCommand } from './install-cmd';
 import { ledgerCommand } from './ledger-cmd';
 import { doctorCommand } from './doctor-cmd';
@@ -48,7 +48,8 @@ function settle(cmd: Command, io: CliIo): void {
 }
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code. */
-export async function runCli(argv: string[], io: CliIo): Promise<number> {
+export async function runCli(argv: string[], raw: CliIo): Promise<number> {
+  const io = redactedIo(raw);
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv, { from: 'user' });

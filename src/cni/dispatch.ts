@@ -1,5 +1,5 @@
 // The CNI dispatcher: reads env and stdin, answers VERSION, hands every other verb to ./verb; no process globals.
-import { asCniError, type CniError } from './errors';
+import { asCniError, CniError, Code } from './errors';
 import { readCommand, type Getenv } from './env';
 import { LATEST_VERSION, versionInfo } from './versions';
 import { parseJson } from './json';
@@ -47,9 +47,24 @@ export async function dispatch(io: Io): Promise<number> {
   return runVerb(io, command, text, started, log);
 }
 
+/** The most stdin macmux reads: a network config is a few KiB; a conflist with 100 delegates well under 1 MiB. */
+export const MAX_STDIN_BYTES = 4 * 1024 * 1024;
+
+/** All of stdin, read incrementally: code 6 as soon as it passes MAX_STDIN_BYTES, without buffering the rest. */
 async function readAll(stdin: Io['stdin']): Promise<string> {
-  if (typeof stdin === 'string') return stdin;
+  const tooBig = (): CniError => new CniError(Code.Decode, `stdin is larger than ${MAX_STDIN_BYTES} bytes (4 MiB), the most macmux reads; not parsed`);
+  if (typeof stdin === 'string') {
+    if (Buffer.byteLength(stdin) > MAX_STDIN_BYTES) throw tooBig();
+    return stdin;
+  }
   const chunks: Buffer[] = [];
-  for await (const c of stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
+  let bytes = 0;
+  // Leaving the loop early destroys the stream: the writer gets EPIPE rather than filling memory.
+  for await (const c of stdin) {
+    const b = typeof c === 'string' ? Buffer.from(c) : c;
+    bytes += b.length;
+    if (bytes > MAX_STDIN_BYTES) throw tooBig();
+    chunks.push(b);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }

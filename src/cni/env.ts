@@ -1,5 +1,6 @@
 // The CNI environment: which variables each verb needs, and parsing of CNI_ARGS (pure).
 import { CniError, Code, quote } from './errors';
+import { isSecretKey, registerSecret } from '../util/secrets';
 
 export type Getenv = (name: string) => string | undefined;
 
@@ -73,13 +74,16 @@ export function readEnv(getenv: Getenv): CniEnv {
     throw new CniError(Code.InvalidEnv, `CNI_NETNS ${quote(netns)} is not an absolute path`);
   }
   const rawArgs = getenv('CNI_ARGS') ?? '';
+  const args = command === 'DEL' ? parseCniArgsLenient(rawArgs) : parseCniArgs(rawArgs);
+  // Before any check quotes a value: `API_TOKEN=...` is a secret wherever it is printed.
+  for (const [k, v] of args) if (isSecretKey(k)) registerSecret(v);
   return {
     command,
     containerID,
     netns,
     ifName,
     path: (getenv('CNI_PATH') ?? '').split(':').filter((d) => d.length > 0),
-    args: command === 'DEL' ? parseCniArgsLenient(rawArgs) : checkCniArgs(parseCniArgs(rawArgs)),
+    args: command === 'DEL' ? args : checkCniArgs(args),
     rawArgs,
   };
 }

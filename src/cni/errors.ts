@@ -1,4 +1,5 @@
 // The one error type of macmux: a CNI error with its spec code, printed as the spec's error JSON.
+import { redact } from '../util/secrets';
 
 /** Error codes from the CNI spec, plus macmux's own (100 and above). */
 export const Code = {
@@ -30,10 +31,10 @@ export class CniError extends Error {
     this.details = details;
   }
 
-  /** The spec's error object; `cniVersion` is the version the result is printed in. */
+  /** The spec's error object, secrets redacted (it reaches the pod's events); `cniVersion` is the version the result is printed in. */
   toJSON(cniVersion: string): Record<string, unknown> {
-    const out: Record<string, unknown> = { cniVersion, code: this.code, msg: this.message };
-    if (this.details) out.details = this.details;
+    const out: Record<string, unknown> = { cniVersion, code: this.code, msg: redact(this.message) };
+    if (this.details) out.details = redact(this.details);
     return out;
   }
 }

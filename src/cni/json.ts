@@ -1,5 +1,6 @@
 // Parses a JSON object from stdin or a plugin's output: code 6 when it is not one, or nests too deep (pure).
 import { CniError, Code } from './errors';
+import { jsonSyntaxError } from '../util/parse-errors';
 
 /** The deepest nesting macmux accepts in JSON it reads (configs use fewer than 10 levels; Go's encoding/json stops at 10000). */
 export const MAX_JSON_DEPTH = 512;
@@ -25,7 +26,7 @@ export function parseJson(text: string, what: string): Record<string, unknown> {
   try {
     v = JSON.parse(text);
   } catch (e) {
-    throw new CniError(Code.Decode, `${what} is not valid JSON: ${(e as Error).message}`);
+    throw new CniError(Code.Decode, `${what} is not valid JSON: ${jsonSyntaxError(e, text)}`);
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
     throw new CniError(Code.Decode, `${what} is not a JSON object`);

@@ -4,6 +4,7 @@ import { readEnv } from './env';
 import { formatResult } from './result';
 import { isSupported, LATEST_VERSION } from './versions';
 import { parseJson } from './json';
+import { registerSecretsIn } from '../util/secrets';
 import { Logger, logSettings, makeSink } from '../log';
 import { loadConf } from '../config/load';
 import { podOf } from '../plugin/pod';
@@ -29,6 +30,7 @@ export async function runVerb(io: Io, command: string, text: string, started: nu
     const logCtx = { verb: command, containerID: env.containerID || '-', ...(pod ? { pod: `${pod.namespace}/${pod.name}` } : {}) };
     log.with(logCtx);
     const raw = parseJson(text, 'network config');
+    registerSecretsIn(raw);
     const conf = loadConf(raw);
     const settings = logSettings(io.getenv, conf);
     log = new Logger(settings.level, makeSink(settings.file, io.stderr)).with(logCtx);

@@ -2,6 +2,8 @@
 import { CniError, Code } from '../cni/errors';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../cni/json';
 import { toNetworkList, type NetworkList } from './load';
+import { jsonSyntaxError } from '../util/parse-errors';
+import { registerSecretsIn } from '../util/secrets';
 
 export interface NadRef {
   namespace: string;
@@ -18,8 +20,10 @@ export function nadNetwork(ref: NadRef, config: string, fallbackVersion: string,
   try {
     raw = JSON.parse(config);
   } catch (e) {
-    throw new CniError(Code.InvalidConfig, `${what}: ${source} is not valid JSON: ${(e as Error).message}`);
+    throw new CniError(Code.InvalidConfig, `${what}: ${source} is not valid JSON: ${jsonSyntaxError(e, config)}`);
   }
+  // Its passwords and tokens are hidden wherever they are printed, also when a delegate quotes them.
+  registerSecretsIn(raw);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new CniError(Code.InvalidConfig, `${what}: ${source} is not a JSON object`);
   }

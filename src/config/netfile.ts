@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { CniError, Code } from '../cni/errors';
 import { toNetworkList, type NetworkList } from './load';
+import { jsonSyntaxError } from '../util/parse-errors';
 
 export function loadNetworkFile(path: string, field: string, fallbackVersion: string): NetworkList {
   let text: string;
@@ -15,7 +16,7 @@ export function loadNetworkFile(path: string, field: string, fallbackVersion: st
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new CniError(Code.InvalidConfig, `${field}: ${path} is not valid JSON: ${(e as Error).message}`);
+    throw new CniError(Code.InvalidConfig, `${field}: ${path} is not valid JSON: ${jsonSyntaxError(e, text)}`);
   }
   return toNetworkList(raw as Record<string, unknown>, `${field} ${path}`, fallbackVersion);
 }

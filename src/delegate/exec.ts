@@ -1,6 +1,7 @@
 // Runs one plugin binary with the CNI environment and stdin, with a timeout and ETXTBSY retries.
 import { spawn } from 'node:child_process';
 import { CniError, Code, oneLine } from '../cni/errors';
+import { redact } from '../util/secrets';
 
 export interface ExecRequest {
   path: string;
@@ -68,15 +69,16 @@ function runOnce(req: ExecRequest): Promise<string> {
   });
 }
 
-/** The plugin's own error JSON from stdout, else from stderr, else its stderr text. */
+/** The plugin's own error JSON from stdout, else from stderr, else its stderr text; redacted (a plugin may quote its config, passwords included). */
 export function pluginError(what: string, stdout: string, stderr: string, status: number | null, signal: NodeJS.Signals | null): CniError {
   for (const text of [stdout, stderr]) {
     const parsed = errorJson(text);
-    if (parsed) return new CniError(parsed.code, `${what}: ${parsed.msg}`, parsed.details);
+    if (parsed) return new CniError(parsed.code, `${what}: ${redact(parsed.msg)}`, redact(parsed.details));
   }
   // Only the first line: a crashing plugin's stderr may be a whole stack trace, which must not reach stdout.
   const why = signal ? `killed by ${signal}` : `exited with status ${status}`;
-  const first = (stderr || stdout).trim().split(/\r?\n/)[0]?.trim().slice(0, 300) ?? '';
+  // Redacted before it is cut: a secret cut in two would no longer be recognised.
+  const first = redact((stderr || stdout).trim().split(/\r?\n/)[0]?.trim() ?? '').slice(0, 300);
   return new CniError(Code.Internal, `${what}: ${why}${first ? `: ${first}` : ''}`);
 }
 

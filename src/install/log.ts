@@ -1,4 +1,4 @@
-// install's log: one line per message on stderr, with the time and level; callers never pass tokens.
+// install's log: one line per message on stderr, with the time and level; the CLI's io redacts what it prints.
 export interface InstallLog {
   info(msg: string): void;
   warn(msg: string): void;

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, posix } from 'node:path';
 import { CliFailure, Exit } from '../cli/io';
+import { jsonSyntaxError } from '../util/parse-errors';
 
 /** The flags as commander parses them. */
 export interface InstallFlags {
@@ -140,7 +141,7 @@ export function readPluginSettings(file: string | undefined): Record<string, unk
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw usage(`--config ${file}: not JSON (${(e as Error).message})`);
+    throw usage(`--config ${file}: not JSON (${jsonSyntaxError(e, text)})`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw usage(`--config ${file}: give a JSON object, e.g. {"macGracePeriod":600}`);
   return value as Record<string, unknown>;

@@ -1,6 +1,7 @@
 // The probe and metrics endpoints of install: /healthz (ready), /livez (alive), /metrics (Prometheus text).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { redact } from '../util/secrets';
 
 export interface Endpoints {
   /** undefined when ready, else why not. */
@@ -20,14 +21,14 @@ function handle(ep: Endpoints, req: IncomingMessage, res: ServerResponse): void 
   switch (path) {
     case '/healthz': {
       const why = ep.notReady();
-      return why === undefined ? send(res, 200, 'ok\n') : send(res, 503, `not ready: ${why}\n`);
+      return why === undefined ? send(res, 200, 'ok\n') : send(res, 503, redact(`not ready: ${why}\n`));
     }
     case '/livez':
       return send(res, 200, 'ok\n');
     case '/metrics':
       ep.metrics().then(
         (text) => send(res, 200, text, ep.metricsContentType),
-        (e: unknown) => send(res, 500, `metrics failed: ${(e as Error).message}\n`),
+        (e: unknown) => send(res, 500, redact(`metrics failed: ${(e as Error).message}\n`)),
       );
       return;
     default:

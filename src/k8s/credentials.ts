@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { CniError, Code, oneLine } from '../cni/errors';
+import { registerSecret, registerSecretsIn } from '../util/secrets';
+import { yamlSyntaxError } from '../util/parse-errors';
 import { credentialsFromKubeconfig, inClusterCredentials, type ExecRequest, type KubeconfigIO } from './kubeconfig';
 
 export interface Credentials {
@@ -37,7 +39,7 @@ export async function loadCredentials(kubeconfig: string | undefined, getenv: (k
     if (!getenv('KUBERNETES_SERVICE_HOST')) {
       throw new CniError(Code.InvalidConfig, 'kubeconfig: no kubeconfig configured and not running in a cluster (KUBERNETES_SERVICE_HOST unset)');
     }
-    return inClusterCredentials(getenv, io);
+    return registered(inClusterCredentials(getenv, io));
   }
   let text: string;
   try {
@@ -49,9 +51,22 @@ export async function loadCredentials(kubeconfig: string | undefined, getenv: (k
   try {
     doc = load(text, { filename: kubeconfig });
   } catch (e) {
-    throw new CniError(Code.InvalidConfig, `kubeconfig ${kubeconfig}: not YAML: ${oneLine((e as Error).message)}`);
+    // js-yaml's message quotes the lines around the error, which may hold the token: only where and why.
+    throw new CniError(Code.InvalidConfig, `kubeconfig ${kubeconfig}: not YAML: ${yamlSyntaxError(e)}`);
   }
-  return credentialsFromKubeconfig(doc, kubeconfig, io);
+  registerSecretsIn(doc);
+  return registered(await credentialsFromKubeconfig(doc, kubeconfig, io));
+}
+
+/** Registers the credentials' secrets (the token or basic-auth pair, the client key) for redaction, and returns them. */
+function registered(creds: Credentials): Credentials {
+  if (creds.authorization) {
+    registerSecret(creds.authorization);
+    registerSecret(creds.authorization.replace(/^\S+\s+/, ''));
+    if (/^basic\s/i.test(creds.authorization)) registerSecret(Buffer.from(creds.authorization.replace(/^\S+\s+/, ''), 'base64').toString('utf8'));
+  }
+  registerSecret(creds.key);
+  return creds;
 }
 
 /**
@@ -61,7 +76,6 @@ export async function loadCredentials(kubeconfig: string | undefined, getenv: (k
 function runPlugin(req: ExecRequest): Promise<string> {
   return new Promise((resolve, reject) => {
     const out: Buffer[] = [];
-    const err: Buffer[] = [];
     let outBytes = 0;
     let errBytes = 0;
     let done = false;
@@ -87,14 +101,14 @@ function runPlugin(req: ExecRequest): Promise<string> {
       else out.push(c);
     });
     child.stderr.on('data', (c: Buffer) => {
-      if (errBytes < 4096) err.push(c);
       errBytes += c.length;
     });
     child.on('error', (e: NodeJS.ErrnoException) => finish(`cannot run it: ${e.code ?? oneLine(e.message)}`));
     child.on('close', (code, signal) => {
-      const said = oneLine(Buffer.concat(err).toString('utf8')).slice(0, 300);
-      if (code === 0) finish();
-      else finish(`${signal ? `killed by ${signal}` : `exit status ${code}`}${said ? `: ${said}` : ''}`);
+      if (code === 0) return finish();
+      // Its output is never quoted: a plugin that fails half-way may have printed the credential on either stream.
+      const said = errBytes > 0 ? ` (${errBytes} bytes on stderr, not shown: they may hold a credential)` : '';
+      finish(`${signal ? `killed by ${signal}` : `exit status ${code}`}${said}`);
     });
   });
 }

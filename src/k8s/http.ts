@@ -32,6 +32,9 @@ export interface ApiResponse {
   body: Record<string, unknown>;
 }
 
+/** The largest API response macmux reads: a pod or ConfigMap is at most ~1.5 MiB (etcd's limit); a list of NADs far less. */
+export const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
 const RETRYABLE_NET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED', 'ESOCKETTIMEDOUT']);
 
 /** Failures no retry can fix: the TLS setup or the request itself is wrong, so the kubeconfig needs fixing. */
@@ -77,6 +80,7 @@ export class ApiTransport {
         res = await this.once(call, remaining);
         this.debug(`${call.method} ${call.path.replace(/\?.*/, '')}: HTTP ${res.status} in ${Date.now() - t0} ms`);
       } catch (e) {
+        if (e instanceof CniError) throw e;
         const code = (e as NodeJS.ErrnoException).code ?? '';
         const rejected = certificateRejection(e);
         if (rejected !== undefined) {
@@ -150,7 +154,16 @@ export class ApiTransport {
         },
         (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          let bytes = 0;
+          res.on('data', (c: Buffer) => {
+            bytes += c.length;
+            if (bytes <= MAX_RESPONSE_BYTES) return void chunks.push(c);
+            // Not retried: the same object would come back as large.
+            clearTimeout(timer);
+            chunks.length = 0;
+            req.destroy();
+            reject(new CniError(Code.IO, `Kubernetes API at ${this.creds.server}: ${call.verb} ${call.resource}: the response is larger than ${MAX_RESPONSE_BYTES} bytes (16 MiB), the most macmux reads; not read`));
+          });
           res.on('error', reject);
           res.on('end', () => {
             clearTimeout(timer);

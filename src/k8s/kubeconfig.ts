@@ -338,7 +338,7 @@ export function inClusterCredentials(getenv: (k: string) => string | undefined, 
   } catch {
     r.fail('', `KUBERNETES_SERVICE_HOST ${quote(host)} and KUBERNETES_SERVICE_PORT ${quote(port)} make no URL`);
   }
-  const token = r.read('service account token', join(dir, 'token')).toString('utf8').trim();
-  if (!token) r.fail('service account token', `${join(dir, 'token')} is empty`);
+  const token = r.read('service account token file', join(dir, 'token')).toString('utf8').trim();
+  if (!token) r.fail('service account token file', `${join(dir, 'token')} is empty`);
   return { server, ca: r.read('service account CA', join(dir, 'ca.crt')), rejectUnauthorized: true, authorization: `Bearer ${token}` };
 }

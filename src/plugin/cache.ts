@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { CniError, Code } from '../cni/errors';
 import { writeFileAtomic } from '../util/atomic';
 import type { Attachment } from './plan';
+import { jsonSyntaxError } from '../util/parse-errors';
 
 export const CACHE_FORMAT = 1;
 
@@ -67,7 +68,7 @@ function parseEntry(text: string): CacheEntry | string {
   try {
     entry = JSON.parse(text) as CacheEntry;
   } catch (e) {
-    return text.length === 0 ? 'the file is empty' : `not JSON (${(e as Error).message})`;
+    return text.length === 0 ? 'the file is empty' : `not JSON (${jsonSyntaxError(e, text)})`;
   }
   if (entry === null || typeof entry !== 'object' || entry.format !== CACHE_FORMAT) return `unknown format ${String((entry as CacheEntry | null)?.format)}`;
   if (!Array.isArray(entry.attachments) || typeof entry.ifName !== 'string' || typeof entry.containerID !== 'string') return 'fields missing (attachments, ifName, containerID)';

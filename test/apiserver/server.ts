@@ -61,6 +61,8 @@ export interface FaultSpec {
   drop?: boolean;
   /** serve the request (a write is applied), then destroy the connection instead of answering: the answer is lost */
   dropAnswer?: boolean;
+  /** answer 200 with a JSON object of about this many bytes (a huge object), streamed in 1 MiB pieces */
+  hugeBody?: number;
 }
 
 export interface FaultHandle {
@@ -367,6 +369,11 @@ export class ApiServer {
         req.socket.destroy();
         return;
       }
+      if (fault.hugeBody !== undefined) {
+        entry.status = 200;
+        writeHuge(res, fault.hugeBody);
+        return;
+      }
       if (fault.status) {
         const err = injected(fault.status, fault.message, fault.retryAfter);
         this.respond(res, entry, err.code, err.status(), err.headers);
@@ -549,4 +556,24 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
     if (ownDir) rmSync(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** Streams `{"kind":"Pod","padding":"xxx..."}` of `bytes` bytes, one 1 MiB piece at a time, stopping if the client goes away. */
+function writeHuge(res: ServerResponse, bytes: number): void {
+  const head = '{"kind":"Pod","padding":"';
+  const tail = '"}';
+  const piece = Buffer.alloc(1 << 20, 'x');
+  let left = Math.max(0, bytes - head.length - tail.length);
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(head.length + left + tail.length) });
+  res.write(head);
+  const more = (): void => {
+    while (left > 0 && !res.destroyed) {
+      const n = Math.min(left, piece.length);
+      left -= n;
+      if (!res.write(n === piece.length ? piece : piece.subarray(0, n))) return void res.once('drain', more);
+    }
+    if (!res.destroyed) res.end(tail);
+  };
+  res.on('error', () => undefined);
+  more();
 }

@@ -2,6 +2,7 @@
 import { Rng } from './rng';
 import { baseConf, cniEnv, containerIdOf, podArgs } from './base';
 import { GOOD_NADS, GOOD_OTHER, NS, OTHER_NS, UID, type CaseBody, type Expect } from './types';
+import { MAX_ANNOTATION_BYTES } from '../../src/annotations/networks';
 import { badIfName, badLabel, badMac, deepJson, wrongType } from './values';
 
 export const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
@@ -198,6 +199,9 @@ export function annotationCase(rng: Rng, index: number): CaseBody {
     }
     mention = ['isPrimary'];
   }
+  // An annotation past macmux's cap is refused for its size before anything in it is read (networks is read first).
+  const capped = [NETWORKS, DEFAULT_NETWORK].find((k) => annotations[k] !== undefined && Buffer.byteLength(annotations[k]) > MAX_ANNOTATION_BYTES);
+  if (capped) mention = [`annotation ${capped}`, `at most ${MAX_ANNOTATION_BYTES} bytes`];
   const expect: Expect = { codes: [7], mention: [`pod ${NS}/${pod}`, ...mention] };
   return {
     what,

@@ -1,6 +1,6 @@
 // Fuzz cases: what each one runs (built against one worker's world) and the error it must answer with.
 
-export type Kind = 'config' | 'annotation' | 'cni-args' | 'env' | 'nad';
+export type Kind = 'config' | 'annotation' | 'cni-args' | 'env' | 'nad' | 'secret';
 
 /** The namespace of the fuzz pods and NADs, and another one for cross-namespace references. */
 export const NS = 'fuzz';
@@ -50,6 +50,8 @@ export interface Plan {
   nads?: NadSpec[];
   /** Seconds the verb may spend (its config's timeBudget), before the runner's slack. */
   budget: number;
+  /** A secret the input carries: the run logs at level 3 to a file, and neither stdout, stderr nor that file may show it. */
+  secret?: string;
 }
 
 export interface Expect {

@@ -2,6 +2,7 @@
 // NADs) run through the built binary as a runtime runs it, two workers at a time, each with its own API test server,
 // netns, host bridge and cache dir. Every run must exit 1 with exactly one CNI error JSON of the expected code on
 // stdout, leave nothing behind (link, cache file, journal entry, ConfigMap or pod write) and finish inside its budget.
+// A case carrying a secret also runs with a level-3 log file, and the secret may appear in no output.
 // MACMUX_FUZZ_SEED=<n> explores another seed; MACMUX_FUZZ_CASE=<i>[,<j>...] replays single cases.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -207,6 +208,16 @@ function judgeError(c: FuzzCase, plan: Plan, r: Run): string[] {
   return problems;
 }
 
+/** Where `secret`, or any 10 characters of it (a snippet cut short still leaks), shows among `outputs`. */
+function secretShown(secret: string, outputs: Record<string, string>): string[] {
+  const w = Math.min(10, secret.length);
+  const pieces = Array.from({ length: secret.length - w + 1 }, (_, i) => secret.slice(i, i + w));
+  return Object.entries(outputs).flatMap(([where, text]) => {
+    const at = Math.max(...pieces.map((p) => text.indexOf(p)));
+    return at >= 0 ? [`the secret shows in ${where}: ${text.slice(Math.max(0, at - 200), at + 100)}`] : [];
+  });
+}
+
 interface Failure {
   c: FuzzCase;
   problems: string[];
@@ -218,7 +229,8 @@ async function runCase(w: Worker, c: FuzzCase, counts: { runs: number }): Promis
   let uid: string | undefined;
   if (plan.pod) uid = w.api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: plan.pod.name, namespace: NS, annotations: plan.pod.annotations } }).metadata!.uid!;
   for (const n of plan.nads ?? []) w.putNad(n.namespace, n.name, n.spec);
-  const env: Record<string, string | undefined> = { ...plan.env, CNI_COMMAND: plan.command };
+  const logFile = join(w.dir, `secret-${c.index}.log`);
+  const env: Record<string, string | undefined> = { ...plan.env, CNI_COMMAND: plan.command, ...(plan.secret ? { _CNI_LOGGING_LEVEL: '3', _CNI_LOGGING_FILE: logFile } : {}) };
   if (env.CNI_ARGS !== undefined && uid !== undefined) env.CNI_ARGS = env.CNI_ARGS.split(UID).join(uid);
   const pods = [w.frame.basePod.name, ...(plan.pod ? [plan.pod.name] : [])];
   const problems: string[] = [];
@@ -230,6 +242,7 @@ async function runCase(w: Worker, c: FuzzCase, counts: { runs: number }): Promis
     ms = r.ms;
     problems.push(...judgeError(c, plan, r));
     problems.push(...(await w.leftovers(before)));
+    if (plan.secret) problems.push(...secretShown(plan.secret, { stdout: r.stdout, stderr: r.stderr, 'the log file': existsSync(logFile) ? readFileSync(logFile, 'utf8') : '' }));
     if (c.delMustSucceed && problems.length === 0) {
       before = w.snapshot(pods);
       const d = await runBinary({ ...env, CNI_COMMAND: 'DEL' }, plan.stdin, (plan.budget + SLACK_S + 60) * 1000);
