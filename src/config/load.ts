@@ -6,6 +6,7 @@ export { parseJson } from '../cni/json';
 import { MAX_ITEMS } from './schema';
 import { validator } from './validators';
 import { DEFAULT_BLOCK_SIZE, parseRange, poolSize, rangeText } from '../mac/range';
+import type { RequestedMacs } from '../mac/requested';
 
 export type PluginConf = Record<string, unknown> & { type: string };
 
@@ -45,6 +46,8 @@ export interface Conf {
   macGracePeriod: number;
   /** opt-out: namespaces get pool MACs unless labelled ignore; opt-in: only those labelled allocate. */
   macAssignment: 'opt-out' | 'opt-in';
+  /** Which MACs pods may request: any (default), only inside the pool range, or none; a namespace labelled macmux.io/requested-macs: any may request any. */
+  requestedMacs: RequestedMacs;
   nodeName?: string;
   capabilities?: Record<string, boolean>;
   runtimeConfig: Record<string, unknown>;
@@ -70,6 +73,10 @@ export function loadConf(raw: Record<string, unknown>): Conf {
     throw new CniError(Code.InvalidConfig, 'network config: clusterNetwork and a delegate with masterPlugin: true are exclusive');
   }
   if (raw.macPool) checkPool(raw.macPool as NonNullable<Conf['macPool']>);
+  // Requested MACs are checked by the ledger: without one nothing would enforce the setting.
+  if (raw.requestedMacs !== undefined && raw.requestedMacs !== 'any' && !raw.macPool) {
+    throw new CniError(Code.InvalidConfig, `network config: requestedMacs: ${String(raw.requestedMacs)} needs macPool (the MAC ledger checks requested MACs)`);
+  }
   return {
     ...(raw as unknown as Conf),
     delegates,
@@ -79,6 +86,7 @@ export function loadConf(raw: Record<string, unknown>): Conf {
     macNamespace: (raw.macNamespace as string | undefined) ?? 'kube-system',
     macGracePeriod: (raw.macGracePeriod as number | undefined) ?? 600,
     macAssignment: (raw.macAssignment as Conf['macAssignment'] | undefined) ?? 'opt-out',
+    requestedMacs: (raw.requestedMacs as RequestedMacs | undefined) ?? 'any',
     lockTimeout: (raw.lockTimeout as number | undefined) ?? DEFAULT_LOCK_TIMEOUT,
     deviceCheckpoint: (raw.deviceCheckpoint as string | undefined) ?? DEFAULT_CHECKPOINT,
     timeBudget: { ...DEFAULT_TIME_BUDGET, ...(raw.timeBudget as Partial<Conf['timeBudget']> | undefined) },

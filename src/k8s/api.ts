@@ -27,6 +27,7 @@ export interface Nad {
 export const API_PERMISSIONS: ReadonlyArray<{ resource: string; group?: string; verbs: readonly string[]; namespaced?: 'macmux' }> = [
   { resource: 'pods', verbs: ['get', 'patch'] },
   { resource: 'namespaces', verbs: ['get'] },
+  { resource: 'nodes', verbs: ['get'] },
   { resource: 'network-attachment-definitions', group: 'k8s.cni.cncf.io', verbs: ['get', 'list'] },
   { resource: 'configmaps', verbs: ['get', 'list', 'create', 'update'], namespaced: 'macmux' },
 ];
@@ -83,6 +84,21 @@ export class KubeApi {
     if (res.status === 409 || res.status === 422) return 'conflict';
     expectOk(res.status, res.body, `patch pod ${namespace}/${name}`);
     return 'ok';
+  }
+
+  /**
+   * Whether node `name` exists ("unknown" when the credentials may not read nodes): `macmux ledger gc`
+   * and `release` free a live holding of a deleted pod only once its node is gone too.
+   */
+  async nodeState(name: string): Promise<'exists' | 'gone' | 'unknown'> {
+    const res = await this.http.send({ method: 'GET', path: `/api/v1/nodes/${seg(name)}`, verb: 'get', resource: `nodes ${name}` }).catch((e: unknown) => {
+      if (e instanceof CniError && e.code === Code.ApiRefused && e.message.includes('HTTP 403')) return undefined;
+      throw e;
+    });
+    if (!res) return 'unknown';
+    if (res.status === 404) return 'gone';
+    expectOk(res.status, res.body, `get node ${name}`);
+    return 'exists';
   }
 
   /** The namespace's labels, or undefined when it does not exist. */

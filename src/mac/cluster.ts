@@ -1,6 +1,6 @@
 // The cluster side of the ledger: the pool ConfigMap, block leases and every MAC's home, written only by compare-and-swap.
 import { CniError, Code } from '../cni/errors';
-import { decodeHolding, encodeHolding, isFree, isLiveEncoded, keyMac, macKey, release, reserve, type Holding, type Owner } from './holding';
+import { decodeHolding, encodeHolding, holderText, isFree, isLiveEncoded, keyMac, macKey, mayTake, release, reserve, type Claimant, type Holding, type Owner } from './holding';
 import { blocksOf, homeOf, ledgerCm, LEDGER_LABEL, POOL_CM, type Leases } from './home';
 import { blockBounds, blockCount, blockOf, freeInBlock, intToMac, macToInt, nextAssignable, parseRange, rangeText, type PoolSpec } from './range';
 import type { Cm, CmStore } from './store';
@@ -29,6 +29,9 @@ export interface PoolView {
 }
 
 const RESERVED_KEYS = new Set(['RANGE_START', 'RANGE_END', 'BLOCK_SIZE', 'LEASES']);
+
+/** Who asks: an owner and its pod's UID (see Claimant; the node is the ledger's). A bare owner is a pod without a UID. */
+export type Who = Owner | Omit<Claimant, 'node'>;
 
 export class ClusterLedger {
   /** Last seen ConfigMaps, so that the common case is one update with a known resourceVersion. */
@@ -70,22 +73,28 @@ export class ClusterLedger {
     return poolView(cm);
   }
 
+  /** `who` as a Claimant on this node. */
+  private claimant(who: Who): Claimant {
+    return typeof who === 'string' ? { owner: who, node: this.opts.node } : { ...who, node: this.opts.node };
+  }
+
   /**
-   * Records a requested MAC for `owner` on its home. Another live owner anywhere is a conflict
-   * (code 100) naming them; the same owner asking again is not.
+   * Records a requested MAC for `who` on its home. A holding `who` may not take (see mayTake: another
+   * owner's, or live for another pod of the same name) is a conflict (code 100) naming its holder and node.
    */
-  async claim(mac: string, owner: Owner): Promise<void> {
+  async claim(mac: string, who: Who): Promise<void> {
     const n = macToInt(mac);
+    const c = this.claimant(who);
     for (let attempt = 0; attempt < 3; attempt++) {
       const pool = await this.pool(true);
       const home = homeOf(mac, n, pool.spec, pool.leases);
       const leftover = home !== POOL_CM ? pool.claims[mac] : undefined;
-      if (leftover && !isFree(leftover, this.now(), this.opts.graceSec) && leftover.owner !== owner) {
-        throw new CniError(Code.MacConflict, `MAC ${mac} is already held by ${leftover.owner}`);
+      if (leftover && !mayTake(leftover, c, this.now(), this.opts.graceSec)) {
+        throw new CniError(Code.MacConflict, `MAC ${mac} is already held by ${holderText(leftover)}`);
       }
       const done = await this.cas(home, labelsFor(home), true, (data) => {
         if (home === POOL_CM && poolView({ name: POOL_CM, data }).leases[String(blockOf(pool.spec, n))]) return 'moved';
-        const h = reserve(holding(data, mac), owner, this.opts.node, this.now(), this.opts.graceSec, mac);
+        const h = reserve(holding(data, mac), c, this.now(), this.opts.graceSec, mac);
         // Taken over by this node (a pod re-created here): from now on only this node's DEL releases it.
         return put(data, mac, h.node === this.opts.node ? h : { ...h, node: this.opts.node }, 'active', this.now());
       });
@@ -94,9 +103,11 @@ export class ClusterLedger {
     throw new CniError(Code.TryAgainLater, `MAC ${mac}: its block kept changing hands while claiming it`);
   }
 
-  /** A pool MAC for `owner`: from this node's blocks, leasing another block when they are full. */
-  async allocate(owner: Owner): Promise<string> {
+  /** A pool MAC for `who`: from this node's blocks, leasing another block when they are full. */
+  async allocate(who: Who): Promise<string> {
     const node = this.opts.node;
+    const c = this.claimant(who);
+    const owner = c.owner;
     for (let attempt = 0; attempt < 10; attempt++) {
       const pool = await this.pool(attempt > 0);
       const mine = ledgerCm(node);
@@ -129,9 +140,9 @@ export class ClusterLedger {
           const got = await this.cas(mine, labelsFor(mine), true, (data) => {
             const h = holding(data, mac);
             // Already this owner's, written here: our own write, applied although its answer was lost (the retry got a 409).
-            if (h && h.owner === owner && h.node === node && h.state !== 'released') return false;
+            if (h && h.owner === owner && h.uid === c.uid && h.node === node && h.state !== 'released') return false;
             if (!isFree(h, this.now(), this.opts.graceSec)) return 'taken';
-            return put(data, mac, reserve(undefined, owner, node, this.now(), this.opts.graceSec, mac), 'active', this.now());
+            return put(data, mac, reserve(undefined, c, this.now(), this.opts.graceSec, mac), 'active', this.now());
           });
           if (got !== 'taken') {
             // Written on the copy scanned: the full blocks stay full at the new resourceVersion (the write only took a MAC).
@@ -189,9 +200,13 @@ export class ClusterLedger {
     });
   }
 
-  /** Marks `mac` released for `owner` on its home (and any leftover in the pool); held for the owner during the grace period. */
-  async release(mac: string, owner: Owner): Promise<void> {
+  /**
+   * Marks `mac` released for `who` on its home (and any leftover in the pool); held for the owner during
+   * the grace period. Only the holding of `who`'s pod (its UID; a uid-less one only here, where it was written).
+   */
+  async release(mac: string, who: Who): Promise<void> {
     const n = macToInt(mac);
+    const by = this.claimant(who);
     const pool = await this.pool(true);
     const home = homeOf(mac, n, pool.spec, pool.leases);
     const leftover = home !== POOL_CM ? pool.claims[mac] : undefined;
@@ -200,9 +215,9 @@ export class ClusterLedger {
       const viaLeftover = name === home && leftover !== undefined;
       await this.cas(name, labelsFor(name), viaLeftover, (data) => {
         const cur = holding(data, mac) ?? (viaLeftover ? leftover : undefined);
-        // The owner's pod was re-created on another node, which took the MAC over: a late DEL here must not free it.
-        if (cur && cur.owner === owner && cur.node !== this.opts.node) return false;
-        const next = release(cur, owner, this.now());
+        // The owner's pod was re-created (another UID, or on another node), which took the MAC over: a late DEL here must not free it.
+        if (cur && cur.owner === by.owner && cur.node !== this.opts.node) return false;
+        const next = release(cur, by, this.now());
         if (!next || next === cur) return false;
         data[macKey(mac)] = encodeHolding(next);
         return true;
@@ -218,7 +233,7 @@ export class ClusterLedger {
    * it stays the owner's for the grace period; with `force` it is free at once. `held` is false when `owner`
    * holds it nowhere (it changed hands, or was never theirs); `written` names the ConfigMaps changed.
    */
-  async operatorRelease(mac: string, owner: Owner, force: boolean, seen?: { node: string; since: number }): Promise<{ held: boolean; written: string[] }> {
+  async operatorRelease(mac: string, owner: Owner, force: boolean, seen?: { node: string; since: number; uid?: string }): Promise<{ held: boolean; written: string[] }> {
     const n = macToInt(mac);
     const key = macKey(mac);
     const pool = await this.pool(true);
@@ -233,7 +248,7 @@ export class ClusterLedger {
       await this.cas(name, labelsFor(name), viaLeftover, (data) => {
         const cur = holding(data, mac) ?? (viaLeftover ? leftover : undefined);
         // Only the holding the operator saw: a pod re-created meanwhile (same owner, another node or time) keeps its MAC.
-        mine = cur?.owner === owner && (!seen || name !== home || (cur.node === seen.node && cur.since === seen.since));
+        mine = cur?.owner === owner && (!seen || name !== home || (cur.node === seen.node && cur.since === seen.since && cur.uid === seen.uid));
         wrote = false;
         if (!cur || !mine) return false;
         if (force) {
@@ -246,7 +261,8 @@ export class ClusterLedger {
           } else delete data[key];
           return (wrote = true);
         }
-        const next = release(cur, owner, this.now());
+        // Whichever pod and node it is: the operator saw this holding and releases it.
+        const next = release(cur, { owner, node: cur.node, ...(cur.uid !== undefined ? { uid: cur.uid } : {}) }, this.now());
         if (!next || next === cur) return false;
         data[key] = encodeHolding(next);
         return (wrote = true);
@@ -264,8 +280,13 @@ export class ClusterLedger {
     return this.opts.node;
   }
 
-  /** Every holding of `owner` in node ledgers (for a pod re-created on another node), live or in grace. */
-  async findOwner(owner: Owner): Promise<string | undefined> {
+  /**
+   * The newest holding of `who`'s owner in node ledgers (for a pod re-created on another node) that `who`
+   * could take: in grace, or live for its own pod (same UID; a uid-less one only on this node). One live
+   * for another pod of the same name is skipped: it is not `who`'s to take until that pod's node releases it.
+   */
+  async findOwner(who: Who): Promise<string | undefined> {
+    const { owner, uid } = this.claimant(who);
     const now = this.now();
     let best: { mac: string; since: number } | undefined;
     for (const cm of await this.ledgers()) {
@@ -277,6 +298,7 @@ export class ClusterLedger {
         const h = decodeHolding(value);
         if (!h || h.owner !== owner) continue;
         if (h.state === 'released' && now - h.since >= this.opts.graceSec) continue;
+        if (h.state !== 'released' && (h.uid !== undefined ? h.uid !== uid : h.node !== this.opts.node)) continue;
         if (!best || h.since > best.since) best = { mac: keyMac(key), since: h.since };
       }
     }

@@ -11,6 +11,8 @@ import { listCache, readCache } from '../plugin/cache';
 
 export interface JournalEntry {
   owner: Owner;
+  /** The UID of the owner's pod (absent in entries written before 12): DEL and sync release only that pod's holding. */
+  uid?: string;
   state: MacState;
   containerID: string;
   /** The process that reserved it: a reservation whose process is gone and that no cache entry knows is reclaimed. */
@@ -23,6 +25,7 @@ export interface JournalEntry {
 /** An allocation under way: written before the pool is asked, so a crash in between can still be undone. */
 export interface Intent {
   owner: Owner;
+  uid?: string;
   containerID: string;
   pid: number;
 }
@@ -129,7 +132,7 @@ function fromCache(cacheDir: string): Record<string, JournalEntry> {
     for (const a of cached.entry.attachments) {
       if (!a.mac || !a.macOwner) continue;
       // pid: this process, gone soon; a reservation is then reclaimed only once its cache entry is gone too.
-      entries[a.mac] = { owner: a.macOwner, state: cached.entry.state === 'added' && a.result ? 'active' : 'reserved', containerID: id, pid: process.pid, since };
+      entries[a.mac] = { owner: a.macOwner, ...(cached.entry.pod?.uid ? { uid: cached.entry.pod.uid } : {}), state: cached.entry.state === 'added' && a.result ? 'active' : 'reserved', containerID: id, pid: process.pid, since };
     }
   }
   return entries;

@@ -3,17 +3,19 @@ import { hostname } from 'node:os';
 import { CniError, Code } from '../cni/errors';
 import type { KubeApi } from '../k8s/api';
 import { kubeStore } from '../k8s/cmstore';
-import { ClusterLedger } from '../mac/cluster';
+import { ClusterLedger, type Who } from '../mac/cluster';
 import { ownerOf, type Owner } from '../mac/holding';
 import { historyRecord, recordHistory, type HistoryRecord } from '../mac/history';
 import { alive, readJournal, readSeen, withJournalLock, writeJournal, writeSeen, type Journal } from '../mac/journal';
 import type { Conf } from '../config/load';
 import type { Logger } from '../log';
-import { readCache, type PodInfo } from './cache';
+import { listCache, readCache, type PodInfo } from './cache';
+import { REQUESTED_LABEL, requestRefusal } from '../mac/requested';
 import type { VerbContext } from './context';
 import type { Attachment } from './plan';
 import { ledgerOn } from './ledger-on';
 import { injectMac } from './podplan';
+import { podOf } from './pod';
 
 export const ASSIGNMENT_LABEL = 'macmux.io/mac-assignment';
 
@@ -94,33 +96,46 @@ export function syncNode(n: NodeLedger, api: KubeApi): Promise<SyncChange[]> {
 export async function assignMacs(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attachment[], only: Attachment[] = atts): Promise<void> {
   const wants = only.filter((a) => !a.cluster || a.mac);
   if (wants.length === 0) return;
-  const assign = wants.some((a) => !a.mac) ? await poolAssigned(ctx, api, pod.namespace) : false;
+  const setting = ctx.conf.requestedMacs;
+  // The namespace's labels, read once: for pool assignment and for the requestedMacs exception.
+  const labels = wants.some((a) => !a.mac) || (setting !== 'any' && wants.some((a) => a.mac)) ? ((await api.namespaceLabels(pod.namespace)) ?? {}) : {};
+  const assign = poolAssigned(ctx, labels);
   const { env, log } = ctx;
+  const uid = pod.uid;
   await withLedger(ctx, api, async (j, cluster) => {
+    // Every requested MAC is checked against the setting before any is taken.
+    if (setting !== 'any') {
+      const { spec } = await cluster.pool();
+      for (const att of wants) {
+        const why = att.mac && requestRefusal(att.mac, `${pod.namespace}/${pod.name}`, att.nad ?? att.name, setting, labels[REQUESTED_LABEL], spec);
+        if (why) throw new CniError(Code.InvalidConfig, why);
+      }
+    }
     for (const att of wants) {
       if (!att.mac && !assign) continue;
       const owner = ownerFor(pod, att, atts);
-      const intent = { owner, containerID: env.containerID, pid: process.pid };
+      const intent = { owner, containerID: env.containerID, pid: process.pid, ...(uid ? { uid } : {}) };
       j.intents.push(intent);
       writeJournal(ctx.conf.cacheDir, j); // undo: the intent is reclaimed if this process dies
+      const who = (m: string): Exclude<Who, string> => ({ owner, ...(uid ? { uid } : {}), adoptLegacy: once(() => legacyAdoptable(ctx, j, m, uid)) });
       let mac = att.mac;
       try {
         if (mac) {
-          await cluster.claim(mac, owner).catch((e: unknown) => {
+          await cluster.claim(mac, who(mac)).catch((e: unknown) => {
             if (e instanceof CniError && e.code === Code.MacConflict) ctx.counts.conflicts++;
             throw e;
           });
         } else {
-          const local = Object.entries(j.entries).find(([, e]) => e.owner === owner)?.[0];
-          const sticky = local ?? (await cluster.findOwner(owner));
-          mac = sticky !== undefined && (await reclaim(ctx, j, cluster, sticky, owner)) ? sticky : await cluster.allocate(owner);
+          const local = Object.entries(j.entries).find(([, e]) => e.owner === owner && (e.state === 'released' || e.uid === uid))?.[0];
+          const sticky = local ?? (await cluster.findOwner(who('')));
+          mac = sticky !== undefined && (await reclaim(ctx, j, cluster, sticky, who(sticky))) ? sticky : await cluster.allocate(who(''));
         }
       } catch (e) {
         // A refusal is definite: nothing was written. Only an uncertain outcome (code 11) keeps the intent for reclaiming.
         if (!(e instanceof CniError && e.code === Code.TryAgainLater)) j.intents = j.intents.filter((i) => i !== intent);
         throw e;
       }
-      j.entries[mac] = { owner, state: 'reserved', containerID: env.containerID, pid: process.pid, since: nowSec() };
+      j.entries[mac] = { owner, ...(uid ? { uid } : {}), state: 'reserved', containerID: env.containerID, pid: process.pid, since: nowSec() };
       ctx.counts.allocations++;
       history(ctx, [historyRecord(mac, owner, 'reserve', nodeName(ctx), { containerID: env.containerID })]);
       j.intents = j.intents.filter((i) => i !== intent);
@@ -132,20 +147,45 @@ export async function assignMacs(ctx: VerbContext, api: KubeApi, pod: PodInfo, a
 }
 
 /**
- * Takes `owner`'s previous MAC back. False when another owner holds it now (an operator freed it
- * with `ledger release --force`, or its grace period ended): the journal forgets it and the caller
- * allocates a new one, since a MAC the pod never asked for is not worth failing the ADD over.
+ * Takes the owner's previous MAC back. False when another owner holds it now (an operator freed it
+ * with `ledger release --force`, or its grace period ended), or another pod of the same name still
+ * holds it (re-created before its old node released it): the caller allocates a new one, since a
+ * MAC the pod never asked for is not worth failing the ADD over. A released entry is forgotten.
  */
-async function reclaim(ctx: VerbContext, j: Journal, cluster: ClusterLedger, mac: string, owner: Owner): Promise<boolean> {
+async function reclaim(ctx: VerbContext, j: Journal, cluster: ClusterLedger, mac: string, who: Exclude<Who, string>): Promise<boolean> {
   try {
-    await cluster.claim(mac, owner);
+    await cluster.claim(mac, who);
     return true;
   } catch (e) {
     if (!(e instanceof CniError && e.code === Code.MacConflict)) throw e;
-    ctx.log.info(`MAC ${mac} of ${owner} is held by another owner now (${e.message}); allocating another`);
-    if (j.entries[mac]?.owner === owner) delete j.entries[mac];
+    ctx.log.info(`MAC ${mac} of ${who.owner} cannot be taken back (${e.message}); allocating another`);
+    if (j.entries[mac]?.owner === who.owner && j.entries[mac]!.state === 'released') delete j.entries[mac];
     return false;
   }
+}
+
+/** Calls `f` once, on first use. */
+function once<T>(f: () => T): () => T {
+  let v: { x: T } | undefined;
+  return () => (v ??= { x: f() }).x;
+}
+
+/**
+ * For a uid-less reserved or active holding of `mac` that this node wrote (a release before 12 did):
+ * whether pod `uid` may take it, that is, whether no other sandbox of this node still holds it. The
+ * node's cache and journal know its sandboxes: another container whose cache entry carries `mac` for
+ * another (or an unknown) pod, or whose journal entry holds it with its ADD still running, keeps it.
+ */
+function legacyAdoptable(ctx: VerbContext, j: Journal, mac: string, uid: string | undefined): boolean {
+  if (uid === undefined) return false;
+  const e = j.entries[mac];
+  if (e && e.containerID !== ctx.env.containerID && e.state !== 'released' && e.uid !== uid && alive(e.pid) && e.pid !== process.pid) return false;
+  for (const id of listCache(ctx.conf.cacheDir)) {
+    if (id === ctx.env.containerID) continue;
+    const c = readCache(ctx.conf.cacheDir, id);
+    if (c.kind === 'ok' && c.entry.attachments.some((a) => a.mac === mac) && c.entry.pod?.uid !== uid) return false;
+  }
+  return true;
 }
 
 /** After a successful ADD: the journal's reservations become active. */
@@ -193,14 +233,15 @@ export async function releaseMacs(ctx: VerbContext, atts: HeldMac[], api?: KubeA
     if (!useApi) return deferRelease(ctx, held);
     await withLedger(ctx, useApi, async (j, cluster) => {
       held = ours(ctx, j, held);
+      const uids = new Map(held.map((a) => [a.mac!, releaserUid(ctx, j, a)]));
       for (const a of held) {
         if (j.entries[a.mac!]?.state !== 'released') released(ctx, a);
-        j.entries[a.mac!] = { ...(j.entries[a.mac!] ?? { containerID: ctx.env.containerID, pid: process.pid }), owner: a.macOwner!, state: 'released', since: nowSec(), pendingRelease: true };
+        j.entries[a.mac!] = { ...(j.entries[a.mac!] ?? { containerID: ctx.env.containerID, pid: process.pid }), ...withUid(uids.get(a.mac!)), owner: a.macOwner!, state: 'released', since: nowSec(), pendingRelease: true };
       }
       writeJournal(conf.cacheDir, j);
       for (const a of held) {
         try {
-          await cluster.release(a.mac!, a.macOwner!);
+          await cluster.release(a.mac!, { owner: a.macOwner!, ...withUid(uids.get(a.mac!)) });
           delete j.entries[a.mac!]!.pendingRelease;
         } catch (e) {
           log.error(`MAC ${a.mac} release deferred to the next sync: ${(e as Error).message}`);
@@ -225,11 +266,23 @@ async function deferRelease(ctx: VerbContext, held: HeldMac[]): Promise<void> {
     const j = readJournal(ctx.conf.cacheDir, (m) => ctx.log.error(m));
     for (const a of ours(ctx, j, held)) {
       if (j.entries[a.mac!]?.state !== 'released') released(ctx, a);
-      j.entries[a.mac!] = { ...(j.entries[a.mac!] ?? { containerID: ctx.env.containerID, pid: process.pid }), owner: a.macOwner!, state: 'released', since: nowSec(), pendingRelease: true };
+      j.entries[a.mac!] = { ...(j.entries[a.mac!] ?? { containerID: ctx.env.containerID, pid: process.pid }), ...withUid(releaserUid(ctx, j, a)), owner: a.macOwner!, state: 'released', since: nowSec(), pendingRelease: true };
     }
     writeJournal(ctx.conf.cacheDir, j);
   });
 }
+
+/**
+ * The UID of the pod whose sandbox releases `a`: its journal entry's when this container wrote it, else the
+ * sandbox's pod (cache entry, or CNI_ARGS K8S_POD_UID). The cluster releases only that pod's holding.
+ */
+function releaserUid(ctx: VerbContext, j: Journal, a: HeldMac): string | undefined {
+  const e = j.entries[a.mac!];
+  if (e?.uid && e.containerID === ctx.env.containerID) return e.uid;
+  return ctx.pod?.uid ?? podOf(ctx.env)?.uid;
+}
+
+const withUid = (uid: string | undefined) => (uid ? { uid } : {});
 
 /** Counts a release and records it in the node's history. */
 function released(ctx: VerbContext, a: HeldMac): void {
@@ -279,7 +332,7 @@ export async function sync(ctx: { conf: Pick<Conf, 'cacheDir' | 'macGracePeriod'
   const dead = (containerID: string, pid: number) => !alive(pid) && readCache(ctx.conf.cacheDir, containerID).kind === 'missing';
   for (const [mac, e] of Object.entries(j.entries)) {
     if (e.pendingRelease || (e.state === 'reserved' && dead(e.containerID, e.pid))) {
-      await cluster.release(mac, e.owner);
+      await cluster.release(mac, { owner: e.owner, ...withUid(e.uid) });
       j.entries[mac] = { ...e, state: 'released', since: e.pendingRelease ? e.since : now };
       delete j.entries[mac]!.pendingRelease;
       note({ change: e.pendingRelease ? 'pushed' : 'reclaimed', owner: e.owner, mac, containerID: e.containerID });
@@ -292,18 +345,18 @@ export async function sync(ctx: { conf: Pick<Conf, 'cacheDir' | 'macGracePeriod'
   for (const intent of [...j.intents]) {
     if (alive(intent.pid) && intent.pid !== process.pid) continue;
     if (readCache(ctx.conf.cacheDir, intent.containerID).kind !== 'missing') continue;
-    const mac = await cluster.findOwner(intent.owner);
+    const who = { owner: intent.owner, ...withUid(intent.uid) };
+    const mac = await cluster.findOwner(who);
     const reclaim = mac !== undefined && !j.entries[mac];
-    if (reclaim) await cluster.release(mac, intent.owner);
+    if (reclaim) await cluster.release(mac, who);
     j.intents = j.intents.filter((i) => i !== intent);
     note({ change: reclaim ? 'reclaimed' : 'intent-dropped', owner: intent.owner, ...(reclaim ? { mac } : {}), containerID: intent.containerID });
   }
   return changes;
 }
 
-/** Whether pool MACs are handed out in `namespace`: its macmux.io/mac-assignment label, else the config's default. */
-async function poolAssigned(ctx: VerbContext, api: KubeApi, namespace: string): Promise<boolean> {
-  const labels = (await api.namespaceLabels(namespace)) ?? {};
+/** Whether pool MACs are handed out in a namespace with `labels`: its macmux.io/mac-assignment label, else the config's default. */
+function poolAssigned(ctx: VerbContext, labels: Record<string, string>): boolean {
   const label = labels[ASSIGNMENT_LABEL];
   if (label === 'allocate') return true;
   if (label === 'ignore') return false;

@@ -47,6 +47,7 @@ export const RESOURCES: readonly Resource[] = [
     plural: 'network-attachment-definitions', group: 'k8s.cni.cncf.io', kind: 'NetworkAttachmentDefinition', apiVersion: 'k8s.cni.cncf.io/v1',
     namespaced: true, custom: true, fields: META_FIELDS,
   },
+  { plural: 'nodes', group: '', kind: 'Node', apiVersion: 'v1', namespaced: false, custom: false, fields: ['metadata.name'] },
 ];
 
 const NAMESPACES = RESOURCES[0];

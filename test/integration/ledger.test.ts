@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startApiServer, type ApiServer } from '../apiserver/server';
-import { BINARY, PLUGIN_DIR, cniAsync, type RunResult } from './harness';
-import { decodeHolding, type Holding } from '../../src/mac/holding';
+import { BINARY, PLUGIN_DIR, cliAsync, cniAsync, type RunResult } from './harness';
+import { decodeHolding, encodeHolding, type Holding } from '../../src/mac/holding';
 import { deviceName } from '../../src/util/names';
 
 const exec = promisify(execFile);
@@ -285,13 +285,14 @@ async function workers(n: number, body: (k: number, stopped: () => boolean) => P
 }
 
 const codeOf = (r: RunResult) => (typeof r.json.code === 'number' ? r.json.code : undefined);
-const why = (r: RunResult) => `status ${r.status}: ${r.stdout} ${r.stderr.split('\n').slice(-6).join('\n')}`;
+const why = (r: Pick<RunResult, 'status' | 'stdout' | 'stderr'>) => `status ${r.status}: ${r.stdout} ${r.stderr.split('\n').slice(-6).join('\n')}`;
 
 /** Asserts a pod left nothing behind: only lo in its netns, no cache entry, no holding of any of its owners. */
-async function assertNothingLeft(w: World, p: PodRun, what: string, allowReleased = false): Promise<void> {
+async function assertNothingLeft(w: World, p: PodRun, what: string, allowReleased = false, byUid = false): Promise<void> {
   assert.deepEqual([...(await w.macs(p.netns)).keys()], ['lo'], `${what}: no link left in the netns`);
   assert.ok(!p.node.cacheEntries().includes(p.cid), `${what}: no cache entry left`);
-  const mine = w.holdings().filter((x) => x.h.owner.startsWith(`${p.namespace}/${p.name}/`) && (!allowReleased || live(x.h)));
+  // byUid: only this pod's holdings (an older pod of the same name may hold some).
+  const mine = w.holdings().filter((x) => x.h.owner.startsWith(`${p.namespace}/${p.name}/`) && (!byUid || x.h.uid === p.uid) && (!allowReleased || live(x.h)));
   assert.deepEqual(mine, [], `${what}: no ${allowReleased ? 'live ' : ''}holding left`);
 }
 
@@ -764,7 +765,7 @@ describe('the MAC ledger', () => {
     for (const p of [again, ...others]) assert.equal((await w.del(p)).status, 0);
   });
 
-  it("stable MACs: a late DEL of the old sandbox on the first node does not release the MAC the re-created pod holds on the other node", async (t) => {
+  it("stable MACs: a pod re-created on the other node before the first node's DEL gets another MAC; the late DEL there releases only the old pod's", async (t) => {
     const w = await World.create(t);
     const lan = w.bridge('l');
     const lan2 = w.bridge('m');
@@ -785,20 +786,24 @@ describe('the MAC ledger', () => {
     const moved = await w.pod(b, 't5b', 'db-0', [{ name: 'blue' }]);
     const r = await w.add(moved);
     assert.equal(r.status, 0, why(r));
-    assert.equal(await w.macOf(moved, 'blue'), mac, 'the re-created pod has its MAC back');
+    // node-a never DELed: it may be partitioned and still run the old sandbox, so the MAC stays the old pod's.
+    const movedMac = (await w.macOf(moved, 'blue'))!;
+    assert.notEqual(movedMac, mac, 'the re-created pod gets another MAC while the old one is live on node-a');
+    assert.deepEqual([w.atHome(mac)?.state, w.atHome(mac)?.uid, w.atHome(mac)?.node], ['active', old.uid, 'node-a']);
 
-    // node-a comes back; its kubelet DELs the old sandbox.
+    // node-a comes back; its kubelet DELs the old sandbox: the old pod's MAC is released, the moved pod's stays.
     const d = await w.del(old);
     assert.equal(d.status, 0, why(d));
-    const h = w.atHome(mac);
-    assert.deepEqual(h && [h.state, h.owner, h.node], ['active', 't5b/db-0/blue', 'node-b'], 'the MAC stays held for the pod that uses it on node-b');
+    assert.deepEqual([w.atHome(mac)?.state, w.atHome(mac)?.uid], ['released', old.uid]);
+    const h = w.atHome(movedMac);
+    assert.deepEqual(h && [h.state, h.owner, h.node, h.uid], ['active', 't5b/db-0/blue', 'node-b', moved.uid], 'the MAC stays held for the pod that uses it on node-b');
 
     // After the grace period a new pod on node-a must not get it.
     await sleep((GRACE + 1.5) * 1000);
     const fresh = await w.pod(a, 't5b', 'fresh', [{ name: 'red' }]);
     const rf = await w.add(fresh);
     assert.equal(rf.status, 0, why(rf));
-    assert.notEqual(await w.macOf(fresh, 'red'), mac, 'no duplicate of the moved pod\'s MAC');
+    assert.notEqual(await w.macOf(fresh, 'red'), movedMac, 'no duplicate of the moved pod\'s MAC');
     for (const p of [moved, fresh]) assert.equal((await w.del(p)).status, 0);
   });
 
@@ -1007,3 +1012,255 @@ describe('the MAC ledger', () => {
     assert.deepEqual(a.cacheEntries(), []);
   });
 });
+
+// ---------------------------------------------------------------- issue 12: owners are pods, who may request which MAC
+
+/** A new sandbox of the same pod (same uid): its annotation set to `nets`, a fresh netns and sandbox ID. */
+async function sandbox(w: World, p: PodRun, nets: Array<{ name: string; mac?: string }>): Promise<PodRun> {
+  const cur = w.api.get('Pod', p.namespace, p.name)!;
+  w.api.put({ ...cur, metadata: { ...cur.metadata, annotations: { [NETWORKS]: JSON.stringify(nets) } } });
+  const next = await w.pod(p.node, p.namespace, p.name, nets);
+  assert.equal(next.uid, p.uid, 'the same pod');
+  return next;
+}
+
+/** The raw ledger values of `macs`, wherever recorded: to show a refused ADD changed nothing. */
+const rawOf = (w: World, macs: string[]) =>
+  (w.api.list('ConfigMap', MACNS) as unknown as Array<{ metadata: { name: string }; data?: Record<string, string> }>).flatMap((cm) =>
+    macs.filter((m) => cm.data?.[macKey(m)] !== undefined).map((m) => `${cm.metadata.name}:${m}=${cm.data![macKey(m)]}`),
+  );
+
+const ledgerCli = (w: World, args: string[]) => cliAsync(['ledger', ...args, '--kubeconfig', w.api.kubeconfig, '--namespace', MACNS, '-o', 'json']);
+
+describe('owners are pods, not names (issue 12)', () => {
+  it("a pod re-created under the same name on another node, before the first node's DEL, never gets the live MACs of the old pod; they come back after that DEL, a forced release, or gc once the node is gone", async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t12');
+    w.nad('t12', 'blue', lan);
+    w.nad('t12', 'green', lan);
+    const a = w.node('node-a');
+    const b = w.node('node-b');
+    const REQ = '02:bb:00:00:00:12';
+    const both = [{ name: 'blue' }, { name: 'green', mac: REQ }];
+
+    // p on node-a: a pool MAC and a requested one.
+    const old = await w.pod(a, 't12', 'p', both);
+    const r0 = await w.add(old);
+    assert.equal(r0.status, 0, why(r0));
+    const M = (await w.macOf(old, 'blue'))!;
+    assert.equal(await w.macOf(old, 'green'), REQ);
+    for (const m of [M, REQ]) assert.deepEqual([w.atHome(m)?.state, w.atHome(m)?.node], ['active', 'node-a'], m);
+    const before = rawOf(w, [M, REQ]);
+
+    // Force-deleted and re-created by its StatefulSet (new uid), scheduled on node-b; node-a never DELs.
+    w.api.remove('Pod', 't12', 'p');
+    const p2 = await w.pod(b, 't12', 'p', both);
+    assert.notEqual(p2.uid, old.uid);
+    const r1 = await w.add(p2);
+    assert.equal(codeOf(r1), 100, why(r1));
+    for (const part of [REQ, 't12/p/green', old.uid, 'node-a']) assert.ok(String(r1.json.msg).includes(part), `the refusal names ${part}: ${String(r1.json.msg)}`);
+    await assertNothingLeft(w, p2, 'refused re-created pod', true, true);
+    assert.deepEqual(rawOf(w, [M, REQ]), before, "node-a's holdings untouched");
+    for (const m of [M, REQ]) assert.equal(w.atHome(m)?.uid, old.uid, `${m}: held for the old pod's uid`);
+
+    // The pool attachment alone: a new MAC, not the old pod's.
+    const p2b = await sandbox(w, p2, [{ name: 'blue' }]);
+    const r2 = await w.add(p2b);
+    assert.equal(r2.status, 0, why(r2));
+    const N = (await w.macOf(p2b, 'blue'))!;
+    assert.ok(inRange(N) && N !== M, `a different pool MAC: ${N}`);
+    assert.deepEqual([w.atHome(N)?.state, w.atHome(N)?.node, w.atHome(N)?.uid], ['active', 'node-b', p2.uid]);
+    assert.deepEqual(rawOf(w, [M, REQ]), before, "node-a's holdings still untouched");
+    assert.equal(await w.macOf(old, 'blue'), M, 'the old sandbox keeps its MAC');
+
+    // node-a comes back and DELs the old sandbox: its MACs are released (for their owner's grace period) ...
+    const d0 = await w.del(old);
+    assert.equal(d0.status, 0, why(d0));
+    for (const m of [M, REQ]) assert.deepEqual([w.atHome(m)?.state, w.atHome(m)?.uid], ['released', old.uid], m);
+    assert.equal(w.atHome(N)?.state, 'active', "the old sandbox's DEL does not touch the new pod's MAC");
+    // ... and the re-created pod's next sandbox gets the requested MAC back.
+    assert.equal((await w.del(p2b)).status, 0);
+    const p2c = await sandbox(w, p2, both);
+    const r3 = await w.add(p2c);
+    assert.equal(r3.status, 0, why(r3));
+    assert.equal(await w.macOf(p2c, 'green'), REQ);
+    assert.deepEqual([w.atHome(REQ)?.state, w.atHome(REQ)?.node, w.atHome(REQ)?.uid], ['active', 'node-b', p2.uid]);
+
+    // Another pod, q: node-a is partitioned for good; the operator frees its MAC with release --force.
+    const Q = '02:bb:00:00:00:13';
+    const q = await w.pod(a, 't12', 'q', [{ name: 'green', mac: Q }]);
+    assert.equal((await w.add(q)).status, 0);
+    w.api.remove('Pod', 't12', 'q');
+    const q2 = await w.pod(b, 't12', 'q', [{ name: 'green', mac: Q }]);
+    const rq = await w.add(q2);
+    assert.equal(codeOf(rq), 100, why(rq));
+    await assertNothingLeft(w, q2, 'q before the forced release', true, true);
+    // Without --force the operator is refused: node-a is a Node of the cluster still.
+    w.api.put({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a' } });
+    const soft = await ledgerCli(w, ['release', Q]);
+    assert.equal(soft.status, 1, why(soft));
+    assert.match(soft.stderr, /node node-a still exists/);
+    // The operator knows node-a runs nothing any more (its sandbox is gone, its netns with it), and forces the release.
+    await w.delNetns(q.netns);
+    const forced = await ledgerCli(w, ['release', Q, '--force']);
+    assert.equal(forced.status, 0, why(forced));
+    const rq2 = await w.add(q2);
+    assert.equal(rq2.status, 0, why(rq2));
+    assert.equal(await w.macOf(q2, 'green'), Q);
+    // node-a comes back after all; the late DEL of the old sandbox does not release the new pod's holding.
+    const dq = await w.del(q);
+    assert.equal(dq.status, 0, why(dq));
+    assert.deepEqual([w.atHome(Q)?.state, w.atHome(Q)?.node, w.atHome(Q)?.uid], ['active', 'node-b', q2.uid], "the late DEL left the new pod's MAC alone");
+
+    // gc: s is deleted (not re-created) while node-a, which holds its MAC, still exists: kept. Once the Node is gone: released.
+    const s = await w.pod(a, 't12', 's', [{ name: 'blue' }]);
+    assert.equal((await w.add(s)).status, 0);
+    const S = (await w.macOf(s, 'blue'))!;
+    w.api.remove('Pod', 't12', 's');
+    const kept = await ledgerCli(w, ['gc']);
+    assert.equal(kept.status, 0, why(kept));
+    const keptRows = JSON.parse(kept.stdout) as Array<{ mac: string; action: string; reason?: string }>;
+    assert.deepEqual(keptRows.filter((x) => x.mac === S).map((x) => x.action), ['kept']);
+    assert.equal(w.atHome(S)?.state, 'active');
+    // node-a is gone for good (its sandboxes with it), and removed from the cluster.
+    await w.delNetns(s.netns);
+    w.api.remove('Node', undefined, 'node-a');
+    const gone = await ledgerCli(w, ['gc']);
+    assert.equal(gone.status, 0, why(gone));
+    assert.deepEqual((JSON.parse(gone.stdout) as Array<{ mac: string; action: string }>).filter((x) => x.mac === S).map((x) => x.action), ['released']);
+    assert.deepEqual([w.atHome(S)?.state, w.atHome(S)?.uid], ['released', s.uid]);
+    // Within the grace period the re-created s gets it back.
+    const s2 = await w.pod(b, 't12', 's', [{ name: 'blue' }]);
+    const rs2 = await w.add(s2);
+    assert.equal(rs2.status, 0, why(rs2));
+    assert.equal(await w.macOf(s2, 'blue'), S);
+
+    for (const x of [p2c, q2, s2]) assert.equal((await w.del(x)).status, 0);
+  });
+
+  it('holdings of the previous release (no uid): taken back only on the node that wrote them, once its cache shows the old sandbox gone', async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t12b');
+    w.nad('t12b', 'green', lan);
+    w.nad('t12b', 'blue', lan);
+    const a = w.node('node-a');
+    const b = w.node('node-b');
+    const L = '02:bb:00:00:00:21';
+
+    // Pod r on node-a holds L and a pool MAC; its holdings are rewritten as the previous release wrote them (no uid).
+    const old = await w.pod(a, 't12b', 'r', [{ name: 'green', mac: L }, { name: 'blue' }]);
+    assert.equal((await w.add(old)).status, 0);
+    const P = (await w.macOf(old, 'blue'))!;
+    for (const m of [L, P]) {
+      const home = w.home(m);
+      const cm = w.api.get('ConfigMap', MACNS, home)! as unknown as { data: Record<string, string> };
+      const h = decodeHolding(cm.data[macKey(m)]!)!;
+      delete h.uid;
+      cm.data[macKey(m)] = encodeHolding(h);
+      w.api.put(cm as never);
+      assert.equal(w.atHome(m)?.uid, undefined);
+    }
+    // Re-created (new uid) while the old sandbox still runs on node-a: refused on node-b, and on node-a too.
+    w.api.remove('Pod', 't12b', 'r');
+    for (const n of [b, a]) {
+      const r2 = await w.pod(n, 't12b', 'r', [{ name: 'green', mac: L }]);
+      const res = await w.add(r2);
+      assert.equal(codeOf(res), 100, `${n.name}: ${why(res)}`);
+      assert.match(String(res.json.msg), /t12b\/r\/green \(uid unknown: written by an earlier release, active on node node-a\)/);
+      await assertNothingLeft(w, r2, `refused on ${n.name}`, true, true);
+      w.api.remove('Pod', 't12b', 'r');
+    }
+    // A pool attachment on node-b gets another MAC.
+    const rb = await w.pod(b, 't12b', 'r', [{ name: 'blue' }]);
+    assert.equal((await w.add(rb)).status, 0);
+    assert.notEqual(await w.macOf(rb, 'blue'), P);
+    assert.equal((await w.del(rb)).status, 0);
+    w.api.remove('Pod', 't12b', 'r');
+    // The old sandbox's DEL on node-a releases the uid-less holdings (written by node-a) ...
+    assert.equal((await w.del(old)).status, 0);
+    for (const m of [L, P]) assert.equal(w.atHome(m)?.state, 'released', m);
+
+    // A uid-less live holding whose sandbox is gone (its cache entry lost with a reinstall): node-a's pod of that name takes it and records its uid.
+    const old2 = await w.pod(a, 't12b', 'u', [{ name: 'green', mac: '02:bb:00:00:00:22' }]);
+    assert.equal((await w.add(old2)).status, 0);
+    const U = '02:bb:00:00:00:22';
+    const home = w.home(U);
+    const cm = w.api.get('ConfigMap', MACNS, home)! as unknown as { data: Record<string, string> };
+    const hu = decodeHolding(cm.data[macKey(U)]!)!;
+    delete hu.uid;
+    cm.data[macKey(U)] = encodeHolding(hu);
+    w.api.put(cm as never);
+    rmSync(join(a.cacheDir, 'cache', old2.cid));
+    await w.delNetns(old2.netns);
+    w.api.remove('Pod', 't12b', 'u');
+    const onB = await w.pod(b, 't12b', 'u', [{ name: 'green', mac: U }]);
+    assert.equal(codeOf(await w.add(onB)), 100, 'not on another node');
+    w.api.remove('Pod', 't12b', 'u');
+    const onA = await w.pod(a, 't12b', 'u', [{ name: 'green', mac: U }]);
+    const ra = await w.add(onA);
+    assert.equal(ra.status, 0, why(ra));
+    assert.equal(await w.macOf(onA, 'green'), U);
+    assert.deepEqual([w.atHome(U)?.state, w.atHome(U)?.node, w.atHome(U)?.uid], ['active', 'node-a', onA.uid]);
+    assert.equal((await w.del(onA)).status, 0);
+  });
+});
+
+describe('who may request which MAC: requestedMacs (issue 12)', () => {
+  it('range refuses a MAC outside the pool range, none refuses every requested MAC (code 7 naming MAC, pod and setting, nothing left); the namespace label lifts both', async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t7');
+    w.namespace('t7free', { 'macmux.io/requested-macs': 'any' });
+    for (const ns of ['t7', 't7free']) w.nad(ns, 'blue', lan);
+    w.nad('t7', 'green', lan);
+    const ranged = w.node('node-r', { requestedMacs: 'range' });
+    const none = w.node('node-n', { requestedMacs: 'none' });
+    const OUT = '00:16:3e:12:34:56';
+    const IN = '02:aa:00:00:0f:07';
+    const pods: PodRun[] = [];
+
+    const refused = async (node: SimNode, name: string, mac: string, setting: string) => {
+      // A pool attachment first: refused before any MAC is taken, its too.
+      const p = await w.pod(node, 't7', name, [{ name: 'green' }, { name: 'blue', mac }]);
+      const r = await w.add(p);
+      assert.equal(codeOf(r), 7, why(r));
+      for (const part of [mac, `t7/${name}`, `requestedMacs: ${setting}`, 'macmux.io/requested-macs']) assert.ok(String(r.json.msg).includes(part), `names ${part}: ${String(r.json.msg)}`);
+      await assertNothingLeft(w, p, name);
+      assert.deepEqual(node.journal().intents, [], 'no intent left');
+      assert.ok(!Object.values(node.journal().entries).some((e) => e.owner.startsWith(`t7/${name}/`)), 'no journal entry');
+    };
+    const allowed = async (node: SimNode, ns: string, name: string, mac: string) => {
+      const p = await w.pod(node, ns, name, [{ name: 'blue', mac }]);
+      const r = await w.add(p);
+      assert.equal(r.status, 0, why(r));
+      assert.equal(await w.macOf(p, 'blue'), mac);
+      pods.push(p);
+      assert.equal((await w.del(p)).status, 0);
+    };
+
+    await refused(ranged, 'out', OUT, 'range');
+    await allowed(ranged, 't7', 'in', IN);
+    await allowed(ranged, 't7free', 'out2', '00:16:3e:12:34:57');
+    await refused(none, 'in2', IN, 'none');
+    await refused(none, 'out3', OUT, 'none');
+    await allowed(none, 't7free', 'in3', '02:aa:00:00:0f:08');
+    // Pool MACs are still handed out under none.
+    const pool = await w.pod(none, 't7', 'pool', [{ name: 'blue' }]);
+    const rp = await w.add(pool);
+    assert.equal(rp.status, 0, why(rp));
+    assert.ok(inRange((await w.macOf(pool, 'blue'))!));
+    assert.equal((await w.del(pool)).status, 0);
+  });
+
+  it('requestedMacs range or none without macPool is a config error (code 7)', async () => {
+    const r = await cniAsync('ADD', { cniVersion: '1.0.0', name: 'macmux', type: 'macmux', requestedMacs: 'none', delegates: [{ name: 'lo', type: 'loopback', cniVersion: '1.0.0' }] }, { CNI_CONTAINERID: 'x', CNI_NETNS: '/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: PLUGIN_DIR });
+    assert.equal(codeOf(r), 7, why(r));
+    assert.match(String(r.json.msg), /requestedMacs: none needs macPool/);
+  });
+});
+

@@ -43,20 +43,21 @@ test('operatorRelease releases on the home whichever node wrote it, keeps the gr
 
 test('operatorRelease with the holding the operator saw does nothing once the pod was re-created on another node meanwhile', async () => {
   const { store, clock, a, op } = setup();
-  const m = await a.allocate(owner('web-0'));
+  const m = await a.allocate({ owner: owner('web-0'), uid: 'u1' });
   const saw = at(store, ledgerCm('node-a'), m)!;
-  // gc saw web-0's pod gone; before it writes, web-0 is re-created on node-b, which takes the MAC over.
+  // gc saw web-0's pod gone; before it writes, node-a's DEL releases it and web-0 is re-created on node-b, which takes the MAC back.
   clock.t += 30;
+  await a.release(m, { owner: owner('web-0'), uid: 'u1' });
   const b = new ClusterLedger(store, { node: 'node-b', graceSec: GRACE, fallback: FALLBACK, now: () => clock.t });
-  await b.claim(m, owner('web-0'));
+  await b.claim(m, { owner: owner('web-0'), uid: 'u2' });
   assert.equal(at(store, ledgerCm('node-a'), m)!.node, 'node-b');
   const writes = store.writes;
-  assert.deepEqual(await op.operatorRelease(m, owner('web-0'), false, { node: saw.node, since: saw.since }), { held: false, written: [] });
+  assert.deepEqual(await op.operatorRelease(m, owner('web-0'), false, { node: saw.node, since: saw.since, uid: 'u1' }), { held: false, written: [] });
   assert.equal(store.writes, writes);
   assert.equal(at(store, ledgerCm('node-a'), m)!.state, 'active', "the new sandbox's MAC stays active");
   // With what it sees now, it would release.
   const now = at(store, ledgerCm('node-a'), m)!;
-  assert.equal((await op.operatorRelease(m, owner('web-0'), false, { node: now.node, since: now.since })).held, true);
+  assert.equal((await op.operatorRelease(m, owner('web-0'), false, { node: now.node, since: now.since, uid: 'u2' })).held, true);
 });
 
 test('operatorRelease for an owner that does not hold the MAC writes nothing and says so', async () => {

@@ -16,6 +16,8 @@ const POOL_KEYS = new Set(['RANGE_START', 'RANGE_END', 'BLOCK_SIZE', 'LEASES']);
 
 const mac = (last: number) => intToMac(macToInt('02:00:00:00:00:00') + last);
 const owner = (pod: string) => ownerOf('ns', pod, 'net1');
+/** The owner as a pod with a UID (`gen` tells a re-created pod of the same name apart). */
+const pod = (name: string, gen = 1) => ({ owner: owner(name), uid: `uid-${name}-${gen}` });
 
 interface Clock {
   t: number;
@@ -311,18 +313,19 @@ const WHERE: Array<[string, string, boolean]> = [
   ['outside the range (claims shard)', '0a:00:00:00:00:01', false],
 ];
 for (const [where, m, lease] of WHERE) {
-  test(`a requested MAC ${where}: the same owner again is fine (no write on the same node; another node takes it over), another owner gets code 100 naming the owner`, async () => {
+  test(`a requested MAC ${where}: the same pod again is fine (no write on the same node; another node takes it over), a pod re-created under its name or another owner gets code 100 naming the holder`, async () => {
     const { store, clock, a, b } = setup();
     if (lease) await a.allocate(owner('a0'));
-    await a.claim(m, owner('first'));
+    await a.claim(m, pod('first'));
     const writes = store.writes;
     clock.t += 5;
-    await a.claim(m, owner('first'));
+    await a.claim(m, pod('first'));
     assert.equal(store.writes, writes, 'asking again on the same node writes nothing');
-    await b.claim(m, owner('first'));
-    assert.equal(store.writes, writes + 1, 'the same owner on another node takes the MAC over: one write');
+    await b.claim(m, pod('first'));
+    assert.equal(store.writes, writes + 1, 'the same pod on another node takes the MAC over: one write');
     assert.equal(allHoldings(store).get(m)![0]!.h.node, 'node-b', 'only node-b may release it now');
-    for (const who of [a, b]) await rejects(who.claim(m, owner('second')), Code.MacConflict, new RegExp(`MAC ${m} is already held by ns/first/net1`));
+    for (const who of [a, b]) await rejects(who.claim(m, owner('second')), Code.MacConflict, new RegExp(`MAC ${m} is already held by ns/first/net1 \\(uid uid-first-1, active on node node-b\\)`));
+    for (const who of [a, b]) await rejects(who.claim(m, pod('first', 2)), Code.MacConflict, /held by ns\/first\/net1 \(uid uid-first-1/);
     const all = allHoldings(store).get(m)!;
     assert.equal(all.length, 1);
     assert.equal(all[0]!.h.owner, owner('first'));
@@ -340,31 +343,31 @@ test('allocate never hands out a claimed MAC, whether claimed in a leased block 
 
 test("a claim made in the pool is migrated to the node's ledger when its block is leased, and stays refused to others", async () => {
   const { store, a, b } = setup();
-  await b.claim(mac(2), owner('req'));
+  await b.claim(mac(2), pod('req'));
   assert.ok(holdingIn(store, POOL_CM, mac(2)));
   await a.allocate(owner('p0'));
   assert.deepEqual(leasesOf(store), { '0': 'node-a' });
   assert.equal(holdingIn(store, POOL_CM, mac(2)), undefined, 'no longer in the pool');
-  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), mac(2)), { owner: owner('req'), state: 'active', node: 'node-b', since: T });
+  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), mac(2)), { owner: owner('req'), state: 'active', node: 'node-b', since: T, uid: 'uid-req-1' });
   const got = [await a.allocate(owner('p1')), await a.allocate(owner('p2')), await a.allocate(owner('p3'))];
   assert.deepEqual(got, [mac(1), mac(3), mac(4)]);
   await rejects(b.claim(mac(2), owner('other')), Code.MacConflict, /held by ns\/req\/net1/);
   await rejects(a.claim(mac(2), owner('other')), Code.MacConflict, /held by ns\/req\/net1/);
-  await b.claim(mac(2), owner('req'));
+  await b.claim(mac(2), pod('req'));
   assert.equal(allHoldings(store).get(mac(2))!.length, 1);
 });
 
 test('a claim left in the pool after its block was leased (migration never ran) is still honoured everywhere', async () => {
   const { store, clock, a, b } = setup();
-  await b.claim(mac(1), owner('req'));
+  await b.claim(mac(1), pod('req'));
   // node-a leased block 0 and died before moving the claim: LEASES says node-a, the claim is still in the pool.
   const pool = store.cms.get(POOL_CM)!;
   assert.notEqual(await store.update({ ...pool, data: { ...pool.data, LEASES: '{"0":"node-a"}' } }), 'conflict');
   assert.deepEqual([await a.allocate(owner('p0')), await a.allocate(owner('p1'))], [mac(0), mac(2)]);
   await rejects(b.claim(mac(1), owner('other')), Code.MacConflict, /held by ns\/req\/net1/);
-  await b.claim(mac(1), owner('req'));
+  await b.claim(mac(1), pod('req'));
   // Released by its owner, it is kept during grace and then free for anyone.
-  await b.release(mac(1), owner('req'));
+  await b.release(mac(1), pod('req'));
   await rejects(b.claim(mac(1), owner('other')), Code.MacConflict);
   clock.t += GRACE;
   await b.claim(mac(1), owner('other'));
@@ -420,15 +423,15 @@ test('a claim that races a lease of its block ends up in the new lessee ledger, 
 
 test('release keeps a pool MAC for its owner during grace; after grace anyone may take it', async () => {
   const { store, clock, a, b } = setup();
-  const m = await a.allocate(owner('web-0'));
+  const m = await a.allocate(pod('web-0'));
   clock.t += 10;
-  await a.release(m, owner('web-0'));
-  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), m), { owner: owner('web-0'), state: 'released', node: 'node-a', since: T + 10 });
+  await a.release(m, pod('web-0'));
+  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), m), { owner: owner('web-0'), state: 'released', node: 'node-a', since: T + 10, uid: 'uid-web-0-1' });
   clock.t += GRACE - 1;
-  await rejects(b.claim(m, owner('intruder')), Code.MacConflict, /held by ns\/web-0\/net1 \(released 599s ago, held for its owner for 600s\)/);
-  await b.claim(m, owner('web-0'));
-  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), m), { owner: owner('web-0'), state: 'active', node: 'node-b', since: T + GRACE + 9 });
-  await b.release(m, owner('web-0'));
+  await rejects(b.claim(m, owner('intruder')), Code.MacConflict, /held by ns\/web-0\/net1 \(uid uid-web-0-1, released on node node-a\) \(released 599s ago, held for its owner for 600s\)/);
+  await b.claim(m, pod('web-0', 2));
+  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), m), { owner: owner('web-0'), state: 'active', node: 'node-b', since: T + GRACE + 9, uid: 'uid-web-0-2' });
+  await b.release(m, pod('web-0', 2));
   clock.t += GRACE;
   await b.claim(m, owner('intruder'));
   assert.equal(holdingIn(store, ledgerCm('node-a'), m)?.owner, owner('intruder'));
@@ -483,43 +486,43 @@ test('release of a MAC nobody holds, whose home does not exist, does nothing and
 test('findOwner: released on node A, found and re-claimed from node B during grace', async () => {
   const { store, clock, a, b } = setup();
   await a.allocate(owner('other'));
-  const m = await a.allocate(owner('web-0'));
-  assert.equal(await b.findOwner(owner('web-0')), m, 'a live holding is found');
+  const m = await a.allocate(pod('web-0'));
+  assert.equal(await b.findOwner(pod('web-0')), m, 'a live holding is found');
   clock.t += 30;
-  await a.release(m, owner('web-0'));
+  await a.release(m, pod('web-0'));
   clock.t += GRACE - 1;
-  assert.equal(await b.findOwner(owner('web-0')), m);
-  await b.claim(m, owner('web-0'));
-  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), m), { owner: owner('web-0'), state: 'active', node: 'node-b', since: clock.t });
+  assert.equal(await b.findOwner(pod('web-0')), m);
+  await b.claim(m, pod('web-0'));
+  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), m), { owner: owner('web-0'), state: 'active', node: 'node-b', since: clock.t, uid: 'uid-web-0-1' });
   assert.equal(await b.findOwner(owner('nobody')), undefined);
 });
 
 test('findOwner: not after grace', async () => {
   const { clock, a, b } = setup();
-  const m = await a.allocate(owner('web-0'));
-  await a.release(m, owner('web-0'));
+  const m = await a.allocate(pod('web-0'));
+  await a.release(m, pod('web-0'));
   clock.t += GRACE;
-  assert.equal(await b.findOwner(owner('web-0')), undefined);
-  assert.equal(await a.findOwner(owner('web-0')), undefined);
+  assert.equal(await b.findOwner(pod('web-0')), undefined);
+  assert.equal(await a.findOwner(pod('web-0')), undefined);
 });
 
 test('findOwner: the most recent holding of the owner when it has several', async () => {
   const { clock, a, b } = setup();
-  const old = await a.allocate(owner('web-0'));
-  await a.release(old, owner('web-0'));
+  const old = await a.allocate(pod('web-0'));
+  await a.release(old, pod('web-0'));
   clock.t += 5;
-  const newer = await b.allocate(owner('web-0'));
+  const newer = await b.allocate(pod('web-0'));
   assert.notEqual(old, newer);
-  assert.equal(await a.findOwner(owner('web-0')), newer);
+  assert.equal(await a.findOwner(pod('web-0')), newer);
 });
 
 test('findOwner: this node\'s own ledger comes from the seen cache while a metadata list shows it unchanged; the others from one list without it', async () => {
   const { store, a, b } = setup();
-  const mine = await a.allocate(owner('web-0'));
-  await b.allocate(owner('web-1'));
+  const mine = await a.allocate(pod('web-0'));
+  await b.allocate(pod('web-1'));
   const before = { ...store.reads };
-  assert.equal(await a.findOwner(owner('web-0')), mine, 'found in the cached copy');
-  assert.equal(await a.findOwner(owner('web-1')), mac(4), "found in node-b's ledger");
+  assert.equal(await a.findOwner(pod('web-0')), mine, 'found in the cached copy');
+  assert.equal(await a.findOwner(pod('web-1')), mac(4), "found in node-b's ledger");
   assert.equal(store.reads.get, before.get, 'its own ledger was not read');
   assert.equal(store.reads.listMeta - before.listMeta, 2);
   // Each list carried the pool and node-b's ledger, never node-a's.
@@ -530,13 +533,13 @@ test('findOwner: a change another node made to this node\'s ledger since it was 
   const { store, a, b } = setup();
   await a.allocate(owner('p0'));
   // node-b records a requested MAC whose home is node-a's block (a pod of node-b asking for it).
-  await b.claim(mac(2), owner('moved'));
+  await b.claim(mac(2), pod('moved'));
   assert.equal(holdingIn(store, ledgerCm('node-a'), mac(2))?.owner, owner('moved'));
   const gets = store.reads.get;
-  assert.equal(await a.findOwner(owner('moved')), mac(2));
+  assert.equal(await a.findOwner(pod('moved')), mac(2));
   assert.equal(store.reads.get, gets + 1, 'the stale copy was replaced by a fresh read');
   assert.equal(a.seen.get(ledgerCm('node-a'))?.resourceVersion, store.cms.get(ledgerCm('node-a'))?.resourceVersion);
-  assert.equal(await a.findOwner(owner('moved')), mac(2));
+  assert.equal(await a.findOwner(pod('moved')), mac(2));
   assert.equal(store.reads.get, gets + 1, 'then served from the cache');
 });
 

@@ -9,6 +9,9 @@ import {
   isFree,
   keyMac,
   macKey,
+  decodeUid,
+  encodeUid,
+  holderText,
   mayTake,
   ownerOf,
   release,
@@ -26,7 +29,11 @@ const B = ownerOf('ns2', 'pod-b', 'blue');
 const GRACE = 600;
 const T = 1_700_000_000;
 
-const h = (over: Partial<Holding>): Holding => ({ owner: A, state: 'active', node: 'node-a', since: T, ...over });
+const U1 = '6f1c2a9e-0d3b-4c55-9e0f-1a2b3c4d5e6f';
+const U2 = 'b7e0f2d4-1111-4222-8333-944455556666';
+const h = (over: Partial<Holding>): Holding => ({ owner: A, state: 'active', node: 'node-a', since: T, uid: U1, ...over });
+/** A claimant on node-b (another node than the holdings'), with pod UID `uid` ('' for none). */
+const on = (owner: string, uid: string | undefined = U1, node = 'node-b', adopt?: boolean) => ({ owner, node, ...(uid ? { uid } : {}), ...(adopt !== undefined ? { adoptLegacy: () => adopt } : {}) });
 
 test('ownerOf is namespace/pod/attachment', () => {
   assert.equal(ownerOf('default', 'web-0', 'net1'), 'default/web-0/net1');
@@ -47,9 +54,9 @@ const RESERVE: ReserveCase[] = [
   { what: 'a free MAC, by anyone', cur: undefined, owner: B, now: T, want: 'reserved' },
   { what: 'one reserved by the same owner', cur: h({ state: 'reserved', since: T - 5 }), owner: A, now: T, want: 'reserved' },
   { what: 'one active for the same owner (kept as it is)', cur: h({ state: 'active' }), owner: A, now: T + 50, want: 'unchanged' },
-  { what: 'one reserved by another owner', cur: h({ state: 'reserved' }), owner: B, now: T + 1, want: /^MAC 02:00:00:00:00:2a is already held by ns1\/pod-a\/green$/ },
-  { what: 'one active for another owner, long after', cur: h({ state: 'active' }), owner: B, now: T + 10 * GRACE, want: /already held by ns1\/pod-a\/green$/ },
-  { what: 'one released by another owner within grace', cur: h({ state: 'released' }), owner: B, now: T + GRACE - 1, want: /already held by ns1\/pod-a\/green \(released 599s ago, held for its owner for 600s\)/ },
+  { what: 'one reserved by another owner', cur: h({ state: 'reserved' }), owner: B, now: T + 1, want: /^MAC 02:00:00:00:00:2a is already held by ns1\/pod-a\/green \(uid 6f1c2a9e-0d3b-4c55-9e0f-1a2b3c4d5e6f, reserved on node node-a\)$/ },
+  { what: 'one active for another owner, long after', cur: h({ state: 'active' }), owner: B, now: T + 10 * GRACE, want: /already held by ns1\/pod-a\/green \(uid [-0-9a-f]+, active on node node-a\)$/ },
+  { what: 'one released by another owner within grace', cur: h({ state: 'released' }), owner: B, now: T + GRACE - 1, want: /already held by ns1\/pod-a\/green \(uid [-0-9a-f]+, released on node node-a\) \(released 599s ago, held for its owner for 600s\)/ },
   { what: 'one released by the same owner within grace', cur: h({ state: 'released' }), owner: A, now: T + 1, want: 'reserved' },
   { what: 'one released by another owner exactly at the end of grace', cur: h({ state: 'released' }), owner: B, now: T + GRACE, want: 'reserved' },
   { what: 'one released by another owner after grace', cur: h({ state: 'released' }), owner: B, now: T + GRACE + 100, want: 'reserved' },
@@ -58,18 +65,84 @@ const RESERVE: ReserveCase[] = [
 for (const c of RESERVE) {
   test(`reserve ${c.what}`, () => {
     if (c.want instanceof RegExp) {
-      const e = thrown(() => reserve(c.cur, c.owner, 'node-b', c.now, GRACE, MAC));
+      const e = thrown(() => reserve(c.cur, on(c.owner), c.now, GRACE, MAC));
       assert.equal(e.code, Code.MacConflict);
       assert.match(e.message, c.want);
-      assert.equal(mayTake(c.cur, c.owner, c.now, GRACE), false);
+      assert.equal(mayTake(c.cur, on(c.owner), c.now, GRACE), false);
       return;
     }
-    assert.equal(mayTake(c.cur, c.owner, c.now, GRACE), true);
-    const got = reserve(c.cur, c.owner, 'node-b', c.now, GRACE, MAC);
+    assert.equal(mayTake(c.cur, on(c.owner), c.now, GRACE), true);
+    const got = reserve(c.cur, on(c.owner), c.now, GRACE, MAC);
     if (c.want === 'unchanged') assert.equal(got, c.cur);
-    else assert.deepEqual(got, { owner: c.owner, state: 'reserved', node: 'node-b', since: c.now });
+    else assert.deepEqual(got, { owner: c.owner, state: 'reserved', node: 'node-b', since: c.now, uid: U1 });
   });
 }
+
+// ---- owners are pods: the UID decides who may take a live holding ----
+
+interface PodCase {
+  what: string;
+  cur: Holding;
+  claimant: ReturnType<typeof on>;
+  take: boolean;
+}
+const PODS: PodCase[] = [
+  { what: 'active for the same owner and UID, from another node (a retried ADD)', cur: h({}), claimant: on(A, U1), take: true },
+  { what: 'active for the same owner name but another UID (re-created), on another node', cur: h({}), claimant: on(A, U2), take: false },
+  { what: 'active for the same owner name but another UID, on its own node', cur: h({}), claimant: on(A, U2, 'node-a'), take: false },
+  { what: 'reserved for the same owner name but another UID', cur: h({ state: 'reserved' }), claimant: on(A, U2), take: false },
+  { what: 'active for a UID, asked by the same name without one', cur: h({}), claimant: on(A, ''), take: false },
+  { what: 'released in grace by the old UID, asked by a new UID (stickiness by name)', cur: h({ state: 'released', since: T }), claimant: on(A, U2), take: true },
+  { what: 'released in grace, asked by another owner with the same UID', cur: h({ state: 'released', since: T }), claimant: on(B, U1), take: false },
+  { what: 'uid-less (earlier release) active, same name, another node', cur: h({ uid: undefined }), claimant: on(A, U2, 'node-b', true), take: false },
+  { what: 'uid-less active, same name, its node, the old sandbox still there', cur: h({ uid: undefined }), claimant: on(A, U2, 'node-a', false), take: false },
+  { what: 'uid-less active, same name, its node, the old sandbox gone', cur: h({ uid: undefined }), claimant: on(A, U2, 'node-a', true), take: true },
+  { what: 'uid-less active, same name, its node, nobody asked the cache', cur: h({ uid: undefined }), claimant: on(A, U2, 'node-a'), take: false },
+  { what: 'uid-less active, another owner, its node', cur: h({ uid: undefined }), claimant: on(B, U2, 'node-a', true), take: false },
+];
+for (const c of PODS) {
+  test(`mayTake/reserve: ${c.what}: ${c.take ? 'taken' : 'refused'}`, () => {
+    assert.equal(mayTake(c.cur, c.claimant, T + 5, GRACE), c.take);
+    if (c.take) {
+      const got = reserve(c.cur, c.claimant, T + 5, GRACE, MAC);
+      assert.equal(got.uid, c.claimant.uid, 'the holding records the taker\'s UID');
+      return;
+    }
+    const e = thrown(() => reserve(c.cur, c.claimant, T + 5, GRACE, MAC));
+    assert.equal(e.code, Code.MacConflict);
+    assert.ok(e.message.includes(c.cur.owner) && e.message.includes(`node ${c.cur.node}`), e.message);
+    assert.ok(e.message.includes(c.cur.uid ?? 'uid unknown'), e.message);
+  });
+}
+
+test('adoptLegacy is asked only for a uid-less live holding of the same owner on its node', () => {
+  let asked = 0;
+  const c = { owner: A, uid: U2, node: 'node-a', adoptLegacy: () => (asked++, true) };
+  mayTake(undefined, c, T, GRACE);
+  mayTake(h({}), c, T, GRACE);
+  mayTake(h({ state: 'released' }), c, T + 1, GRACE);
+  mayTake(h({ uid: undefined, node: 'node-b' }), c, T, GRACE);
+  mayTake(h({ uid: undefined, owner: B }), c, T, GRACE);
+  assert.equal(asked, 0);
+  assert.equal(mayTake(h({ uid: undefined }), c, T, GRACE), true);
+  assert.equal(asked, 1);
+});
+
+test('release: only the holding of the releasing pod (its UID); a uid-less one only by the node that wrote it', () => {
+  const cur = h({});
+  assert.equal(release(cur, { owner: A, uid: U2, node: 'node-a' }, T + 7), cur, "a late DEL of the old pod does not release the new pod's holding");
+  assert.equal(release(cur, { owner: A, node: 'node-a' }, T + 7), cur, 'nor a release that names no UID');
+  assert.equal(release(cur, { owner: A, uid: U1, node: 'node-b' }, T + 7)!.state, 'released');
+  const legacy = h({ uid: undefined });
+  assert.equal(release(legacy, { owner: A, uid: U2, node: 'node-b' }, T + 7), legacy);
+  assert.equal(release(legacy, { owner: A, uid: U2, node: 'node-a' }, T + 7)!.state, 'released');
+  assert.equal(release(legacy, { owner: A, node: 'node-a' }, T + 7)!.state, 'released');
+});
+
+test('holderText names owner, UID and node', () => {
+  assert.equal(holderText(h({})), `ns1/pod-a/green (uid ${U1}, active on node node-a)`);
+  assert.equal(holderText(h({ uid: undefined, state: 'reserved' })), 'ns1/pod-a/green (uid unknown: written by an earlier release, reserved on node node-a)');
+});
 
 const FREE: Array<[string, Holding | undefined, number, boolean]> = [
   ['nothing', undefined, T, true],
@@ -95,32 +168,32 @@ test('activate: reserved becomes active at `now`; active stays as it is', () => 
 test('release: by its owner, reserved or active becomes released at `now`', () => {
   for (const state of ['reserved', 'active'] as const) {
     const cur = h({ state });
-    assert.deepEqual(release(cur, A, T + 7), { ...cur, state: 'released', since: T + 7 });
+    assert.deepEqual(release(cur, on(A, U1), T + 7), { ...cur, state: 'released', since: T + 7 });
     assert.equal(cur.state, state, 'the input is not mutated');
   }
 });
 
 test('release is idempotent: a second release keeps the first release time (and so the grace period)', () => {
-  const once = release(h({ state: 'active' }), A, T + 7)!;
-  const twice = release(once, A, T + 500);
+  const once = release(h({ state: 'active' }), on(A), T + 7)!;
+  const twice = release(once, on(A), T + 500);
   assert.equal(twice, once);
   assert.equal(twice!.since, T + 7);
 });
 
 test("release by another owner, or of nothing, does nothing", () => {
   const cur = h({ state: 'active' });
-  assert.equal(release(cur, B, T + 7), cur);
-  assert.equal(release(undefined, A, T + 7), undefined);
-  assert.equal(isFree(release(cur, B, T + 7), T + 10 * GRACE, GRACE), false);
+  assert.equal(release(cur, on(B), T + 7), cur);
+  assert.equal(release(undefined, on(A), T + 7), undefined);
+  assert.equal(isFree(release(cur, on(B), T + 7), T + 10 * GRACE, GRACE), false);
 });
 
 test('a full life: reserve, activate, release, held during grace for its owner only, then free for anyone', () => {
-  let cur = reserve(undefined, A, 'node-a', T, GRACE, MAC);
+  let cur = reserve(undefined, on(A, U1, 'node-a'), T, GRACE, MAC);
   cur = activate(cur, T + 1);
-  cur = release(cur, A, T + 100)!;
-  assert.equal(thrown(() => reserve(cur, B, 'node-b', T + 100 + GRACE - 1, GRACE, MAC)).code, Code.MacConflict);
-  assert.equal(reserve(cur, A, 'node-b', T + 200, GRACE, MAC).owner, A);
-  assert.equal(reserve(cur, B, 'node-b', T + 100 + GRACE, GRACE, MAC).owner, B);
+  cur = release(cur, on(A, U1, 'node-a'), T + 100)!;
+  assert.equal(thrown(() => reserve(cur, on(B, U2), T + 100 + GRACE - 1, GRACE, MAC)).code, Code.MacConflict);
+  assert.equal(reserve(cur, on(A, U2), T + 200, GRACE, MAC).owner, A);
+  assert.equal(reserve(cur, on(B, U2), T + 100 + GRACE, GRACE, MAC).owner, B);
 });
 
 // ---- encoding ----
@@ -129,6 +202,8 @@ const ROUND_TRIPS: Holding[] = [
   { owner: A, state: 'reserved', node: 'node-a', since: T },
   { owner: B, state: 'active', node: 'worker-17.example.com', since: 0 },
   { owner: 'kube-system/web-0/net1', state: 'released', node: '', since: 1 },
+  { owner: A, state: 'active', node: 'node-a', since: T, uid: U1 },
+  { owner: B, state: 'reserved', node: 'n', since: 3, uid: 'not-a-uuid.7' },
 ];
 for (const x of ROUND_TRIPS) {
   test(`encodeHolding/decodeHolding round trip: ${x.state} ${x.owner}`, () => {
@@ -142,6 +217,24 @@ test('encodeHolding is compact: one letter for the state, then owner, node and e
   assert.equal(encodeHolding({ owner: A, state: 'active', node: 'n1', since: 42 }), 'a|ns1/pod-a/green|n1|42');
   assert.equal(encodeHolding({ owner: A, state: 'reserved', node: 'n1', since: 42 }), 'r|ns1/pod-a/green|n1|42');
   assert.equal(encodeHolding({ owner: A, state: 'released', node: 'n1', since: 42 }), 'x|ns1/pod-a/green|n1|42');
+});
+
+test('encodeHolding appends the UID compactly: a UUID as 22 base64url characters, anything else after =', () => {
+  assert.equal(encodeHolding({ owner: A, state: 'active', node: 'n1', since: 42, uid: U1 }), `a|ns1/pod-a/green|n1|42|${encodeUid(U1)}`);
+  assert.match(encodeUid(U1), /^[-\w]{22}$/);
+  assert.equal(decodeUid(encodeUid(U1)), U1);
+  assert.equal(encodeUid('x.y'), '=x.y');
+  assert.equal(decodeUid('=x.y'), 'x.y');
+  const s = encodeHolding({ owner: 'default/web-0/net1', state: 'active', node: 'worker-17.example.com', since: T, uid: U1 });
+  assert.ok(s.length < 90, `compact: ${s.length} bytes`);
+});
+
+test('holdings of the previous release (no UID) decode as uid-less; fields after the UID are ignored, as the previous release ignored the UID', () => {
+  assert.deepEqual(decodeHolding('a|ns/p/a|n|5'), { state: 'active', owner: 'ns/p/a', node: 'n', since: 5 });
+  assert.deepEqual(decodeHolding(`a|ns/p/a|n|5|${encodeUid(U1)}|future`), { state: 'active', owner: 'ns/p/a', node: 'n', since: 5, uid: U1 });
+  assert.equal(decodeHolding('a|ns/p/a|n|5|')?.uid, undefined);
+  assert.equal(isLiveEncoded(`a|ns/p/a|n|5|${encodeUid(U1)}`), true);
+  assert.equal(isLiveEncoded(`x|ns/p/a|n|5|${encodeUid(U1)}`), false);
 });
 
 const GARBAGE: Array<[string, string]> = [

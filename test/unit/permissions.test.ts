@@ -21,6 +21,7 @@ async function everyRequest(): Promise<Sent[]> {
     getNad: () => api.getNad('ns', 'n'),
     patchPodAnnotations: () => api.patchPodAnnotations('ns', 'p', { a: 'b' }),
     namespaceLabels: () => api.namespaceLabels('ns'),
+    nodeState: () => api.nodeState('node-a'),
     getConfigMap: () => api.getConfigMap('kube-system', 'c'),
     createConfigMap: () => api.createConfigMap('kube-system', { metadata: { name: 'c' } }),
     updateConfigMap: () => api.updateConfigMap('kube-system', { metadata: { name: 'c' } }),

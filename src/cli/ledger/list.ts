@@ -7,6 +7,8 @@ import { takeCensus, timeText, withSession, type LedgerOpts } from './common';
 export interface ListedHolding {
   mac: string;
   owner: string;
+  /** The UID of the owner's pod; absent in holdings written before release 12. */
+  uid?: string;
   state: string;
   node: string;
   /** Epoch seconds of its last change. */
@@ -18,7 +20,7 @@ export interface ListedHolding {
   atHome: boolean;
 }
 
-export const listed = (e: Entry): ListedHolding => ({ mac: e.mac, owner: e.owner, state: e.state, node: e.node, since: e.since, configMap: e.cm, live: e.live, atHome: e.atHome });
+export const listed = (e: Entry): ListedHolding => ({ mac: e.mac, owner: e.owner, ...(e.uid !== undefined ? { uid: e.uid } : {}), state: e.state, node: e.node, since: e.since, configMap: e.cm, live: e.live, atHome: e.atHome });
 
 export function holdingsTable(rows: ListedHolding[]): string {
   return table(

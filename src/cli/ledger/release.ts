@@ -20,11 +20,26 @@ export interface Released {
   configMaps: string[];
 }
 
-/** Whether the pod of `owner` exists. */
-export async function podState(x: Session, owner: string): Promise<Released['pod']> {
+/** Whether the pod of `owner` exists: the same pod, when the holding records its UID (one re-created under the name is another). */
+export async function podState(x: Session, owner: string, uid?: string): Promise<Released['pod']> {
   const pod = podOfOwner(owner);
   if (!pod) return 'unknown';
-  return (await x.api.getPod(pod.namespace, pod.name)) ? 'exists' : 'gone';
+  const obj = await x.api.getPod(pod.namespace, pod.name);
+  return obj && (uid === undefined || obj.metadata?.uid === uid) ? 'exists' : 'gone';
+}
+
+/**
+ * Why a reserved or active holding whose pod is gone must not be released yet, or undefined when it may
+ * be: its node still exists, and may be partitioned and still running the old sandbox with the MAC on
+ * the wire. That node's DEL releases it; once the node is deleted from the cluster, gc and release may.
+ */
+export async function nodeKeeps(x: Session, e: { state: string; node: string }): Promise<string | undefined> {
+  if (e.state === 'released') return undefined;
+  const n = await x.api.nodeState(e.node);
+  if (n === 'gone') return undefined;
+  return n === 'exists'
+    ? `its node ${e.node} still exists and may still run the pod's old sandbox; that node's DEL releases it (delete the Node object once the node is gone for good)`
+    : `node ${e.node} cannot be checked (these credentials may not get nodes), so it may still run the pod's old sandbox`;
 }
 
 export async function release(io: CliIo, macText: string, opts: LedgerOpts & { force?: boolean }): Promise<void> {
@@ -46,12 +61,14 @@ export async function release(io: CliIo, macText: string, opts: LedgerOpts & { f
       print(io, opts.output, out, () => `MAC ${mac} is already released by ${target.owner}${target.live ? ' (held for its owner during the grace period; --force frees it now)' : ' and free'}\n`);
       return;
     }
-    const pod = await podState(x, target.owner);
-    if (pod !== 'gone' && !force) {
-      const why = pod === 'exists' ? `its pod ${podOfOwner(target.owner)!.namespace}/${podOfOwner(target.owner)!.name} still exists` : `its owner ${target.owner} names no pod to check`;
-      throw new CliFailure(Exit.Failed, `not releasing MAC ${mac} (${target.state} for ${target.owner}): ${why}, so another pod could get a MAC in use; delete the pod first, or pass --force to release it anyway (it is then free at once)`);
+    const pod = await podState(x, target.owner, target.uid);
+    const kept = pod === 'gone' && !force ? await nodeKeeps(x, target) : undefined;
+    if ((pod !== 'gone' || kept) && !force) {
+      const p = podOfOwner(target.owner);
+      const why = kept ?? (pod === 'exists' ? `its pod ${p!.namespace}/${p!.name}${target.uid ? ` (uid ${target.uid})` : ''} still exists` : `its owner ${target.owner} names no pod to check`);
+      throw new CliFailure(Exit.Failed, `not releasing MAC ${mac} (${target.state} for ${target.owner} on node ${target.node}): ${why}, so another pod could get a MAC in use; delete the pod first, or pass --force to release it anyway (it is then free at once)`);
     }
-    const done = await clusterOf(x).operatorRelease(mac, target.owner, force, target.atHome ? { node: target.node, since: target.since } : undefined);
+    const done = await clusterOf(x).operatorRelease(mac, target.owner, force, target.atHome ? { node: target.node, since: target.since, ...(target.uid !== undefined ? { uid: target.uid } : {}) } : undefined);
     if (!done.held) {
       throw new CliFailure(Exit.Failed, `MAC ${mac} is no longer held by ${target.owner} (it changed while releasing); look again with \`macmux ledger show ${mac}\``);
     }

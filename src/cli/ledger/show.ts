@@ -65,7 +65,7 @@ export async function show(io: CliIo, macText: string, opts: LedgerOpts): Promis
   });
 }
 
-const holdingText = (h: ListedHolding) => `${h.state} by ${h.owner} on node ${h.node} since ${timeText(h.since)}${h.live ? '' : ' (free)'}`;
+const holdingText = (h: ListedHolding) => `${h.state} by ${h.owner}${h.uid ? ` (uid ${h.uid})` : ''} on node ${h.node} since ${timeText(h.since)}${h.live ? '' : ' (free)'}`;
 
 function render(s: Shown): string {
   const lines = [`MAC       ${s.mac}`, `home      ${s.home ?? '(no macmux-pool ConfigMap)'}`];
