@@ -2,8 +2,8 @@
 import type { NetworkList } from '../config/load';
 import { formatResult, parseResult, type Result } from '../cni/result';
 import { compareVersions } from '../cni/versions';
-import { asCniError, CniError, Code } from '../cni/errors';
-import { DELEGATE_MARK, NESTED_REFUSAL } from '../cni/nesting';
+import { CniError, Code } from '../cni/errors';
+import { DELEGATE_MARK } from '../cni/nesting';
 import { parseJson } from '../config/load';
 import { findPlugin, locatePlugin, requireDirs } from './find';
 import { buildStdin } from './stdin';
@@ -99,12 +99,6 @@ export async function delNetwork(list: NetworkList, inv: Invocation, cached?: Re
     try {
       await run(list, i, inv, 'DEL', prev);
     } catch (e) {
-      const err = asCniError(e);
-      // A copy of macmux under another name, refused by its mark: its DEL can never run, so it must not keep the pod's DEL failing.
-      if (err.code === Code.InvalidConfig && err.message.includes(NESTED_REFUSAL)) {
-        inv.warn?.(`${type} (${list.name}) DEL skipped: ${err.message}`);
-        continue;
-      }
       first ??= e;
     }
   }
