@@ -45,6 +45,10 @@ export interface Conf {
   macGracePeriod: number;
   /** opt-out: namespaces get pool MACs unless labelled ignore; opt-in: only those labelled allocate. */
   macAssignment: 'opt-out' | 'opt-in';
+  /** A pod may use NADs only of its own namespace and of globalNamespaces (default true); false lets it name any. */
+  namespaceIsolation: boolean;
+  /** Namespaces whose NADs every pod may use under namespaceIsolation (default none). */
+  globalNamespaces: string[];
   nodeName?: string;
   capabilities?: Record<string, boolean>;
   runtimeConfig: Record<string, unknown>;
@@ -79,6 +83,8 @@ export function loadConf(raw: Record<string, unknown>): Conf {
     macNamespace: (raw.macNamespace as string | undefined) ?? 'kube-system',
     macGracePeriod: (raw.macGracePeriod as number | undefined) ?? 600,
     macAssignment: (raw.macAssignment as Conf['macAssignment'] | undefined) ?? 'opt-out',
+    namespaceIsolation: (raw.namespaceIsolation as boolean | undefined) ?? true,
+    globalNamespaces: (raw.globalNamespaces as string[] | undefined) ?? [],
     lockTimeout: (raw.lockTimeout as number | undefined) ?? DEFAULT_LOCK_TIMEOUT,
     deviceCheckpoint: (raw.deviceCheckpoint as string | undefined) ?? DEFAULT_CHECKPOINT,
     timeBudget: { ...DEFAULT_TIME_BUDGET, ...(raw.timeBudget as Partial<Conf['timeBudget']> | undefined) },

@@ -74,6 +74,9 @@ export const confSchema = {
     macNamespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
     macGracePeriod: { type: 'number', minimum: 0, maximum: 31536000 },
     macAssignment: { enum: ['opt-out', 'opt-in'] },
+    // A pod may use NADs of its own namespace and of globalNamespaces only, unless this is false.
+    namespaceIsolation: { type: 'boolean' },
+    globalNamespaces: { type: 'array', maxItems: 1000, items: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 } },
     // A DNS-1123 subdomain, as Kubernetes node names are; its ledger ConfigMap macmux-ledger-<node> must be one too (253 at most).
     nodeName: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', maxLength: 253 - 'macmux-ledger-'.length },
     capabilities: plugin.properties.capabilities,
