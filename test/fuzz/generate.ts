@@ -6,6 +6,7 @@ import { annotationCase } from './annotations';
 import { cniArgsCase } from './cniargs';
 import { envCase } from './environment';
 import { nadCase } from './nads';
+import { trustCase } from './trust';
 
 /** The seed CI runs with; MACMUX_FUZZ_SEED explores others. */
 export const DEFAULT_SEED = 20240611;
@@ -17,6 +18,7 @@ export const QUOTAS: Array<[Kind, number, (rng: Rng, index: number) => CaseBody]
   ['cni-args', 300, cniArgsCase],
   ['env', 250, envCase],
   ['nad', 300, nadCase],
+  ['trust', 60, trustCase],
 ];
 
 export const TOTAL = QUOTAS.reduce((n, [, q]) => n + q, 0);
