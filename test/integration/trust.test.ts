@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startApiServer, type ApiServer } from '../apiserver/server';
-import { BINARY, Sandbox, cniAsync, linkNames, macmuxConf, type RunResult } from './harness';
+import { BINARY, Sandbox, cniAsync, linkNames, links, macmuxConf, type RunResult } from './harness';
 import { decodeHolding } from '../../src/mac/holding';
 import { deviceName } from '../../src/util/names';
 
@@ -182,6 +182,33 @@ describe('no self-delegation (finding 1)', () => {
     assert.equal(d.status, 0, d.stdout + d.stderr);
     assert.match(d.stderr, /macmux \(evil\) DEL skipped: plugin "macmux": its type is "macmux"/);
     assertNothingLeft(w);
+  });
+});
+
+describe('annotation fields that reach past the ledger', () => {
+  it('a mac in cni-args is a requested MAC: it cannot take a MAC another pod holds, even where pool MACs are not assigned', async (t) => {
+    const w = world(t, { globalNamespaces: ['infra'] });
+    w.bridgeNad('default', 'blue', '10.244.0.0/24');
+    const a = w.pod('holder', { [NETWORKS]: 'blue' }, 'm1');
+    assert.equal((await cniAsync('ADD', w.conf, a)).status, 0);
+    const held = links(w.sb.ns).find((l) => l.ifname === deviceName('blue'))!.address;
+    assert.ok(held.startsWith('02:ab:00'), `a pool MAC: ${held}`);
+    // Pod B: in a namespace the pool ignores, on bridge + tuning (which sets args.cni.mac), asking for A's MAC through cni-args.
+    const ns = api.get('Namespace', undefined, 'infra')!;
+    api.put({ ...ns, metadata: { ...ns.metadata, labels: { 'macmux.io/mac-assignment': 'ignore' } } });
+    t.after(() => api.put(ns));
+    w.nad('infra', 'tun', { cniVersion: '1.0.0', name: 'tun', plugins: [{ type: 'bridge', bridge: w.sb.bridgeName('t'), ipam: { type: 'host-local', subnet: '10.243.0.0/24', dataDir: w.sb.ipamDir } }, { type: 'tuning' }] });
+    const sb2 = new Sandbox();
+    t.after(() => sb2.cleanup());
+    const b = api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `taker-${sb2.id}`, namespace: 'infra', annotations: { [NETWORKS]: JSON.stringify([{ name: 'tun', 'cni-args': { mac: held } }]) } } });
+    const env = { ...sb2.env('m2'), CNI_ARGS: `K8S_POD_NAMESPACE=infra;K8S_POD_NAME=${b.metadata!.name!};K8S_POD_UID=${b.metadata!.uid!}` };
+    const r = await cniAsync('ADD', { ...w.conf, cacheDir: sb2.cacheDir }, env);
+    assert.deepEqual(links(sb2.ns).map((l) => l.address).filter((m) => m === held), [], 'the held MAC is not on a second pod');
+    assert.equal(r.status, 1, r.stdout);
+    assert.equal(r.json.code, 100, r.stdout);
+    assert.match(String(r.json.msg), new RegExp(`MAC ${held} is already held by default/holder-${w.sb.id}/`));
+    assert.deepEqual(linkNames(sb2.ns), ['lo']);
+    assert.equal((await cniAsync('DEL', w.conf, a)).status, 0);
   });
 });
 
