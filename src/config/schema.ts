@@ -24,7 +24,8 @@ const network = {
   type: 'object',
   required: ['name'],
   properties: {
-    name: { type: 'string', minLength: 1 },
+    // libcni's rule: plugins use the name in paths (host-local's lease dir), so it may not be one.
+    name: { type: 'string', minLength: 1, pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$' },
     cniVersion: { type: 'string' },
     type: plugin.properties.type,
     capabilities: plugin.properties.capabilities,

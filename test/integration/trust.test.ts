@@ -212,6 +212,18 @@ describe('annotation fields that reach past the ledger', () => {
   });
 });
 
+describe('NAD fields that name a path', () => {
+  it('a network name that is a path (host-local keeps its leases in a dir of that name) is refused before any MAC is taken', async (t) => {
+    const w = world(t);
+    w.nad('default', 'esc', { cniVersion: '1.0.0', name: `../../../..${w.sb.dir}/escaped`, type: 'bridge', bridge: w.sb.bridgeName('e'), ipam: { type: 'host-local', subnet: '10.241.0.0/24' } });
+    const r = await cniAsync('ADD', w.conf, w.pod('esc', { [NETWORKS]: 'esc' }, 'p1'));
+    assertRefused(r, /NetworkAttachmentDefinition default\/esc spec\.config is invalid: \$\.name: must match pattern/);
+    assert.deepEqual(cmWrites(), [], 'the ledger was never written');
+    assert.equal(existsSync(join(w.sb.dir, 'escaped')), false);
+    assertNothingLeft(w);
+  });
+});
+
 describe('namespace isolation (finding 6)', () => {
   const refusal = (w: World, pod: string) => [new RegExp(`pod default/${pod}-${w.sb.id} may not use NetworkAttachmentDefinition other/blue`), /globalNamespaces/, /namespaceIsolation: false/];
 

@@ -61,6 +61,11 @@ const SCHEMA_ERRORS: Array<[string, Record<string, unknown>, string[]]> = [
     { ...BASE, delegates: [], namespaceIsolation: 'yes', globalNamespaces: ['infra', 'Bad_NS', 'x'.repeat(64)] },
     ['$.namespaceIsolation: must be boolean', '$.globalNamespaces[1]: must match pattern', '$.globalNamespaces[2]: must NOT have more than 63 characters'],
   ],
+  [
+    'network names that are paths (plugins such as host-local use them in one), by libcni\'s rule',
+    { ...BASE, delegates: [{ name: '../../etc/cron.d', type: 'bridge' }, { name: 'a/b', type: 'bridge' }, { name: '.hidden', type: 'bridge' }, { name: 'ok.name_1-x', type: 'bridge' }] },
+    ['$.delegates[0].name: must match pattern', '$.delegates[1].name: must match pattern', '$.delegates[2].name: must match pattern'],
+  ],
   ['globalNamespaces not a list', { ...BASE, delegates: [], globalNamespaces: 'infra' }, ['$.globalNamespaces: must be array']],
 ];
 for (const [name, raw, paths] of SCHEMA_ERRORS) {
