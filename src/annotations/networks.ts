@@ -62,6 +62,8 @@ function checkInterface(value: string, fail: Fail): void {
   } catch (e) {
     fail(e instanceof Error ? e.message : String(e));
   }
+  // Every pod has it: a delegate's DEL of an attachment named so would act on the pod's loopback.
+  if (value === 'lo') fail('interface "lo" is the pod\'s loopback device');
 }
 
 /** Splits `[ns/]name`, checking both parts; `ns` is undefined when not given. */

@@ -3,6 +3,7 @@ import { asCniError, CniError, Code } from './errors';
 import { readCommand, type Getenv } from './env';
 import { LATEST_VERSION, versionInfo } from './versions';
 import { parseJson } from './json';
+import { nestedRun } from './nesting';
 import { Logger, logSettings, makeSink, type LogSink } from '../log';
 
 export interface Io {
@@ -30,6 +31,12 @@ export async function dispatch(io: Io): Promise<number> {
   try {
     command = readCommand(io.getenv);
     log.with({ verb: command, containerID: io.getenv('CNI_CONTAINERID') || '-' });
+    // Before stdin is read: a copy of macmux run by macmux (MACMUX_DELEGATE set) never reads a config.
+    const nested = nestedRun(io.getenv, command);
+    if (nested) {
+      log.error(nested.skip);
+      return 0;
+    }
     text = await readAll(io.stdin);
     if (command === 'VERSION') {
       const asked = text.trim() ? parseJson(text, 'stdin').cniVersion : undefined;

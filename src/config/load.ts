@@ -48,6 +48,10 @@ export interface Conf {
   macAssignment: 'opt-out' | 'opt-in';
   /** Which MACs pods may request: any (default), only inside the pool range, or none; a namespace labelled macmux.io/requested-macs: any may request any. */
   requestedMacs: RequestedMacs;
+  /** A pod may use NADs only of its own namespace and of globalNamespaces (default true); false lets it name any. */
+  namespaceIsolation: boolean;
+  /** Namespaces whose NADs every pod may use under namespaceIsolation (default none). */
+  globalNamespaces: string[];
   nodeName?: string;
   capabilities?: Record<string, boolean>;
   runtimeConfig: Record<string, unknown>;
@@ -87,6 +91,8 @@ export function loadConf(raw: Record<string, unknown>): Conf {
     macGracePeriod: (raw.macGracePeriod as number | undefined) ?? 600,
     macAssignment: (raw.macAssignment as Conf['macAssignment'] | undefined) ?? 'opt-out',
     requestedMacs: (raw.requestedMacs as RequestedMacs | undefined) ?? 'any',
+    namespaceIsolation: (raw.namespaceIsolation as boolean | undefined) ?? true,
+    globalNamespaces: (raw.globalNamespaces as string[] | undefined) ?? [],
     lockTimeout: (raw.lockTimeout as number | undefined) ?? DEFAULT_LOCK_TIMEOUT,
     deviceCheckpoint: (raw.deviceCheckpoint as string | undefined) ?? DEFAULT_CHECKPOINT,
     timeBudget: { ...DEFAULT_TIME_BUDGET, ...(raw.timeBudget as Partial<Conf['timeBudget']> | undefined) },

@@ -24,7 +24,8 @@ const network = {
   type: 'object',
   required: ['name'],
   properties: {
-    name: { type: 'string', minLength: 1 },
+    // libcni's rule: plugins use the name in paths (host-local's lease dir), so it may not be one.
+    name: { type: 'string', minLength: 1, pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$' },
     cniVersion: { type: 'string' },
     type: plugin.properties.type,
     capabilities: plugin.properties.capabilities,
@@ -75,6 +76,9 @@ export const confSchema = {
     macGracePeriod: { type: 'number', minimum: 0, maximum: 31536000 },
     macAssignment: { enum: ['opt-out', 'opt-in'] },
     requestedMacs: { enum: ['any', 'range', 'none'] },
+    // A pod may use NADs of its own namespace and of globalNamespaces only, unless this is false.
+    namespaceIsolation: { type: 'boolean' },
+    globalNamespaces: { type: 'array', maxItems: 1000, items: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 } },
     // A DNS-1123 subdomain, as Kubernetes node names are; its ledger ConfigMap macmux-ledger-<node> must be one too (253 at most).
     nodeName: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$', maxLength: 253 - 'macmux-ledger-'.length },
     capabilities: plugin.properties.capabilities,

@@ -3,10 +3,12 @@ import type { NetworkList } from '../config/load';
 import { formatResult, parseResult, type Result } from '../cni/result';
 import { compareVersions } from '../cni/versions';
 import { CniError, Code } from '../cni/errors';
+import { DELEGATE_MARK } from '../cni/nesting';
 import { parseJson } from '../config/load';
 import { findPlugin, locatePlugin, requireDirs } from './find';
 import { buildStdin } from './stdin';
 import { execPlugin } from './exec';
+import { pluginSelfReason } from './self';
 
 /** Where and how one attachment's plugins run. */
 export interface Invocation {
@@ -28,6 +30,7 @@ export interface Invocation {
 function env(inv: Invocation, command: string): Record<string, string> {
   return {
     ...inv.baseEnv,
+    [DELEGATE_MARK]: '1',
     CNI_COMMAND: command,
     CNI_CONTAINERID: inv.containerID,
     CNI_NETNS: inv.netns,
@@ -48,12 +51,15 @@ async function run(list: NetworkList, index: number, inv: Invocation, command: s
     ...(extra ? { extra } : {}),
   });
   const path = findPlugin(plugin.type, inv.dirs);
+  // The last guard: the verbs refuse such a network before any MAC is taken (refuseSelf); a cache entry written before cannot bring one back.
+  const self = pluginSelfReason(plugin, inv.dirs);
+  if (self) throw new CniError(Code.InvalidConfig, `${what}: refused: ${self}; macmux never runs itself as a delegate`);
   const environment = command === 'GC' || command === 'STATUS' ? gcEnv(inv, command) : env(inv, command);
   return execPlugin({ path, env: environment, stdin: JSON.stringify(stdin), timeoutMs: inv.timeoutMs, what });
 }
 
 function gcEnv(inv: Invocation, command: string): Record<string, string> {
-  return { ...inv.baseEnv, CNI_COMMAND: command, CNI_PATH: inv.dirs.join(':') };
+  return { ...inv.baseEnv, [DELEGATE_MARK]: '1', CNI_COMMAND: command, CNI_PATH: inv.dirs.join(':') };
 }
 
 /** ADD through every plugin in order, chaining prevResult; returns the last result. */
@@ -82,6 +88,12 @@ export async function delNetwork(list: NetworkList, inv: Invocation, cached?: Re
     requireDirs(inv.dirs, type);
     if (skipMissing && !locatePlugin(type, inv.dirs)) {
       inv.warn?.(`${type} (${list.name}) DEL skipped: plugin not installed, so it never ran`);
+      continue;
+    }
+    // A cache entry from before self-delegation was refused: never run macmux, and never let that fail the DEL.
+    const self = pluginSelfReason(list.plugins[i]!, inv.dirs);
+    if (self) {
+      inv.warn?.(`${type} (${list.name}) DEL skipped: ${self}; macmux never runs itself as a delegate`);
       continue;
     }
     try {

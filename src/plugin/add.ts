@@ -4,6 +4,7 @@ import { CniError, Code } from '../cni/errors';
 import { macOf, type Result } from '../cni/result';
 import { addNetwork } from '../delegate/network';
 import { locatePlugin, requireDirs, searchDirs } from '../delegate/find';
+import { refuseSelf } from '../delegate/self';
 import type { KubeApi } from '../k8s/api';
 import { readCache, writeCache, type CacheEntry, type PodInfo } from './cache';
 import { invocationFor, k8sPod, staticPlan, withContainerLock, type VerbContext } from './context';
@@ -20,7 +21,11 @@ export async function cmdAdd(ctx: VerbContext): Promise<Result> {
     return (await import('./hotplug')).hotplugAdd(ctx, pod, hotplug);
   }
   const id = ctx.env.containerID;
-  if (!pod) return withContainerLock(ctx, id, () => addPlan(ctx, staticPlan(ctx)));
+  if (!pod) {
+    const plan = staticPlan(ctx);
+    refuseSelfDelegation(ctx, plan);
+    return withContainerLock(ctx, id, () => addPlan(ctx, plan));
+  }
 
   const k8s = await import('./k8s');
   const api = await k8s.openApi(ctx, ctx.conf.timeBudget.add);
@@ -58,20 +63,34 @@ export async function cmdAdd(ctx: VerbContext): Promise<Result> {
 }
 
 /**
- * A pod's network whose plugin is not installed (a NAD naming one, say) is a config error, found
- * before any MAC is taken or delegate run: code 7 naming the network and the plugin.
+ * A pod's network whose plugin is not installed (a NAD naming one, say), or is macmux itself, is a
+ * config error, found before any MAC is taken or delegate run: code 7 naming the network and the plugin.
  */
-function requireInstalled(ctx: VerbContext, attachments: Attachment[]): void {
+export function requireInstalled(ctx: VerbContext, attachments: Attachment[]): void {
   const dirs = searchDirs(ctx.conf.binDir, ctx.env.path);
+  refuseSelfDelegation(ctx, attachments);
   for (const att of attachments) {
+    const network = networkLabel(ctx, att);
     for (const { type } of att.network.plugins) {
       requireDirs(dirs, type);
       if (!locatePlugin(type, dirs)) {
-        const network = att.nad ? `NetworkAttachmentDefinition ${att.nad}` : `network "${att.name}"`;
         throw new CniError(Code.InvalidConfig, `${network}: plugin "${type}" not found`, `searched: ${dirs.join(', ')}`);
       }
     }
   }
+}
+
+/** Code 7 when a network's plugin (or IPAM plugin) is macmux itself: by type, or by device and inode. */
+export function refuseSelfDelegation(ctx: VerbContext, attachments: Attachment[]): void {
+  const dirs = searchDirs(ctx.conf.binDir, ctx.env.path);
+  for (const att of attachments) refuseSelf(att.network, networkLabel(ctx, att), dirs);
+}
+
+/** A NAD as ns/name; the node's clusterNetwork file or a delegate of its config by name. */
+function networkLabel(ctx: VerbContext, att: Attachment): string {
+  if (att.nad) return `NetworkAttachmentDefinition ${att.nad}`;
+  if (att.cluster && ctx.conf.clusterNetwork) return `network config: clusterNetwork ${ctx.conf.clusterNetwork}`;
+  return `network config: delegate "${att.name}"`;
 }
 
 /** Caches and adds `attachments`; with an API, publishes network-status before success counts. */

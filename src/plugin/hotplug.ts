@@ -7,11 +7,12 @@ import type { KubeApi } from '../k8s/api';
 import { deviceName } from '../util/names';
 import { readCache, setAside, writeCache, type CacheEntry, type PodInfo } from './cache';
 import { podOf, withContainerLock, type VerbContext } from './context';
-import { addAll } from './add';
+import { addAll, requireInstalled } from './add';
 import { blockingFailures, delAll, releaseHeld } from './del';
 import { ledgerOn } from './ledger-on';
 import { openApi, readPod, resolve } from './k8s';
 import { decorate, nadKey, statusEntries } from './podplan';
+import { checkIsolation } from './isolation';
 import type { Attachment } from './plan';
 
 /** `ns/name`, or `name` in the pod's namespace. */
@@ -32,6 +33,7 @@ export async function hotplugAdd(ctx: VerbContext, pod: PodInfo, network: string
     const sel = (annotation ? parseNetworks(annotation, ref) : []).find((s) => nadKey(s) === key);
     if (!sel) throw new CniError(Code.InvalidConfig, `hot-plug: network ${key} is not in the ${NETWORKS_ANNOTATION} annotation of pod ${pod.namespace}/${pod.name}`);
     if (sel.isPrimary) throw new CniError(Code.InvalidConfig, `hot-plug: network ${key} is the pod's primary network (isPrimary), which cannot be plugged into a running pod`);
+    checkIsolation(ctx.conf, ref, [sel]); // before the NAD is fetched
 
     return await withContainerLock(ctx, ctx.env.containerID, async () => {
       const cached = readCache(ctx.conf.cacheDir, ctx.env.containerID);
@@ -46,6 +48,7 @@ export async function hotplugAdd(ctx: VerbContext, pod: PodInfo, network: string
       const clash = entry.attachments.find((a) => a.ifName === ifName);
       if (clash) throw new CniError(Code.InvalidConfig, `hot-plug: attachments "${clash.name}" and "${key}" would both use device "${ifName}"`);
       const att: Attachment = { ...decorate(resolved!, ref, {}), ifName, cluster: false };
+      requireInstalled(ctx, [att]); // before any MAC is taken: not installed, or macmux itself
 
       if (ledgerOn(ctx)) await (await import('./macs')).assignMacs(ctx, api, ctx.pod!, [...entry.attachments, att], [att]); // undo: drop()
       entry.attachments.push(att);

@@ -12,6 +12,7 @@ import type { PodInfo } from './cache';
 import type { Attachment } from './plan';
 import { buildPodPlan, nadKey, type ResolvedSelection } from './podplan';
 import { staticPlan, type VerbContext } from './context';
+import { checkIsolation } from './isolation';
 
 export const RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
 
@@ -42,6 +43,7 @@ export async function podPlan(ctx: VerbContext, api: KubeApi, pod: Pod): Promise
   const dflt = annotations[DEFAULT_NETWORK_ANNOTATION] ? parseDefaultNetwork(annotations[DEFAULT_NETWORK_ANNOTATION], ref) : undefined;
   const { primary, secondaries } = selectClusterNetwork(selections, dflt, ref);
   const wanted = primary ? [primary, ...secondaries] : secondaries;
+  checkIsolation(ctx.conf, ref, wanted); // before any NAD is fetched
   const resolved = await resolve(ctx, api, pod, wanted);
   return buildPodPlan(ref, staticPlan(ctx), primary ? resolved[0] : undefined, primary ? resolved.slice(1) : resolved);
 }

@@ -38,10 +38,14 @@ export function buildPodPlan(pod: PodRef, fixed: Attachment[], primary: Resolved
  */
 export function decorate(r: ResolvedSelection, pod: PodRef, base: Record<string, unknown>): Omit<Attachment, 'ifName' | 'cluster'> {
   const sel = r.selection;
-  // A requested MAC: the pod's (mac/ifMac) wins over one the NAD's own config gives.
-  const nadMac = r.network.plugins.map((p) => p.mac).find((m): m is string => typeof m === 'string' && m !== '');
+  // A requested MAC: the pod's (mac/ifMac, else a mac in its cni-args) wins over one the NAD's own config gives
+  // (a plugin's mac, else its args.cni.mac). Each is a requested MAC the ledger checks, never one passed on unseen.
+  const podWhere = `pod ${pod.namespace}/${pod.name}: network ${nadKey(sel)}`;
+  const argsMac = macString(sel.cniArgs?.mac);
+  const nadMac = r.network.plugins.map((p) => macString(p.mac) ?? macString(((p.args as { cni?: { mac?: unknown } } | undefined)?.cni)?.mac)).find((m) => m !== undefined);
   const mac =
-    sel.mac !== undefined ? requestedMac(sel.mac, `pod ${pod.namespace}/${pod.name}: network ${nadKey(sel)}: mac`)
+    sel.mac !== undefined ? requestedMac(sel.mac, `${podWhere}: mac`)
+    : argsMac !== undefined ? requestedMac(argsMac, `${podWhere}: cni-args.mac`)
     : nadMac !== undefined ? requestedMac(nadMac, `NetworkAttachmentDefinition ${nadKey(sel)}: mac`)
     : undefined;
   const cniArgs: Record<string, unknown> = { ...(sel.cniArgs ?? {}), ...(mac ? { mac } : {}) };
@@ -67,6 +71,9 @@ export function decorate(r: ResolvedSelection, pod: PodRef, base: Record<string,
     ...(Object.keys(runtimeConfig).length ? { runtimeConfig } : {}),
   };
 }
+
+/** A MAC-like field's value when it is a non-empty string (anything else is the plugin's to refuse). */
+const macString = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** Sets a MAC the ledger assigned: MAC= (via att.mac), args.cni.mac in every plugin, and the mac capability. */
 export function injectMac(att: Attachment, mac: string): void {

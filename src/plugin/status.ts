@@ -5,6 +5,7 @@ import { asCniError, CniError, Code } from '../cni/errors';
 import { compareVersions } from '../cni/versions';
 import { locatePlugin, requireDirs, searchDirs } from '../delegate/find';
 import { statusNetwork } from '../delegate/network';
+import { pluginSelfReason } from '../delegate/self';
 import { POOL_CM } from '../mac/home';
 import { journalDir } from '../mac/journal';
 import { cacheDirOf } from './cache';
@@ -107,8 +108,8 @@ function notWritable(dir: string): string | undefined {
 }
 
 /**
- * The config's networks: each plugin (and its IPAM plugin) must be installed, and a `master` device
- * must exist. Returns the attachments whose plugins were all found, to be asked for their STATUS.
+ * The config's networks: each plugin (and its IPAM plugin) must be installed and not be macmux itself,
+ * and a `master` device must exist. Returns the attachments whose plugins were all found, to be asked for their STATUS.
  */
 function planProblems(ctx: VerbContext, dirs: string[]): { ready: Attachment[]; problems: Problem[] } {
   let plan: Attachment[];
@@ -123,6 +124,12 @@ function planProblems(ctx: VerbContext, dirs: string[]): { ready: Attachment[]; 
     const what = att.cluster ? `cluster network "${att.name}"` : `delegate "${att.name}"`;
     let found = true;
     for (const p of att.network.plugins) {
+      const self = pluginSelfReason(p, dirs);
+      if (self) {
+        found = false;
+        problems.push({ kind: 'unavailable', msg: `${what}: ${self}; macmux never runs itself as a delegate` });
+        continue;
+      }
       const ipam = (p.ipam as { type?: unknown } | undefined)?.type;
       for (const [type, role] of [[p.type, 'plugin'], ...(typeof ipam === 'string' ? [[ipam, `IPAM plugin of ${p.type}`]] : [])] as Array<[string, string]>) {
         requireDirs(dirs, type);

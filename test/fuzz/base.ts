@@ -1,6 +1,6 @@
 // The well-formed starting points the generators break: a ledger-on macmux config, good NAD configs, a runtime's CNI env.
 import type { Frame } from './types';
-import { NS } from './types';
+import { NS, OTHER_NS } from './types';
 
 /** The MAC pool every worker's config names. */
 export const RANGE = { rangeStart: '02:fa:00:00:00:00', rangeEnd: '02:fa:00:00:0f:ff', blockSize: 64 };
@@ -23,6 +23,8 @@ export function baseConf(f: Frame, cniVersion = '1.0.0'): Record<string, unknown
     kubeconfig: f.kubeconfig,
     nodeName: f.nodeName,
     macPool: { ...RANGE },
+    // The corpus names NADs of OTHER_NS on purpose; namespace isolation (on by default) is fuzzed with FOREIGN_NS.
+    globalNamespaces: [OTHER_NS],
     delegates: [clusterDelegate(f, cniVersion)],
   };
 }

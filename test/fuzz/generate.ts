@@ -7,6 +7,7 @@ import { cniArgsCase } from './cniargs';
 import { envCase } from './environment';
 import { nadCase } from './nads';
 import { secretCase } from './secrets';
+import { trustCase } from './trust';
 
 /** The seed CI runs with; MACMUX_FUZZ_SEED explores others. */
 export const DEFAULT_SEED = 20240611;
@@ -20,6 +21,7 @@ export const QUOTAS: Array<[Kind, number, (rng: Rng, index: number) => CaseBody]
   ['nad', 300, nadCase],
   // Last, so that adding them kept every earlier case's index.
   ['secret', 40, secretCase],
+  ['trust', 60, trustCase],
 ];
 
 export const TOTAL = QUOTAS.reduce((n, [, q]) => n + q, 0);

@@ -1,13 +1,17 @@
 // Fuzz cases: what each one runs (built against one worker's world) and the error it must answer with.
 
-export type Kind = 'config' | 'annotation' | 'cni-args' | 'env' | 'nad' | 'secret';
+export type Kind = 'config' | 'annotation' | 'cni-args' | 'env' | 'nad' | 'secret' | 'trust';
 
 /** The namespace of the fuzz pods and NADs, and another one for cross-namespace references. */
 export const NS = 'fuzz';
 export const OTHER_NS = 'other';
+/** A namespace no config of the corpus lists in globalNamespaces: namespace isolation refuses its NADs. */
+export const FOREIGN_NS = 'infra';
 /** Well-formed macvlan NADs every worker's API server holds: GOOD_NADS in NS, GOOD_OTHER in OTHER_NS. */
 export const GOOD_NADS = ['good-a', 'good-b'] as const;
 export const GOOD_OTHER = 'good-c';
+/** The type under which CNI_PATH holds a copy of macmux: not macmux by name nor by inode, only by the mark in its environment. */
+export const COPY_TYPE = 'cni-helper';
 /** Replaced in CNI_ARGS by the uid of the pod the case created. */
 export const UID = '@UID@';
 
@@ -21,7 +25,10 @@ export interface Frame {
   netnsPath: string;
   /** The host bridge macvlan delegates use as master. */
   master: string;
+  /** CNI_PATH: a dir holding macmux (a link to the binary under test) and a copy of it named COPY_TYPE, then the plugins. */
   cniPath: string;
+  /** A path no run may create: what a NAD's own binDir, logFile, cacheDir or payload would write to, were it obeyed. */
+  canary: string;
   /** A pod in NS that exists, with a well-formed annotation (GOOD_NADS[0]). */
   basePod: { name: string; uid: string };
 }
@@ -52,6 +59,8 @@ export interface Plan {
   budget: number;
   /** A secret the input carries: the run logs at level 3 to a file, and neither stdout, stderr nor that file may show it. */
   secret?: string;
+  /** The run must be refused before it asks the API for any NetworkAttachmentDefinition. */
+  noNadRequests?: boolean;
 }
 
 export interface Expect {

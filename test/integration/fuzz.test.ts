@@ -7,7 +7,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,7 +15,7 @@ import { startApiServer, type ApiServer } from '../apiserver/server';
 import { BINARY, PLUGIN_DIR } from './harness';
 import { generate, replayLine, selection, TOTAL, QUOTAS } from '../fuzz/generate';
 import { baseConf, cniEnv, goodNadConfig, podArgs } from '../fuzz/base';
-import { GOOD_NADS, GOOD_OTHER, NS, OTHER_NS, UID, type Frame, type FuzzCase, type Plan } from '../fuzz/types';
+import { COPY_TYPE, FOREIGN_NS, GOOD_NADS, GOOD_OTHER, NS, OTHER_NS, UID, type Frame, type FuzzCase, type Plan } from '../fuzz/types';
 import { NETWORKS } from '../fuzz/annotations';
 import { isSupported } from '../../src/cni/versions';
 import { VERBS } from '../../src/cni/env';
@@ -94,23 +94,30 @@ class Worker {
   }
 
   static async create(t: TestContext, k: number): Promise<Worker> {
-    const w = new Worker(k, await startApiServer({ namespaces: ['default', 'kube-system', NS, OTHER_NS] }));
+    const w = new Worker(k, await startApiServer({ namespaces: ['default', 'kube-system', NS, OTHER_NS, FOREIGN_NS] }));
     t.after(() => w.cleanup());
     await exec('ip', ['netns', 'add', w.netns]);
     await exec('ip', ['link', 'add', w.bridge, 'type', 'bridge']);
     await exec('ip', ['link', 'set', w.bridge, 'up']);
     const confDir = join(w.dir, 'confd');
     mkdirSync(confDir);
+    // The node's plugin dir holds macmux, as /opt/cni/bin does, and a copy of it under another name.
+    const bin = join(w.dir, 'bin');
+    mkdirSync(bin);
+    symlinkSync(BINARY, join(bin, 'macmux'));
+    copyFileSync(BINARY, join(bin, COPY_TYPE));
+    chmodSync(join(bin, COPY_TYPE), 0o755);
     for (const [ns, name] of [[NS, GOOD_NADS[0]], [NS, GOOD_NADS[1]], [OTHER_NS, GOOD_OTHER]] as const) w.putNad(ns, name, { config: JSON.stringify(goodNadConfig(w.bridge, name)) });
     const pod = w.api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `base-w${k}`, namespace: NS, annotations: { [NETWORKS]: GOOD_NADS[0] } } });
     w.frame = {
       cacheDir: join(w.dir, 'state'),
       confDir,
+      canary: join(w.dir, 'canary'),
       kubeconfig: w.api.kubeconfig,
       nodeName: `fuzz-node-${k}`,
       netnsPath: `/run/netns/${w.netns}`,
       master: w.bridge,
-      cniPath: PLUGIN_DIR,
+      cniPath: `${bin}:${PLUGIN_DIR}`,
       basePod: { name: pod.metadata!.name!, uid: pod.metadata!.uid! },
     };
     return w;
@@ -152,6 +159,7 @@ class Worker {
     if (links.join() !== 'lo') problems.push(`links left in the netns: ${links.join(', ')}`);
     const cache = this.cacheEntries();
     if (cache.length > 0) problems.push(`cache files left: ${cache.join(', ')}`);
+    if (existsSync(this.frame.canary)) problems.push(`${this.frame.canary} was created: ${readdirSync(this.frame.canary).join(', ')}`);
     const now = this.snapshot([...before.pods.keys()]);
     if (now.journal !== before.journal) problems.push(`journal changed: ${before.journal} -> ${now.journal}`);
     if (now.history !== before.history) problems.push(`MAC history grew by ${now.history - before.history} bytes`);
@@ -167,6 +175,7 @@ class Worker {
     await runBinary({ ...env, CNI_COMMAND: 'DEL' }, JSON.stringify(baseConf(this.frame)), 60_000).catch(() => undefined);
     for (const l of await this.links()) if (l !== 'lo') await exec('ip', ['-n', this.netns, 'link', 'del', l]).catch(() => undefined);
     for (const f of this.cacheEntries()) rmSync(join(this.frame.cacheDir, 'cache', f), { recursive: true, force: true });
+    rmSync(this.frame.canary, { recursive: true, force: true });
   }
 
   async cleanup(): Promise<void> {
@@ -237,10 +246,13 @@ async function runCase(w: Worker, c: FuzzCase, counts: { runs: number }): Promis
   let ms = 0;
   try {
     let before = w.snapshot(pods);
+    w.api.clearRequests();
     const r = await runBinary(env, plan.stdin, (plan.budget + SLACK_S + 60) * 1000);
     counts.runs++;
     ms = r.ms;
     problems.push(...judgeError(c, plan, r));
+    const nadRequests = w.api.requests.filter((q) => q.resource === 'network-attachment-definitions');
+    if (plan.noNadRequests && nadRequests.length > 0) problems.push(`asked for NADs: ${nadRequests.map((q) => `${q.method} ${q.path}`).join(', ')}`);
     problems.push(...(await w.leftovers(before)));
     if (plan.secret) problems.push(...secretShown(plan.secret, { stdout: r.stdout, stderr: r.stderr, 'the log file': existsSync(logFile) ? readFileSync(logFile, 'utf8') : '' }));
     if (c.delMustSucceed && problems.length === 0) {

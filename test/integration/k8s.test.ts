@@ -133,6 +133,7 @@ describe('pods with NetworkAttachmentDefinitions', () => {
     w.macvlanNad('green', '10.251.0.0/24');
     w.bridgeNad('blue', '10.252.0.0/24', 'other');
     const env = w.pod('comma', { [NETWORKS]: ' green@mygreen , other/blue ' }, 'c1');
+    w.conf.globalNamespaces = ['other']; // namespace isolation is on by default
     const r = await cniAsync('ADD', w.conf, env);
     assert.equal(r.status, 0, r.stdout);
     assert.deepEqual(linkNames(w.sb.ns), ['eth0', 'lo', 'mygreen', deviceName('blue')].sort());

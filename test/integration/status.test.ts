@@ -174,6 +174,9 @@ describe('STATUS 50: macmux cannot serve an ADD', () => {
     const r3 = await status(w.conf([{ name: 'green', cniVersion: '1.0.0', type: 'macvlan', master: w.sb.bridge('l'), ipam: { type: 'no-such-ipam' } }]));
     assertStatusError(r3, 50, 'delegate "green": IPAM plugin of macvlan "no-such-ipam" not found');
 
+    const self = await status(w.conf([{ name: 'green', cniVersion: '1.1.0', type: 'macvlan', master: w.sb.bridge('s'), ipam: { type: 'macmux' } }]));
+    assertStatusError(self, 50, 'delegate "green": IPAM plugin of macvlan "macmux": its type is "macmux"; macmux never runs itself as a delegate');
+
     const r4 = await status({ cniVersion: '1.1.0', name: 'macmux', type: 'macmux', cacheDir: w.sb.cacheDir, clusterNetwork: `${w.sb.dir}/10-calico.conflist` });
     assertStatusError(r4, 50, 'macmux cannot serve ADD', `${w.sb.dir}/10-calico.conflist`);
 

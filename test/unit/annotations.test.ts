@@ -60,6 +60,7 @@ const TEXT_ERRORS: Array<[string, string]> = [
   ['green@net 1', 'element 0: interface "net 1" may not contain "/", ":" or whitespace'],
   ['green@eth0:1', 'element 0: interface "eth0:1" may not contain "/", ":" or whitespace'],
   ['green@..', 'element 0: interface ".." may not be "." or ".."'],
+  ['green@lo', 'element 0: interface "lo" is the pod\'s loopback device'],
   ['green,,blue', 'element 1: is empty'],
   ['green,', 'element 1: is empty'],
   [',green', 'element 0: is empty'],
@@ -178,6 +179,7 @@ const JSON_ERRORS: Array<[string, string]> = [
   ['[{"name":"x/a","namespace":"y"}]', 'element 0: "name" "x/a" names namespace "x" but "namespace" is "y"'],
   ['[{"name":"a","interface":"abcdefghijklmnop"}]', 'element 0: interface "abcdefghijklmnop" is longer than 15 characters'],
   ['[{"name":"a","interface":"a/b"}]', 'element 0: interface "a/b" may not contain "/", ":" or whitespace'],
+  ['[{"name":"a","interface":"lo"}]', 'element 0: interface "lo" is the pod\'s loopback device'],
   ['[{"name":"a","interface":" net1"}]', 'element 0: interface " net1" may not contain "/", ":" or whitespace'],
   ['[{"name":"a","interface":"net\\t1"}]', 'element 0: interface "net\t1" may not contain "/", ":" or whitespace'],
   ['[{"name":"a","interface":"."}]', 'element 0: interface "." may not be "." or ".."'],
@@ -340,7 +342,7 @@ const COLLISIONS: Array<[string, string, string | string[], string]> = [
   ['two explicit interfaces', 'green@net1,blue@net1', 'eth0', 'elements 0 ("default/green") and 1 ("default/blue") would both use device "net1"'],
   ['an explicit interface equal to the cluster ifname', 'green,blue@eth0', 'eth0', 'element 1 ("default/blue") would use device "eth0", which is reserved for the cluster network'],
   ['an md5 name equal to the cluster ifname', 'blue,green', GREEN, `element 1 ("default/green") would use device "${GREEN}", which is reserved for the cluster network`],
-  ['any of several reserved names', 'green@lo', ['eth0', 'lo'], 'element 0 ("default/green") would use device "lo", which is reserved for the cluster network'],
+  ['any of several reserved names', 'green@net1', ['eth0', 'net1'], 'element 0 ("default/green") would use device "net1", which is reserved for the cluster network'],
 ];
 for (const [what, value, reserved, msg] of COLLISIONS) {
   test(`device collision: ${what} is code 7 naming both`, () => {

@@ -56,6 +56,17 @@ const SCHEMA_ERRORS: Array<[string, Record<string, unknown>, string[]]> = [
   ],
   ['macPool with an unknown key', { ...BASE, delegates: [], macPool: { rangeStart: '02:00:00:00:00:01', rangeEnd: '02:00:00:00:00:02', size: 3 } }, ['$.macPool: must NOT have additional properties']],
   ['non-integer logLevel', { ...BASE, delegates: [], logLevel: 1.5 }, ['$.logLevel: must be integer']],
+  [
+    'namespace isolation settings of the wrong shape',
+    { ...BASE, delegates: [], namespaceIsolation: 'yes', globalNamespaces: ['infra', 'Bad_NS', 'x'.repeat(64)] },
+    ['$.namespaceIsolation: must be boolean', '$.globalNamespaces[1]: must match pattern', '$.globalNamespaces[2]: must NOT have more than 63 characters'],
+  ],
+  [
+    'network names that are paths (plugins such as host-local use them in one), by libcni\'s rule',
+    { ...BASE, delegates: [{ name: '../../etc/cron.d', type: 'bridge' }, { name: 'a/b', type: 'bridge' }, { name: '.hidden', type: 'bridge' }, { name: 'ok.name_1-x', type: 'bridge' }] },
+    ['$.delegates[0].name: must match pattern', '$.delegates[1].name: must match pattern', '$.delegates[2].name: must match pattern'],
+  ],
+  ['globalNamespaces not a list', { ...BASE, delegates: [], globalNamespaces: 'infra' }, ['$.globalNamespaces: must be array']],
 ];
 for (const [name, raw, paths] of SCHEMA_ERRORS) {
   test(`loadConf schema error: ${name}`, () => {
@@ -101,6 +112,13 @@ test('loadConf fills defaults', () => {
   assert.deepEqual(conf.runtimeConfig, {});
   assert.deepEqual(conf.delegates, [{ name: 'green', type: 'macvlan' }]);
   assert.deepEqual(loadConf({ ...BASE, clusterNetwork: '/x' }).delegates, []);
+  assert.equal(conf.namespaceIsolation, true, 'namespace isolation is on by default');
+  assert.deepEqual(conf.globalNamespaces, []);
+});
+
+test('loadConf keeps the namespace isolation settings', () => {
+  const conf = loadConf({ ...BASE, clusterNetwork: '/x', namespaceIsolation: false, globalNamespaces: ['infra', 'shared'] });
+  assert.deepEqual([conf.namespaceIsolation, conf.globalNamespaces], [false, ['infra', 'shared']]);
 });
 
 test('loadConf keeps given values', () => {

@@ -80,6 +80,22 @@ for (const [name, env, stdin, want] of FAILURES) {
   });
 }
 
+test('with MACMUX_DELEGATE set (macmux running a copy of itself as a plugin) ADD, CHECK, GC and STATUS are refused and DEL does nothing, before stdin is read', async () => {
+  for (const command of ['ADD', 'CHECK', 'GC', 'STATUS']) {
+    const untouched = { [Symbol.asyncIterator]: () => assert.fail('stdin was read') } as AsyncIterable<string>;
+    const r = await run({ ...FULL, CNI_COMMAND: command, MACMUX_DELEGATE: '1' }, untouched);
+    assert.equal(r.status, 1);
+    assert.equal(r.json.code, 7);
+    assert.match(String(r.json.msg), /^macmux refuses to run as a delegate of macmux: MACMUX_DELEGATE is set/);
+  }
+  const untouched = { [Symbol.asyncIterator]: () => assert.fail('stdin was read') } as AsyncIterable<string>;
+  const d = await run({ ...FULL, CNI_COMMAND: 'DEL', MACMUX_DELEGATE: '1' }, untouched);
+  assert.deepEqual([d.status, d.writes], [0, []], 'DEL succeeds with nothing on stdout');
+  assert.ok(d.logs.some((l) => l.includes(' error ') && l.includes('macmux refuses to run as a delegate of macmux: DEL does nothing')), d.logs.join(''));
+  const v = await run({ CNI_COMMAND: 'VERSION', MACMUX_DELEGATE: '1' }, '');
+  assert.equal(v.status, 0);
+});
+
 test('log level 0 keeps the stderr sink silent but the error JSON still printed', async () => {
   const r = await run({ CNI_COMMAND: 'ADD', _CNI_LOGGING_LEVEL: '0' }, conf());
   assert.equal(r.status, 1);

@@ -86,6 +86,7 @@ const BAD: Array<[label: string, config: string, fallback: string, code: number,
   ['neither type nor plugins', '{"cniVersion":"1.0.0","name":"n"}', '1.0.0', 7, 'needs exactly one of "type" or "plugins"'],
   ['both type and plugins', '{"cniVersion":"1.0.0","name":"n","type":"macvlan","plugins":[{"type":"tuning"}]}', '1.0.0', 7, 'needs exactly one of "type" or "plugins"'],
   ['a non-string name', '{"cniVersion":"1.0.0","name":5,"type":"macvlan"}', '1.0.0', 7, '$.name: must be string'],
+  ['a name that is a path', '{"cniVersion":"1.0.0","name":"../../../etc/cron.d","type":"bridge","ipam":{"type":"host-local"}}', '1.0.0', 7, '$.name: must match pattern'],
   ['an unsupported cniVersion', '{"cniVersion":"0.9.9","name":"n","type":"macvlan"}', '1.0.0', 1, 'unsupported cniVersion "0.9.9"'],
   ['an unsupported fallback version', '{"name":"n","type":"macvlan"}', '9.9.9', 1, 'unsupported cniVersion "9.9.9"'],
 ];

@@ -86,6 +86,19 @@ for (const [given, want] of MACS) {
   });
 }
 
+test('decorate: a mac in the pod\'s cni-args, or in a NAD plugin\'s args.cni, is a requested MAC the ledger sees', () => {
+  const viaArgs = decorate({ selection: sel('green', { cniArgs: { mac: '02-00-00-00-00-AA' } }), network: conflist() }, POD, {});
+  assert.equal(viaArgs.mac, '02:00:00:00:00:aa');
+  assert.deepEqual(viaArgs.runtimeConfig, { mac: '02:00:00:00:00:aa' });
+  const nad = conflist();
+  nad.plugins[1] = { ...nad.plugins[1]!, args: { cni: { mac: '02:00:00:00:00:bb' } } };
+  assert.equal(decorate({ selection: sel('green'), network: nad }, POD, {}).mac, '02:00:00:00:00:bb');
+  assert.equal(decorate({ selection: sel('green', { cniArgs: { mac: '02:00:00:00:00:aa' } }), network: nad }, POD, {}).mac, '02:00:00:00:00:aa', 'the pod\'s wins');
+  const e = thrown(() => decorate({ selection: sel('green', { cniArgs: { mac: '03:00:00:00:00:01' } }), network: conflist() }, POD, {}));
+  assert.equal(e.code, 7);
+  assert.match(e.message, /network default\/green: cni-args\.mac: 03:00:00:00:00:01 is a multicast address/);
+});
+
 const BAD_MACS: Array<[string, string]> = [
   ['03:00:00:00:00:01', 'multicast'],
   ['ff:ff:ff:ff:ff:ff', 'multicast'],

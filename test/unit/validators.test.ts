@@ -14,7 +14,7 @@ function precompiled(): (name: ValidatorName) => ValidateFunction {
   return module.exports.validator;
 }
 
-const frame: Frame = { cacheDir: '/c', confDir: '/d', kubeconfig: '/k', nodeName: 'n', netnsPath: '/run/netns/x', master: 'br0', cniPath: '/usr/lib/cni', basePod: { name: 'p', uid: 'u' } };
+const frame: Frame = { cacheDir: '/c', confDir: '/d', canary: '/z', kubeconfig: '/k', nodeName: 'n', netnsPath: '/run/netns/x', master: 'br0', cniPath: '/usr/lib/cni', basePod: { name: 'p', uid: 'u' } };
 
 /** Every JSON document the fuzz corpus feeds macmux as a config or a NAD's config, plus a few well-formed ones. */
 function corpus(): unknown[] {
@@ -24,7 +24,7 @@ function corpus(): unknown[] {
     { cniVersion: '1.0.0', name: 'n', type: 'macvlan', plugins: [] },
   ];
   for (const c of generate(DEFAULT_SEED)) {
-    if (c.kind !== 'config' && c.kind !== 'nad') continue;
+    if (c.kind !== 'config' && c.kind !== 'nad' && c.kind !== 'trust') continue;
     const plan = c.build(frame);
     const texts = [String(plan.stdin), ...(plan.nads ?? []).map((n) => (n.spec as { config?: unknown } | undefined)?.config).filter((t): t is string => typeof t === 'string')];
     // macmux refuses documents nested deeper than 512 levels before any schema runs.
