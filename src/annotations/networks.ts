@@ -4,6 +4,7 @@ import { isUnicast, parseMac } from '../mac/address';
 import { CniError, Code } from '../cni/errors';
 import { checkIfName } from '../cni/env';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../cni/json';
+import { CNI_ARGS_KEYS, foldedClash } from '../config/gokeys';
 import { deviceName } from '../util/names';
 import { jsonSyntaxError } from '../util/parse-errors';
 import { registerSecretsIn } from '../util/secrets';
@@ -189,7 +190,12 @@ function parseJsonElement(el: unknown, index: number, pod: PodRef): NetworkSelec
   for (const ip of ips ?? []) if (!isIpOrCidr(ip)) fail(`"ips" entry "${ip}" is not an IP address or CIDR`);
   if (ips !== undefined) sel.ips = ips;
   const cniArgs = optObject(obj, 'cni-args', fail);
-  if (cniArgs !== undefined) sel.cniArgs = cniArgs;
+  if (cniArgs !== undefined) {
+    // A Go plugin reads "MAC" or "Mac" as "mac": a requested MAC must be spelled so the ledger sees it.
+    const clash = foldedClash(cniArgs, CNI_ARGS_KEYS);
+    if (clash) fail(`"cni-args" key ${JSON.stringify(clash.key.slice(0, 40))} is "${clash.name}" spelled differently, which plugins read unchecked; write "${clash.name}"`);
+    sel.cniArgs = cniArgs;
+  }
   const routes = optStringArray(obj, 'default-route', fail);
   if (routes !== undefined) {
     for (const r of routes) if (isIP(r) === 0) fail(`"default-route" "${r}" is not an IP address`);

@@ -1,6 +1,7 @@
 // Turns a NetworkAttachmentDefinition's spec.config into a delegate network list (pure).
 import { CniError, Code } from '../cni/errors';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../cni/json';
+import { refuseFoldedPluginKeys } from './gokeys';
 import { toNetworkList, type NetworkList } from './load';
 import { jsonSyntaxError } from '../util/parse-errors';
 import { registerSecretsIn } from '../util/secrets';
@@ -29,6 +30,10 @@ export function nadNetwork(ref: NadRef, config: string, fallbackVersion: string,
   }
   if (nestedDeeperThan(raw)) throw new CniError(Code.InvalidConfig, `${what}: ${source} is nested deeper than ${MAX_JSON_DEPTH} levels`);
   const obj = raw as Record<string, unknown>;
+  const plugins = Array.isArray(obj.plugins) ? obj.plugins : [obj];
+  plugins.forEach((p: unknown, i) => {
+    if (typeof p === 'object' && p !== null && !Array.isArray(p)) refuseFoldedPluginKeys(p as Record<string, unknown>, `${what} ${source}`, Array.isArray(obj.plugins) ? `$.plugins[${i}]` : '$');
+  });
   const named = obj.name === undefined || obj.name === '' ? { ...obj, name: ref.name } : obj;
   try {
     return toNetworkList(named, `${what} ${source}`, fallbackVersion);

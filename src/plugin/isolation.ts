@@ -27,3 +27,17 @@ export function checkIsolation(policy: IsolationPolicy, pod: PodRef, wanted: Rea
     `pod ${pod.namespace}/${pod.name} may not use NetworkAttachmentDefinition ${bad.namespace}/${bad.name}: namespace isolation (namespaceIsolation, on by default) allows only NADs of the pod's own namespace and of globalNamespaces (${globals}); add "${bad.namespace}" to globalNamespaces, or set namespaceIsolation: false, in the node's macmux config`,
   );
 }
+
+/**
+ * Whether a NAD of `nadNamespace` with an empty spec.config may use the node's network file of its
+ * name in confDir. Those files are the node's, prepared by the operator for no namespace in
+ * particular, and a NAD picks one by name alone: under isolation only a NAD of globalNamespaces may,
+ * or any tenant could reach a file network by creating a NAD of the same name in its own namespace.
+ */
+export function checkFileNetwork(policy: IsolationPolicy, nad: { namespace: string; name: string }, confDir: string): void {
+  if (!policy.namespaceIsolation || policy.globalNamespaces.includes(nad.namespace)) return;
+  throw new CniError(
+    Code.InvalidConfig,
+    `NetworkAttachmentDefinition ${nad.namespace}/${nad.name}: spec.config is empty, and under namespace isolation (namespaceIsolation, on by default) only NADs of globalNamespaces may use a network file of ${confDir}; give the NAD its config, or create it in a namespace listed in globalNamespaces`,
+  );
+}

@@ -12,7 +12,7 @@ import type { PodInfo } from './cache';
 import type { Attachment } from './plan';
 import { buildPodPlan, nadKey, type ResolvedSelection } from './podplan';
 import { staticPlan, type VerbContext } from './context';
-import { checkIsolation } from './isolation';
+import { checkFileNetwork, checkIsolation } from './isolation';
 
 export const RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
 
@@ -78,6 +78,7 @@ function nadConfig(ctx: VerbContext, nad: Nad, sel: NetworkSelection) {
   }
   const config = raw?.trim() ?? '';
   if (config) return nadNetwork(ref, config, ctx.conf.cniVersion);
+  checkFileNetwork(ctx.conf, ref, ctx.conf.confDir);
   const file = findConfFile(ctx.conf.confDir, sel.name);
   if (!file) {
     throw new CniError(Code.InvalidConfig, `NetworkAttachmentDefinition ${nadKey(sel)}: spec.config is empty and no file in ${ctx.conf.confDir} names network "${sel.name}"`);

@@ -86,7 +86,8 @@ const isValueEnd = (c: string): boolean => c === ',' || c === ';' || c === '}' |
  */
 export function redact(text: string): string {
   let s = text;
-  for (const v of known) if (s.includes(v)) s = s.split(v).join(REDACTED);
+  // Longest first: a short registered value inside a longer one (an annotation's "s3cr" inside a NAD's "s3cr3t-key") must not leave the rest showing.
+  for (const v of [...known].sort((a, b) => b.length - a.length)) if (s.includes(v)) s = s.split(v).join(REDACTED);
   let out = '';
   let from = 0;
   IDENT.lastIndex = 0;

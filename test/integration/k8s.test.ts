@@ -141,11 +141,12 @@ describe('pods with NetworkAttachmentDefinitions', () => {
     assert.equal((await cniAsync('DEL', w.conf, env)).status, 0);
   });
 
-  it('a NAD with an empty spec.config uses the file of the same name in the conf dir', async (t) => {
+  it('a NAD with an empty spec.config (of a global namespace) uses the file of the same name in the conf dir', async (t) => {
     const w = world(t);
+    w.conf.globalNamespaces = ['other']; // under namespace isolation only NADs of global namespaces may use the node's files
     writeFileSync(`${String(w.conf.confDir)}/20-filenet.conf`, JSON.stringify({ cniVersion: '1.0.0', name: 'filenet', type: 'bridge', bridge: w.sb.bridgeName('f'), ipam: { type: 'host-local', subnet: '10.253.0.0/24', dataDir: w.sb.ipamDir } }));
-    w.nad('filenet', '');
-    const env = w.pod('file', { [NETWORKS]: 'filenet' }, 'f1');
+    w.nad('filenet', '', { namespace: 'other' });
+    const env = w.pod('file', { [NETWORKS]: 'other/filenet' }, 'f1');
     const r = await cniAsync('ADD', w.conf, env);
     assert.equal(r.status, 0, r.stdout);
     assert.deepEqual(ipv4(byName(w.sb.ns).get(deviceName('filenet'))), ['10.253.0.2/24']);

@@ -157,7 +157,7 @@ describe('no self-delegation (finding 1)', () => {
   });
 
   it('a NAD with an empty spec.config cannot pick the macmux conflist in confDir', async (t) => {
-    const w = world(t);
+    const w = world(t, { globalNamespaces: ['default'] }); // file networks are for NADs of global namespaces
     mkdirSync(String(w.conf.confDir));
     writeFileSync(join(String(w.conf.confDir), '00-macmux.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'macmux', plugins: [selfNad(w)] }));
     api.put({ apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'macmux', namespace: 'default' }, spec: { config: '' } });
@@ -212,6 +212,45 @@ describe('annotation fields that reach past the ledger', () => {
   });
 });
 
+describe('keys a Go plugin reads as "mac" (review of finding 1)', () => {
+  // Go's encoding/json matches keys ignoring case (and folds U+212A, U+017F): "MAC" reaches tuning's mac unchecked.
+  const variants: Array<[string, (held: string) => { annotation: Record<string, unknown>; plugin: Record<string, unknown> }]> = [
+    ['cni-args "MAC"', (held) => ({ annotation: { 'cni-args': { MAC: held } }, plugin: { type: 'tuning' } })],
+    ['cni-args "mac" beside "MAC"', (held) => ({ annotation: { 'cni-args': { mac: '02:cc:00:00:00:01', MAC: held } }, plugin: { type: 'tuning' } })],
+    ['a NAD plugin\'s "Mac"', (held) => ({ annotation: {}, plugin: { type: 'tuning', Mac: held } })],
+    ['a NAD plugin\'s args "CNI"', (held) => ({ annotation: {}, plugin: { type: 'tuning', args: { cni: {}, CNI: { mac: held } } } })],
+    ['a NAD plugin\'s "ARGS"', (held) => ({ annotation: {}, plugin: { type: 'tuning', ARGS: { cni: { mac: held } } } })],
+    ['a NAD plugin\'s args.cni "mAc"', (held) => ({ annotation: {}, plugin: { type: 'tuning', args: { cni: { mAc: held } } } })],
+  ];
+
+  it('are refused with code 7 before any delegate runs, in a namespace the pool ignores, so no pod carries another pod\'s MAC', async (t) => {
+    const w = world(t, { globalNamespaces: ['infra'] });
+    w.bridgeNad('default', 'blue', '10.244.0.0/24');
+    const a = w.pod('holder', { [NETWORKS]: 'blue' }, 'k1');
+    assert.equal((await cniAsync('ADD', w.conf, a)).status, 0);
+    const held = links(w.sb.ns).find((l) => l.ifname === deviceName('blue'))!.address;
+    const ns = api.get('Namespace', undefined, 'infra')!;
+    api.put({ ...ns, metadata: { ...ns.metadata, labels: { 'macmux.io/mac-assignment': 'ignore' } } });
+    t.after(() => api.put(ns));
+    for (const [i, [what, make]] of variants.entries()) {
+      const { annotation, plugin } = make(held);
+      w.nad('infra', `tun${i}`, { cniVersion: '1.0.0', name: `tun${i}`, plugins: [{ type: 'bridge', bridge: w.sb.bridgeName(`t${i}`), ipam: { type: 'host-local', subnet: `10.243.${i}.0/24`, dataDir: w.sb.ipamDir } }, plugin] });
+      const sb2 = new Sandbox();
+      t.after(() => sb2.cleanup());
+      const b = api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `fold${i}-${sb2.id}`, namespace: 'infra', annotations: { [NETWORKS]: JSON.stringify([{ name: `tun${i}`, ...annotation }]) } } });
+      const env = { ...sb2.env(`k${i + 2}`), CNI_ARGS: `K8S_POD_NAMESPACE=infra;K8S_POD_NAME=${b.metadata!.name!};K8S_POD_UID=${b.metadata!.uid!}` };
+      const r = await cniAsync('ADD', { ...w.conf, cacheDir: sb2.cacheDir }, env);
+      assert.deepEqual(links(sb2.ns).map((l) => l.address).filter((m) => m === held), [], `${what}: the held MAC is not on a second pod`);
+      assert.equal(r.status, 1, `${what}: ${r.stdout}`);
+      assert.equal(r.json.code, 7, `${what}: ${r.stdout}`);
+      assert.match(String(r.json.msg), /spelled differently/, what);
+      assert.deepEqual(linkNames(sb2.ns), ['lo'], what);
+      assert.deepEqual(sb2.cacheEntries(), [], what);
+    }
+    assert.equal((await cniAsync('DEL', w.conf, a)).status, 0);
+  });
+});
+
 describe('NAD fields that name a path', () => {
   it('a network name that is a path (host-local keeps its leases in a dir of that name) is refused before any MAC is taken', async (t) => {
     const w = world(t);
@@ -261,6 +300,26 @@ describe('namespace isolation (finding 6)', () => {
     assert.deepEqual(nadGets(), []);
     assert.deepEqual(linkNames(w.sb.ns), ['eth0', deviceName('mine'), 'lo'].sort());
     assert.deepEqual(heldMacs(), before);
+    assert.equal((await cniAsync('DEL', w.conf, env)).status, 0);
+    assertNothingLeft(w);
+  });
+
+  it('a NAD with an empty spec.config of the pod\'s own namespace cannot reach the node\'s network files; one of globalNamespaces can', async (t) => {
+    const w = world(t, { globalNamespaces: ['infra'] });
+    const confDir = String(w.conf.confDir);
+    mkdirSync(confDir);
+    // The operator's network file, meant for NADs of infra only.
+    writeFileSync(join(confDir, '50-priv.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'priv', type: 'bridge', bridge: w.sb.bridgeName('p'), ipam: { type: 'host-local', subnet: '10.240.0.0/24', dataDir: w.sb.ipamDir } }));
+    api.put({ apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'priv', namespace: 'infra' }, spec: { config: '' } });
+    // The tenant's copy in its own namespace, naming the same file.
+    api.put({ apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'priv', namespace: 'default' }, spec: { config: '' } });
+    const r = await cniAsync('ADD', w.conf, w.pod('tenant', { [NETWORKS]: 'priv' }, 'f1'));
+    assertRefused(r, /NetworkAttachmentDefinition default\/priv: spec\.config is empty/, /only NADs of globalNamespaces may use a network file/);
+    assertNothingLeft(w);
+    const env = w.pod('ops', { [NETWORKS]: 'infra/priv' }, 'f2');
+    const ok = await cniAsync('ADD', w.conf, env);
+    assert.equal(ok.status, 0, ok.stdout);
+    assert.deepEqual(linkNames(w.sb.ns), ['eth0', deviceName('priv'), 'lo'].sort());
     assert.equal((await cniAsync('DEL', w.conf, env)).status, 0);
     assertNothingLeft(w);
   });

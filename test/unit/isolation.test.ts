@@ -1,7 +1,8 @@
 // Unit tests for src/plugin/isolation.ts: which namespaces' NADs a pod may use.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkIsolation, mayUse, type IsolationPolicy } from '../../src/plugin/isolation';
+import { checkFileNetwork, checkIsolation, mayUse, type IsolationPolicy } from '../../src/plugin/isolation';
+import { CniError } from '../../src/cni/errors';
 import { thrown } from './helpers';
 
 const POD = { namespace: 'team-a', name: 'web-0' };
@@ -40,4 +41,11 @@ test('checkIsolation refuses with code 7 naming the pod, the first NAD refused a
 test('the refusal lists the global namespaces there are', () => {
   const e = thrown(() => checkIsolation(GLOBAL, POD, [{ namespace: 'team-b', name: 'x' }]));
   assert.match(e.message, /NetworkAttachmentDefinition team-b\/x: .*globalNamespaces \("infra", "shared"\)/);
+});
+
+test('a NAD with an empty spec.config may use the node\'s network files only from globalNamespaces, under isolation', () => {
+  const on = { namespaceIsolation: true, globalNamespaces: ['infra'] };
+  assert.doesNotThrow(() => checkFileNetwork(on, { namespace: 'infra', name: 'priv' }, '/etc/cni/net.d'));
+  assert.throws(() => checkFileNetwork(on, { namespace: 'tenant', name: 'priv' }, '/etc/cni/net.d'), (e: unknown) => e instanceof CniError && e.code === 7 && /tenant\/priv: spec\.config is empty/.test(e.message) && /globalNamespaces/.test(e.message));
+  assert.doesNotThrow(() => checkFileNetwork({ namespaceIsolation: false, globalNamespaces: [] }, { namespace: 'tenant', name: 'priv' }, '/etc/cni/net.d'));
 });

@@ -34,6 +34,16 @@ test('registered values are hidden anywhere, also JSON-escaped and line by line'
   assert.equal(redact('abc'), 'abc');
 });
 
+test('a short registered value never splits a longer one: the longer is hidden whole, whatever the order of registration', () => {
+  forgetSecrets();
+  registerSecret('s3cr'); // say, an attacker's cni-args token, registered first
+  registerSecret('s3cr3t-vpn-key-XYZ'); // a global NAD's secret, registered later
+  const out = redact('delegate said: psk is s3cr3t-vpn-key-XYZ');
+  assert.equal(out.includes('3t-vpn-key-XYZ'), false, out);
+  assert.equal(out, 'delegate said: psk is <redacted>');
+  forgetSecrets();
+});
+
 test('registerSecretsIn takes strings under secret-looking keys, at any depth, and exec env values by name', () => {
   registerSecretsIn({ users: [{ user: { token: 'tok-123456', tokenFile: '/path/of/file', exec: { env: [{ name: 'API_TOKEN', value: 'envtok-1' }, { name: 'HOME', value: '/root' }] } } }], cni: { psk: 'pre-shared' } });
   assert.equal(redact('tok-123456 envtok-1 pre-shared /path/of/file /root'), '<redacted> <redacted> <redacted> /path/of/file /root');
