@@ -21,7 +21,7 @@ export const QUOTAS: Array<[Kind, number, (rng: Rng, index: number) => CaseBody]
   ['nad', 300, nadCase],
   // Last, so that adding them kept every earlier case's index.
   ['secret', 40, secretCase],
-  ['trust', 60, trustCase],
+  ['trust', 80, trustCase],
 ];
 
 export const TOTAL = QUOTAS.reduce((n, [, q]) => n + q, 0);

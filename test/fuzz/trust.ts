@@ -1,4 +1,4 @@
-// Trust-boundary cases: NADs that would make macmux run itself (type macmux, as IPAM, carrying macmux's own fields) and NADs of namespaces isolation forbids.
+// Trust-boundary cases: NADs that would make macmux run itself (type macmux, as IPAM, carrying macmux's own fields), NADs of namespaces isolation forbids, and MACs under keys only Go plugins read as mac.
 import { Rng } from './rng';
 import { baseConf, cniEnv, containerIdOf, goodNadConfig, podArgs } from './base';
 import { COPY_TYPE, FOREIGN_NS, NS, OTHER_NS, UID, type CaseBody, type Frame, type NadSpec } from './types';
@@ -114,6 +114,40 @@ function crossCase(rng: Rng, index: number): CaseBody {
   };
 }
 
+/** Spellings of mac, args and cni that Go's JSON decoding reads as those keys (case, the Kelvin sign, long s). */
+const FOLDED: Record<string, string[]> = { mac: ['MAC', 'Mac', 'mAC', 'maC'], args: ['ARGS', 'Args', 'aRgS', 'arg\u017F'], cni: ['CNI', 'Cni', 'cnI'] };
+
+/**
+ * A MAC set under a key macmux does not see but a Go plugin reads as `mac` (a NAD plugin's own, in its args or
+ * args.cni, or in the pod's cni-args), so that a pod could carry a MAC the ledger never checked.
+ */
+function foldCase(rng: Rng, index: number): CaseBody {
+  const name = `k${index}`;
+  const mac = '02:fb:00:00:00:01';
+  const spell = (k: string) => rng.pick(FOLDED[k]!);
+  const where = rng.int(0, 4);
+  const tuning: Obj =
+    where === 0 ? { type: 'tuning', [spell('mac')]: mac }
+    : where === 1 ? { type: 'tuning', args: { [spell('cni')]: { mac } } }
+    : where === 2 ? { type: 'tuning', [spell('args')]: { cni: { mac } } }
+    : where === 3 ? { type: 'tuning', args: { cni: { [spell('mac')]: mac } } }
+    : { type: 'tuning' };
+  const cniArgs = where === 4 ? { [spell('mac')]: mac, ...(rng.chance(0.5) ? { mac: '02:fb:00:00:00:02' } : {}) } : undefined;
+  const pod = `fz-${index}`;
+  const annotations = { [NETWORKS]: JSON.stringify([{ name, ...(cniArgs ? { 'cni-args': cniArgs } : {}) }]) };
+  return {
+    what: `NAD ${NS}/${name}: tuning with ${JSON.stringify(cniArgs ?? tuning)}`,
+    expect: { codes: [7], mention: ['spelled differently'] },
+    build: (f) => {
+      const config = { cniVersion: '1.0.0', name, plugins: [{ type: 'macvlan', master: f.master, mode: 'bridge', capabilities: { mac: true } }, tuning] };
+      const nads: NadSpec[] = [{ namespace: NS, name, spec: { config: JSON.stringify(config) } }];
+      const cid = containerIdOf(index);
+      return { command: 'ADD', stdin: JSON.stringify(baseConf(f)), env: cniEnv(f, cid, podArgs(pod, UID, cid)), pod: { name: pod, annotations }, nads, budget: 10 };
+    },
+  };
+}
+
 export function trustCase(rng: Rng, index: number): CaseBody {
-  return rng.chance(0.5) ? selfCase(rng, index) : crossCase(rng, index);
+  const pick = rng.next();
+  return pick < 0.4 ? selfCase(rng, index) : pick < 0.8 ? crossCase(rng, index) : foldCase(rng, index);
 }
