@@ -14,7 +14,7 @@ import { renderTable, type Row } from './bench/table';
 import { versionColdStart } from './bench/version';
 
 const binary = resolve(process.env.MACMUX_BINARY ?? resolve(__dirname, '..', 'dist', 'macmux'));
-/** Runs per side for sections 1-3 (MMBENCH_RUNS overrides, for a quick look; the README's figures use the default). */
+/** Runs per side for sections 1-3 (MMBENCH_RUNS overrides, for a quick look; docs/benchmarks.md's figures use the default). */
 const RUNS = Math.max(1, Number(process.env.MMBENCH_RUNS ?? 20));
 const VERSION_RUNS = Math.max(RUNS, 30);
 const LEDGER = { concurrency: 8, adds: Math.max(8, Number(process.env.MMBENCH_ADDS ?? 96)), chunk: 16, seedEntries: 10_000 };
