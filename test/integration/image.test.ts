@@ -45,7 +45,7 @@ before(async () => {
   api = await startApiServer({ namespaces: ['default', NS] });
   api.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: POOL.metadata!.name!, namespace: NS }, data: POOL.data! });
   podman = new Podman();
-  const loaded = await podman.ok(['load', '--input', ARCHIVE]);
+  const loaded = await podman.load(ARCHIVE);
   assert.match(loaded, new RegExp(`Loaded image: ${imageRef(VERSION)}`));
 });
 after(async () => {

@@ -64,8 +64,24 @@ export class Podman {
 
   /** `podman <args>` with this instance's config and storage, without blocking the event loop (the API test server runs in this process). */
   run(args: string[], timeoutMs = 120_000): Promise<PodmanRun> {
+    return this.spawn(['podman', ...this.global, ...args], timeoutMs);
+  }
+
+  /**
+   * `podman load --input archive`. Podman 4.3 keeps a blob-info cache in /var/lib/containers/cache
+   * whatever --root says, so the load runs in a private mount namespace with a scratch /var/lib
+   * (it needs nothing there: storage and state are in this.dir). Only a command that leaves no
+   * process behind may run so: a container's conmon would keep mounts the next command cannot see.
+   */
+  async load(archive: string): Promise<string> {
+    const r = await this.spawn(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs podman-scratch /var/lib && exec "$@"', 'sh', 'podman', ...this.global, 'load', '--input', archive], 120_000);
+    if (r.status !== 0) throw new Error(`podman load ${archive}: exit ${r.status}: ${r.stderr.trim()}`);
+    return r.stdout.trim();
+  }
+
+  private spawn(argv: string[], timeoutMs: number): Promise<PodmanRun> {
     return new Promise((resolve, reject) => {
-      const child = spawn('podman', [...this.global, ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(argv[0]!, argv.slice(1), { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
