@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what macmux's build, demo, tests and bench need on a fresh Debian machine: npm packages, iproute2, CNI plugins.
+# Installs what macmux's build, demo, tests and bench need on a fresh Debian machine: npm packages, iproute2, CNI plugins, podman.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,10 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # The libcni test driver (test/libcni/driver): Go and Debian's libcni 1.1.2, built offline in GOPATH mode.
 [ -x /usr/bin/go ] || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || need_apt+=(golang-github-appc-cni-dev)
+# The image test (test/integration/image.test.ts) runs the image under Debian's podman with runc (crun refuses
+# hybrid cgroups); rootful with host networking, so no uidmap, slirp4netns, fuse-overlayfs or netavark.
+command -v podman >/dev/null 2>&1 || need_apt+=(podman)
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: need root to install: ${need_apt[*]}" >&2

@@ -51,8 +51,13 @@ export function cni(command: string, conf: unknown, env: Record<string, string |
  * Like cni(), without blocking the event loop: needed when the API test server runs in this process.
  */
 export function cniAsync(command: string, conf: unknown, env: Record<string, string | undefined> = {}): Promise<RunResult> {
+  return cniAsyncWith([BINARY], command, conf, env);
+}
+
+/** Like cniAsync(), running `argv` (a plugin binary, or a launcher followed by it) instead of dist/macmux. */
+export function cniAsyncWith(argv: string[], command: string, conf: unknown, env: Record<string, string | undefined> = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, [], { env: runtimeEnv(command, env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { env: runtimeEnv(command, env), stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

@@ -14,6 +14,7 @@ import { NETWORK_STATUS_ANNOTATION } from '../../src/annotations/status';
 import { isUnicast, parseMac } from '../../src/mac/address';
 import { parseNetworks, NETWORKS_ANNOTATION } from '../../src/annotations/networks';
 import { parseListen } from '../../src/install/paths';
+import { imageRef } from '../../scripts/image/oci';
 
 const dir = join(__dirname, '..', '..', 'daemonset');
 const examplesDir = join(dir, 'examples');
@@ -49,6 +50,7 @@ interface Probe {
 interface Container {
   name: string;
   image: string;
+  imagePullPolicy?: string;
   command?: string[];
   args?: string[];
   env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }>;
@@ -255,6 +257,17 @@ describe('daemonset/ manifests', () => {
       assert.ok(ds().spec.updateStrategy?.rollingUpdate?.maxUnavailable !== undefined, 'maxUnavailable set');
       assert.equal(typeof s.terminationGracePeriodSeconds, 'number');
       assert.match(container().image, /^[\w./-]+:[\w.-]+$/, 'a pinned image tag');
+    });
+
+    it('names the image `npm run image` builds, tagged with package.json\'s version, and nothing in daemonset/ names another', () => {
+      const { version } = JSON.parse(readFileSync(join(dir, '..', 'package.json'), 'utf8')) as { version: string };
+      assert.equal(container().image, imageRef(version));
+      assert.equal(container().image, `localhost/macmux:${version}`);
+      assert.equal(container().imagePullPolicy, 'IfNotPresent', 'a loaded image is used as it is');
+      const files = [...yamlFiles(dir).map((f) => join(dir, f)), ...yamlFiles(optionalDir).map((f) => join(optionalDir, f)), ...yamlFiles(examplesDir).map((f) => join(examplesDir, f)), join(dir, 'README.md')];
+      for (const f of files) {
+        for (const [ref] of readFileSync(f, 'utf8').matchAll(/(?:[\w.-]+\/)*macmux:[\w.-]*\w/g)) assert.equal(ref, imageRef(version), `${f} names another macmux image`);
+      }
     });
 
     it('its arguments are options of the real `macmux install`', () => {
