@@ -55,7 +55,7 @@ async function run(list: NetworkList, index: number, inv: Invocation, command: s
   const self = pluginSelfReason(plugin, inv.dirs);
   if (self) throw new CniError(Code.InvalidConfig, `${what}: refused: ${self}; macmux never runs itself as a delegate`);
   const environment = command === 'GC' || command === 'STATUS' ? gcEnv(inv, command) : env(inv, command);
-  return execPlugin({ path, env: environment, stdin: JSON.stringify(stdin), timeoutMs: inv.timeoutMs, what });
+  return execPlugin({ command: path, env: environment, stdin: JSON.stringify(stdin), timeoutMs: inv.timeoutMs, what });
 }
 
 function gcEnv(inv: Invocation, command: string): Record<string, string> {

@@ -1,8 +1,8 @@
 // Loads API credentials from a kubeconfig (re-read on every invocation) or the in-cluster environment: the file and process I/O around kubeconfig.ts.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { CniError, Code, oneLine } from '../cni/errors';
+import { runProcess } from '../util/run-process';
 import { registerSecret, registerSecretsIn } from '../util/secrets';
 import { yamlSyntaxError } from '../util/parse-errors';
 import { credentialsFromKubeconfig, inClusterCredentials, type ExecRequest, type KubeconfigIO } from './kubeconfig';
@@ -73,42 +73,17 @@ function registered(creds: Credentials): Credentials {
  * Runs an exec credential plugin with stdin on /dev/null (never interactive), in its own process
  * group so that a timeout kills whatever it started too; resolves to its stdout.
  */
-function runPlugin(req: ExecRequest): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const out: Buffer[] = [];
-    let outBytes = 0;
-    let errBytes = 0;
-    let done = false;
-    const child = spawn(req.command, req.args, { env: { ...process.env, ...req.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const finish = (failure?: string): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (failure === undefined) return resolve(Buffer.concat(out).toString('utf8'));
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-      child.stdout.destroy();
-      child.stderr.destroy();
-      reject(new Error(failure));
-    };
-    const timer = setTimeout(() => finish(`no answer within ${EXEC_TIMEOUT_MS / 1000} s; killed`), EXEC_TIMEOUT_MS);
-    child.stdout.on('data', (c: Buffer) => {
-      outBytes += c.length;
-      if (outBytes > EXEC_MAX_OUTPUT) finish(`printed more than ${EXEC_MAX_OUTPUT} bytes; killed`);
-      else out.push(c);
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      errBytes += c.length;
-    });
-    child.on('error', (e: NodeJS.ErrnoException) => finish(`cannot run it: ${e.code ?? oneLine(e.message)}`));
-    child.on('close', (code, signal) => {
-      if (code === 0) return finish();
-      // Its output is never quoted: a plugin that fails half-way may have printed the credential on either stream.
-      const said = errBytes > 0 ? ` (${errBytes} bytes on stderr, not shown: they may hold a credential)` : '';
-      finish(`${signal ? `killed by ${signal}` : `exit status ${code}`}${said}`);
-    });
-  });
+async function runPlugin(req: ExecRequest): Promise<string> {
+  let end;
+  try {
+    // Its stderr is counted, never kept: a plugin that fails half-way may have printed the credential on either stream.
+    end = await runProcess({ ...req, extendEnv: true, timeoutMs: EXEC_TIMEOUT_MS, maxStdout: EXEC_MAX_OUTPUT, maxStderr: 0 });
+  } catch (e) {
+    throw new Error(`cannot run it: ${(e as NodeJS.ErrnoException).code ?? oneLine((e as Error).message)}`);
+  }
+  if (end.kind === 'timeout') throw new Error(`no answer within ${EXEC_TIMEOUT_MS / 1000} s; killed`);
+  if (end.kind === 'overflow') throw new Error(`printed more than ${EXEC_MAX_OUTPUT} bytes; killed`);
+  if (end.status === 0) return end.stdout;
+  const said = end.stderrBytes > 0 ? ` (${end.stderrBytes} bytes on stderr, not shown: they may hold a credential)` : '';
+  throw new Error(`${end.signal ? `killed by ${end.signal}` : `exit status ${end.status}`}${said}`);
 }

@@ -2,6 +2,7 @@
 import { isIPv6 } from 'node:net';
 import { dirname, isAbsolute, join } from 'node:path';
 import { CniError, Code, oneLine, quote } from '../cni/errors';
+import type { ProcessRequest } from '../util/run-process';
 import type { Credentials } from './credentials';
 
 /** The I/O the resolution needs, supplied by the caller (credentials.ts, or a test). */
@@ -12,13 +13,8 @@ export interface KubeconfigIO {
   exec(req: ExecRequest): Promise<string>;
 }
 
-/** One run of an exec credential plugin. */
-export interface ExecRequest {
-  command: string;
-  args: string[];
-  /** Variables to add to the inherited environment: the kubeconfig's `env` and KUBERNETES_EXEC_INFO. */
-  env: Record<string, string>;
-}
+/** One run of an exec credential plugin: `env` holds the variables to add to the inherited environment (the kubeconfig's `env` and KUBERNETES_EXEC_INFO). */
+export type ExecRequest = Pick<ProcessRequest, 'command' | 'args' | 'env'>;
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 

@@ -164,7 +164,7 @@ export class ClusterLedger {
   private async leaseBlock(seen: PoolView): Promise<void> {
     let leased: number | undefined;
     const had = blocksOf(seen.leases, this.opts.node).length;
-    await this.cas(POOL_CM, labelsFor(POOL_CM), false, (data) => {
+    const lease = await this.cas(POOL_CM, labelsFor(POOL_CM), false, (data) => {
       leased = undefined;
       const view = poolView({ name: POOL_CM, data });
       if (blocksOf(view.leases, this.opts.node).length > had) return false;
@@ -184,6 +184,7 @@ export class ClusterLedger {
       }
       throw new CniError(Code.PoolExhausted, `MAC pool ${rangeText(view.spec)} is exhausted: all ${total} blocks of ${view.spec.blockSize} are leased and this node's are full`);
     });
+    if (lease === 'missing') throw poolGone();
     if (leased === undefined) return;
     // Claims made while the block was unleased move to this node's ledger, their home from now on.
     const pool = await this.pool(true);
@@ -194,10 +195,11 @@ export class ClusterLedger {
       for (const [mac, h] of moving) if (!data[macKey(mac)]) data[macKey(mac)] = encodeHolding(h);
       return true;
     });
-    await this.cas(POOL_CM, labelsFor(POOL_CM), false, (data) => {
+    const moved = await this.cas(POOL_CM, labelsFor(POOL_CM), false, (data) => {
       for (const [mac] of moving) delete data[macKey(mac)];
       return true;
     });
+    if (moved === 'missing') throw poolGone();
   }
 
   /**
@@ -205,26 +207,13 @@ export class ClusterLedger {
    * the grace period. Only the holding of `who`'s pod (its UID; a uid-less one only here, where it was written).
    */
   async release(mac: string, who: Who): Promise<void> {
-    const n = macToInt(mac);
     const by = this.claimant(who);
-    const pool = await this.pool(true);
-    const home = homeOf(mac, n, pool.spec, pool.leases);
-    const leftover = home !== POOL_CM ? pool.claims[mac] : undefined;
-    for (const name of leftover ? [home, POOL_CM] : [home]) {
-      // A leftover not yet migrated is released on its home too, so that a migration copying an older snapshot cannot revive it.
-      const viaLeftover = name === home && leftover !== undefined;
-      await this.cas(name, labelsFor(name), viaLeftover, (data) => {
-        const cur = holding(data, mac) ?? (viaLeftover ? leftover : undefined);
-        // The owner's pod was re-created (another UID, or on another node), which took the MAC over: a late DEL here must not free it.
-        if (cur && cur.owner === by.owner && cur.node !== this.opts.node) return false;
-        const next = release(cur, by, this.now());
-        if (!next || next === cur) return false;
-        data[macKey(mac)] = encodeHolding(next);
-        return true;
-      }).catch((e: unknown) => {
-        if (!(e instanceof CniError && e.code === Code.UnknownContainer)) throw e;
-      });
-    }
+    await this.rewriteCopies(mac, (cur) => {
+      // The owner's pod was re-created (another UID, or on another node), which took the MAC over: a late DEL here must not free it.
+      if (cur && cur.owner === by.owner && cur.node !== this.opts.node) return undefined;
+      const next = release(cur, by, this.now());
+      return next && next !== cur ? next : undefined;
+    });
   }
 
   /**
@@ -234,45 +223,50 @@ export class ClusterLedger {
    * holds it nowhere (it changed hands, or was never theirs); `written` names the ConfigMaps changed.
    */
   async operatorRelease(mac: string, owner: Owner, force: boolean, seen?: { node: string; since: number; uid?: string }): Promise<{ held: boolean; written: string[] }> {
-    const n = macToInt(mac);
+    // Only the holding the operator saw: a pod re-created meanwhile (same owner, another node or time) keeps its MAC.
+    const theirs = (cur: Holding | undefined, atHome: boolean): cur is Holding =>
+      cur?.owner === owner && (!seen || !atHome || (cur.node === seen.node && cur.since === seen.since && cur.uid === seen.uid));
+    const copies = await this.rewriteCopies(mac, (cur, at) => {
+      if (!theirs(cur, at.home)) return undefined;
+      // At home with a leftover still in the pool: a released record dated 0 (free under any grace period)
+      // stays, so that a block migration copying an older pool snapshot cannot revive the holding.
+      if (force) return at.viaLeftover ? { ...cur, state: 'released', since: 0 } : 'delete';
+      // Whichever pod and node it is: the operator saw this holding and releases it.
+      const next = release(cur, { owner, node: cur.node, ...(cur.uid !== undefined ? { uid: cur.uid } : {}) }, this.now());
+      return next && next !== cur ? next : undefined;
+    });
+    return { held: copies.some((c) => theirs(c.last, c.home)), written: copies.filter((c) => c.written).map((c) => c.name) };
+  }
+
+  /**
+   * Rewrites `mac`'s holding on its home and, while the pool keeps a leftover copy, in the pool too; each a
+   * compare-and-swap. A leftover not yet migrated is rewritten on its home too, so that a migration copying
+   * an older pool snapshot cannot revive it. `edit` gets the holding there (at home without one, the
+   * leftover) and returns the next one, 'delete', or undefined to leave it. A ConfigMap that does not exist
+   * is left alone. Resolves to each copy: the holding `edit` last saw there, and whether it was written.
+   */
+  private async rewriteCopies(mac: string, edit: (cur: Holding | undefined, at: { home: boolean; viaLeftover: boolean }) => Holding | 'delete' | undefined): Promise<Copy[]> {
     const key = macKey(mac);
     const pool = await this.pool(true);
-    const home = homeOf(mac, n, pool.spec, pool.leases);
+    const home = homeOf(mac, macToInt(mac), pool.spec, pool.leases);
     const leftover = home !== POOL_CM ? pool.claims[mac] : undefined;
-    let held = false;
-    const written: string[] = [];
+    const copies: Copy[] = [];
     for (const name of leftover ? [home, POOL_CM] : [home]) {
-      const viaLeftover = name === home && leftover !== undefined;
-      let mine = false;
-      let wrote = false;
-      await this.cas(name, labelsFor(name), viaLeftover, (data) => {
-        const cur = holding(data, mac) ?? (viaLeftover ? leftover : undefined);
-        // Only the holding the operator saw: a pod re-created meanwhile (same owner, another node or time) keeps its MAC.
-        mine = cur?.owner === owner && (!seen || name !== home || (cur.node === seen.node && cur.since === seen.since && cur.uid === seen.uid));
-        wrote = false;
-        if (!cur || !mine) return false;
-        if (force) {
-          // At home with a leftover still in the pool: a released record dated 0 (free under any grace period)
-          // stays, so that a block migration copying an older pool snapshot cannot revive the holding.
-          if (viaLeftover) {
-            const tomb = encodeHolding({ ...cur, state: 'released', since: 0 });
-            if (data[key] === tomb) return false;
-            data[key] = tomb;
-          } else delete data[key];
-          return (wrote = true);
-        }
-        // Whichever pod and node it is: the operator saw this holding and releases it.
-        const next = release(cur, { owner, node: cur.node, ...(cur.uid !== undefined ? { uid: cur.uid } : {}) }, this.now());
-        if (!next || next === cur) return false;
-        data[key] = encodeHolding(next);
-        return (wrote = true);
-      }).catch((e: unknown) => {
-        if (!(e instanceof CniError && e.code === Code.UnknownContainer)) throw e;
+      const at = { home: name === home, viaLeftover: name === home && leftover !== undefined };
+      const copy: Copy = { name, home: at.home, written: false };
+      const done = await this.cas(name, labelsFor(name), at.viaLeftover, (data) => {
+        copy.last = holding(data, mac) ?? (at.viaLeftover ? leftover : undefined);
+        const next = edit(copy.last, at);
+        if (next === undefined) return false;
+        if (next === 'delete') delete data[key];
+        else if (data[key] === encodeHolding(next)) return false;
+        else data[key] = encodeHolding(next);
+        return true;
       });
-      if (mine) held = true;
-      if (wrote) written.push(name);
+      copy.written = done === 'written';
+      copies.push(copy);
     }
-    return { held, written };
+    return copies;
   }
 
   /** The node this ledger writes for. */
@@ -337,16 +331,17 @@ export class ClusterLedger {
 
   /**
    * Compare-and-swap on ConfigMap `name`: `mutate` edits its data and returns true (write), false (no
-   * change) or a string (stop and return it). A 409 re-reads and retries. Missing: created when `create`.
+   * change) or a string (stop and return it). A 409 re-reads and retries. Missing: created when `create`,
+   * else 'missing'. 'written' when it wrote, 'ok' when there was nothing to change.
    */
-  private async cas<T extends string>(name: string, labels: Record<string, string>, create: boolean, mutate: (data: Record<string, string>) => boolean | T): Promise<T | 'ok'> {
+  private async cas<T extends string>(name: string, labels: Record<string, string>, create: boolean, mutate: (data: Record<string, string>) => boolean | T): Promise<T | 'ok' | 'written' | 'missing'> {
     const limit = this.opts.maxConflicts ?? 50;
     this.lastWrite = undefined;
     for (let attempt = 0; attempt < limit; attempt++) {
       const fromCache = this.seen.get(name);
       const cm = fromCache ?? (await this.store.get(name));
       if (!cm) {
-        if (!create) throw new CniError(Code.UnknownContainer, `ConfigMap ${name} does not exist`);
+        if (!create) return 'missing';
         const data: Record<string, string> = {};
         const r = mutate(data);
         if (typeof r === 'string') return r;
@@ -354,7 +349,7 @@ export class ClusterLedger {
         const made = await this.store.create({ name, labels, data });
         if (made === 'exists') continue;
         this.seen.set(name, made);
-        return 'ok';
+        return 'written';
       }
       const data = { ...cm.data };
       let r: boolean | T;
@@ -390,10 +385,24 @@ export class ClusterLedger {
       }
       this.lastWrite = cm.resourceVersion && written.resourceVersion ? { name, base: cm.resourceVersion, rv: written.resourceVersion } : undefined;
       this.seen.set(name, written);
-      return 'ok';
+      return 'written';
     }
     throw new CniError(Code.TryAgainLater, `ConfigMap ${name}: gave up after ${limit} conflicting writes`);
   }
+}
+
+/** One copy of a MAC's holding that rewriteCopies went through. */
+interface Copy {
+  name: string;
+  home: boolean;
+  /** The holding edit last saw there; none when the ConfigMap does not exist. */
+  last?: Holding;
+  written: boolean;
+}
+
+/** The pool ConfigMap was deleted while this node leased a block from it. */
+function poolGone(): CniError {
+  return new CniError(Code.UnknownContainer, `ConfigMap ${POOL_CM} does not exist`);
 }
 
 function holding(data: Record<string, string>, mac: string): Holding | undefined {

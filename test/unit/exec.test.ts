@@ -15,7 +15,7 @@ function script(t: { after: (fn: () => void) => void }, body: string): string {
   return path;
 }
 
-const req = (path: string, timeoutMs = 5000) => ({ path, env: { PATH: '/usr/bin:/bin', CNI_COMMAND: 'ADD' }, stdin: '{"x":1}', timeoutMs, what: 'fake (net) ADD' });
+const req = (path: string, timeoutMs = 5000) => ({ command: path, env: { PATH: '/usr/bin:/bin', CNI_COMMAND: 'ADD' }, stdin: '{"x":1}', timeoutMs, what: 'fake (net) ADD' });
 
 it('passes stdin and env, and returns stdout', async (t) => {
   const path = script(t, 'read line; echo "$CNI_COMMAND $line"');

@@ -69,6 +69,14 @@ test('operatorRelease for an owner that does not hold the MAC writes nothing and
   assert.equal(at(store, ledgerCm('node-a'), m)?.state, 'active');
 });
 
+test('operatorRelease of a MAC whose home ConfigMap does not exist: not held, nothing written or created', async () => {
+  const { store, op } = setup();
+  await op.pool();
+  assert.deepEqual(await op.operatorRelease('02:00:00:00:00:05', owner('p'), true), { held: false, written: [] });
+  assert.deepEqual(await op.operatorRelease('02:00:00:00:00:05', owner('p'), false), { held: false, written: [] });
+  assert.deepEqual([...store.cms.keys()], [POOL_CM]);
+});
+
 test('operatorRelease --force frees at once: the key is gone from its home, and another owner may take it', async () => {
   const { store, a, op } = setup();
   const m = await a.allocate(owner('p'));

@@ -481,6 +481,21 @@ test('release of a MAC nobody holds, whose home does not exist, does nothing and
   assert.equal(store.writes, 1);
 });
 
+test('a pool deleted while a block is being leased: code 3 naming it, as before', async () => {
+  const { store, a } = setup();
+  await a.pool();
+  // The API answers 404 to the update of a ConfigMap deleted meanwhile, which the store reports as a conflict.
+  const vanishing: CmStore = Object.assign(Object.create(store) as MemoryStore, {
+    update: async (cm: Cm) => {
+      if (cm.name !== POOL_CM) return store.update(cm);
+      store.cms.delete(POOL_CM);
+      return 'conflict' as const;
+    },
+  });
+  const c = ledger(vanishing, 'node-a', { t: T });
+  await assert.rejects(c.allocate(owner('p')), (e: unknown) => e instanceof CniError && e.code === Code.UnknownContainer && e.message === `ConfigMap ${POOL_CM} does not exist`);
+});
+
 // ---- findOwner: a pod re-created on another node ----
 
 test('findOwner: released on node A, found and re-claimed from node B during grace', async () => {

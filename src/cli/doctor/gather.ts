@@ -188,7 +188,7 @@ async function probe(type: string, dirs: string[], cniVersion: string, getenv: (
   if (!path) return { type };
   try {
     const out = await execPlugin({
-      path,
+      command: path,
       env: { CNI_COMMAND: 'VERSION', PATH: getenv('PATH') ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
       stdin: JSON.stringify({ cniVersion }),
       timeoutMs: VERSION_TIMEOUT_MS,
