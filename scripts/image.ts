@@ -2,15 +2,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { buildImage } from './image/build';
+import { buildImage, epochFromEnv } from './image/build';
 
 const root = resolve(__dirname, '..');
 const binary = resolve(process.env.MACMUX_BINARY ?? join(root, 'dist', 'macmux'));
 const out = resolve(process.env.MACMUX_IMAGE_OUT ?? join(root, 'dist', 'macmux-image.tar'));
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
 // Reproducible builds' convention; without it every file and the image are dated 1970-01-01.
-const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? 0);
-if (!Number.isSafeInteger(epoch) || epoch < 0) {
+const epoch = epochFromEnv();
+if (epoch === undefined) {
   console.error(`image: SOURCE_DATE_EPOCH ${process.env.SOURCE_DATE_EPOCH} is not a time`);
   process.exit(1);
 }

@@ -14,7 +14,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 [ -x /usr/bin/go ] || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || need_apt+=(golang-github-appc-cni-dev)
 # The image test (test/integration/image.test.ts) runs the image under Debian's podman with runc (crun refuses
-# hybrid cgroups); rootful with host networking, so no uidmap, slirp4netns, fuse-overlayfs or netavark.
+# hybrid cgroups); rootful with host networking, so no uidmap, slirp4netns, fuse-overlayfs or netavark. Debian's
+# podman package also installs /etc/cni/net.d/87-podman-bridge.conflist; no test reads the host's conf dir.
 command -v podman >/dev/null 2>&1 || need_apt+=(podman)
 command -v runc >/dev/null 2>&1 || need_apt+=(runc)
 if [ ${#need_apt[@]} -gt 0 ]; then

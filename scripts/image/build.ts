@@ -5,6 +5,12 @@ import { sharedLibraries } from './libs';
 import { describe, imageBlobs, imageRef, MEDIA, ociArch } from './oci';
 import { parentDirs, tarChunks, type TarEntry } from './tar';
 
+/** The reproducible-builds epoch: SOURCE_DATE_EPOCH in seconds, else 0 (1970-01-01); undefined when it is not a time. */
+export function epochFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const epoch = Number(env.SOURCE_DATE_EPOCH ?? 0);
+  return Number.isSafeInteger(epoch) && epoch >= 0 ? epoch : undefined;
+}
+
 export interface BuildOptions {
   /** the single executable, put at /macmux */
   binary: string;

@@ -4,7 +4,7 @@ import { runProcess, type ProcessRequest } from '../util/run-process';
 import { redact } from '../util/secrets';
 
 /** One delegate run: the plugin's path, its whole environment, its stdin, its timeout, and `what` naming it in errors (such as `macvlan (green) ADD`). */
-export type PluginRequest = Pick<ProcessRequest, 'command' | 'env' | 'stdin' | 'timeoutMs'> & { what: string };
+export type PluginRequest = Pick<ProcessRequest, 'command' | 'env' | 'timeoutMs'> & { stdin: string; what: string };
 
 const ETXTBSY_RETRIES = 5;
 

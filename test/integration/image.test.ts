@@ -12,13 +12,15 @@ import { startApiServer, type ApiServer } from '../apiserver/server';
 import { BINARY, PLUGIN_DIR, ROOT, Sandbox, cniAsyncWith, links } from './harness';
 import { Podman } from './podman';
 import { NOT_EXPRESSED, manifestFields, podmanPod, unaccounted, type PodContext } from './podspec';
-import { buildImage } from '../../scripts/image/build';
+import { buildImage, epochFromEnv } from '../../scripts/image/build';
 import { imageRef } from '../../scripts/image/oci';
 import { deviceName } from '../../src/util/names';
 
 type Obj = Record<string, unknown> & { kind?: string; metadata?: { name?: string; namespace?: string }; data?: Record<string, string> };
 
 const ARCHIVE = process.env.MACMUX_IMAGE ?? join(ROOT, 'dist', 'macmux-image.tar');
+/** The epoch npm run image used (SOURCE_DATE_EPOCH, else 0). */
+const EPOCH = epochFromEnv() ?? 0;
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const manifests = (f: string) => (loadAll(readFileSync(join(ROOT, 'daemonset', f), 'utf8')) as Obj[]).filter(Boolean);
 const DS = manifests('daemonset.yaml').find((o) => o.kind === 'DaemonSet')!;
@@ -41,7 +43,7 @@ function archiveDigest(archive: string): string {
 before(async () => {
   assert.ok(Podman.installed(), 'podman and runc are installed (scripts/setup.sh installs them)');
   // The image of this run: npm test runs `npm run image` after the build; built here when missing or older than the binary.
-  if (!existsSync(ARCHIVE) || statSync(ARCHIVE).mtimeMs < statSync(BINARY).mtimeMs) buildImage({ binary: BINARY, out: ARCHIVE, version: VERSION, epoch: 0 });
+  if (!existsSync(ARCHIVE) || statSync(ARCHIVE).mtimeMs < statSync(BINARY).mtimeMs) buildImage({ binary: BINARY, out: ARCHIVE, version: VERSION, epoch: EPOCH });
   api = await startApiServer({ namespaces: ['default', NS] });
   api.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: POOL.metadata!.name!, namespace: NS }, data: POOL.data! });
   podman = new Podman();
@@ -225,10 +227,14 @@ describe('the DaemonSet pod spec under podman', () => {
     const opts = (path: string) => mountinfo.find((m) => m[4] === path)?.[5]?.split(',');
     assert.ok(opts('/')?.includes('ro'), 'read-only root filesystem');
     for (const [path, readOnly] of Object.entries(pod.mounts)) assert.equal(opts(path)?.includes('ro'), readOnly, `${path} is mounted ${readOnly ? 'read-only' : 'read-write'}`);
-    const memCg = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /:memory:/.test(l))?.split(':')[2];
-    if (memCg !== undefined && existsSync(`/sys/fs/cgroup/memory${memCg}/memory.limit_in_bytes`)) {
-      assert.equal(readFileSync(`/sys/fs/cgroup/memory${memCg}/memory.limit_in_bytes`, 'utf8').trim(), String(256 * 1024 * 1024), 'the memory limit');
-    }
+    // The limit podman set, then the kernel's own: cgroup v1's memory controller or v2's unified hierarchy; one must be found.
+    assert.equal(await podman.ok(['inspect', '--format', '{{.HostConfig.Memory}}', name]), String(256 * 1024 * 1024), 'the memory limit podman set');
+    const cgroups = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+    const v1 = cgroups.find((l) => /:memory:/.test(l))?.split(':')[2];
+    const v2 = cgroups.find((l) => l.startsWith('0::'))?.slice(3);
+    const limitFile = [v1 !== undefined ? `/sys/fs/cgroup/memory${v1}/memory.limit_in_bytes` : '', v2 !== undefined ? `/sys/fs/cgroup${v2}/memory.max` : ''].find((f) => f && existsSync(f));
+    assert.ok(limitFile, `the container's memory cgroup is readable (${cgroups.join(' | ')})`);
+    assert.equal(readFileSync(limitFile, 'utf8').trim(), String(256 * 1024 * 1024), 'the memory limit the kernel enforces');
 
     // SIGTERM within terminationGracePeriodSeconds: exit 0.
     await podman.ok(['stop', name]);
@@ -243,7 +249,7 @@ describe('the image', () => {
   it('is reproducible: a second build from the same binary has the same digest, which podman keeps', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'macmux-image-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const again = buildImage({ binary: BINARY, out: join(dir, 'again.tar'), version: VERSION, epoch: 0 });
+    const again = buildImage({ binary: BINARY, out: join(dir, 'again.tar'), version: VERSION, epoch: EPOCH });
     assert.equal(again.digest, archiveDigest(ARCHIVE));
     assert.equal(sha(join(dir, 'again.tar')), sha(ARCHIVE), 'byte for byte');
     const shown = await podman.ok(['images', '--digests', '--format', '{{.Repository}}:{{.Tag}} {{.Digest}}']);
@@ -251,10 +257,12 @@ describe('the image', () => {
   });
 
   it('holds /macmux, the libraries ldd lists and the loader, and nothing else', () => {
-    const layer = JSON.parse(execFileSync('tar', ['-xOf', ARCHIVE, `blobs/sha256/${archiveDigest(ARCHIVE).slice(7)}`], { encoding: 'utf8' })) as { layers: Array<{ digest: string }> };
-    const listing = execFileSync('sh', ['-c', `tar -xOf "$0" "blobs/sha256/${layer.layers[0]!.digest.slice(7)}" | tar -tv`, ARCHIVE], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const manifest = JSON.parse(execFileSync('tar', ['-xOf', ARCHIVE, `blobs/sha256/${archiveDigest(ARCHIVE).slice(7)}`], { encoding: 'utf8' })) as { layers: Array<{ digest: string }> };
+    // GNU tar prints times in local time: TZ=UTC, to compare with the build's epoch.
+    const listing = execFileSync('sh', ['-c', `tar -xOf "$0" "blobs/sha256/${manifest.layers[0]!.digest.slice(7)}" | tar -tv`, ARCHIVE], { encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, TZ: 'UTC' } });
     const files = listing.trim().split('\n').filter((l) => !l.startsWith('d'));
-    for (const l of listing.trim().split('\n')) assert.match(l, /^[-d]rwxr-xr-x root\/root .* 1970-01-01 00:00 /, 'root-owned, 0755, dated the epoch');
+    const dated = new Date(EPOCH * 1000).toISOString().slice(0, 16).replace('T', ' ');
+    for (const l of listing.trim().split('\n')) assert.ok(new RegExp(`^[-d]rwxr-xr-x root/root .* ${dated} `).test(l), `root-owned, 0755, dated the epoch (${dated}): ${l}`);
     const ldd = execFileSync('ldd', [BINARY], { encoding: 'utf8' });
     const needed = [...ldd.matchAll(/(\/\S+) \(0x/g)].map((m) => m[1]!.slice(1));
     assert.ok(needed.length >= 2, ldd);

@@ -41,6 +41,10 @@ export class Podman {
       [
         '[containers]',
         `default_ulimits = ["nofile=${u.nofile}:${u.nofile}", "nproc=${u.nproc}:${u.nproc}"]`,
+        // podman locks its CNI network config dir on every call (/etc/cni/net.d/cni.lock by default): keep it here.
+        '[network]',
+        'network_backend = "cni"',
+        `network_config_dir = "${join(this.dir, 'cni')}"`,
         '[engine]',
         'runtime = "runc"',
         'cgroup_manager = "cgroupfs"',
