@@ -6,7 +6,7 @@ import { addNetwork } from '../delegate/network';
 import { locatePlugin, requireDirs, searchDirs } from '../delegate/find';
 import { refuseSelf } from '../delegate/self';
 import type { KubeApi } from '../k8s/api';
-import { readCache, writeCache, type CacheEntry, type PodInfo } from './cache';
+import { readCache, writeCache, type CacheEntry, type PodInfo } from '../state/cache';
 import { invocationFor, k8sPod, staticPlan, withContainerLock, type VerbContext } from './context';
 import { ledgerOn } from './ledger-on';
 import { blockingFailures, clearDamaged, delAll, rollback } from './del';

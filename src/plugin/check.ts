@@ -2,7 +2,7 @@
 import { CniError, Code } from '../cni/errors';
 import { compareVersions } from '../cni/versions';
 import { checkNetwork } from '../delegate/network';
-import { readCache, setAside } from './cache';
+import { readCache, setAside } from '../state/cache';
 import { invocationFor, withContainerLock, type VerbContext } from './context';
 
 export async function cmdCheck(ctx: VerbContext): Promise<void> {

@@ -2,10 +2,10 @@
 import type { CniArgs, CniEnv } from '../cni/env';
 import { join } from 'node:path';
 import { withLock } from '../util/lock';
-import { cacheDirOf } from './cache';
+import { cacheDirOf } from '../state/cache';
 import { formatCniArgs } from '../cni/env';
-import type { PodInfo } from './cache';
-import { podOf } from './pod';
+import type { PodInfo } from '../state/cache';
+import { podOf } from '../cni/pod';
 export { podOf };
 import type { Conf, NetworkList } from '../config/load';
 import { loadNetworkFile } from '../config/netfile';

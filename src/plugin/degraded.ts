@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { locatePlugin, searchDirs } from '../delegate/find';
-import { listCache, readCache, type CacheEntry } from './cache';
+import { listCache, readCache, type CacheEntry } from '../state/cache';
 import type { VerbContext } from './context';
 import { addBudgetMs } from './gc';
 import { hostDevices } from './readiness';

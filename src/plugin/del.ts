@@ -2,7 +2,7 @@
 import { asCniError, type CniError } from '../cni/errors';
 import { delNetwork } from '../delegate/network';
 import { searchDirs } from '../delegate/find';
-import { markRecovered, readCache, removeCache, setAside, type CacheEntry, type CacheRead, type PodInfo } from './cache';
+import { markRecovered, readCache, removeCache, setAside, type CacheEntry, type CacheRead, type PodInfo } from '../state/cache';
 import { argValue } from '../cni/env';
 import { invocationFor, k8sPod, staticPlan, withContainerLock, type VerbContext } from './context';
 import type { Attachment } from './plan';

@@ -2,7 +2,7 @@
 import { asCniError, CniError, Code } from '../cni/errors';
 import { compareVersions } from '../cni/versions';
 import { gcNetwork } from '../delegate/network';
-import { damagedContainers, listCache, readCache, removeCache, setAside, type CacheEntry, type CacheRead, type PodInfo } from './cache';
+import { damagedContainers, listCache, readCache, removeCache, setAside, type CacheEntry, type CacheRead, type PodInfo } from '../state/cache';
 import { invocationFor, staticPlan, withContainerLock, type VerbContext } from './context';
 import { blockingFailures, delAll, recoverDel, releaseHeld } from './del';
 import { apiConfigured } from './recover';

@@ -5,7 +5,7 @@ import { NETWORKS_ANNOTATION, parseNetworks } from '../annotations/networks';
 import { mergeNetworkStatus, NETWORK_STATUS_ANNOTATION, type StatusUpdate } from '../annotations/status';
 import type { KubeApi } from '../k8s/api';
 import { deviceName } from '../util/names';
-import { readCache, setAside, writeCache, type CacheEntry, type PodInfo } from './cache';
+import { readCache, setAside, writeCache, type CacheEntry, type PodInfo } from '../state/cache';
 import { podOf, withContainerLock, type VerbContext } from './context';
 import { addAll, requireInstalled } from './add';
 import { blockingFailures, delAll, releaseHeld } from './del';

@@ -8,7 +8,7 @@ import { assignDeviceIDs, deviceIDsFor } from '../annotations/checkpoint';
 import { NETWORK_STATUS_ANNOTATION } from '../annotations/status';
 import { nadNetwork } from '../config/nad';
 import { findConfFile } from '../config/confdir';
-import type { PodInfo } from './cache';
+import type { PodInfo } from '../state/cache';
 import type { Attachment } from './plan';
 import { buildPodPlan, nadKey, type ResolvedSelection } from './podplan';
 import { staticPlan, type VerbContext } from './context';

@@ -9,13 +9,13 @@ import { historyRecord, recordHistory, type HistoryRecord } from '../mac/history
 import { alive, readJournal, readSeen, withJournalLock, writeJournal, writeSeen, type Journal } from '../mac/journal';
 import type { Conf } from '../config/load';
 import type { Logger } from '../log';
-import { listCache, readCache, type PodInfo } from './cache';
+import { listCache, readCache, type PodInfo } from '../state/cache';
 import { REQUESTED_LABEL, requestRefusal } from '../mac/requested';
 import type { VerbContext } from './context';
 import type { Attachment } from './plan';
 import { ledgerOn } from './ledger-on';
 import { injectMac } from './podplan';
-import { podOf } from './pod';
+import { podOf } from '../cni/pod';
 
 export const ASSIGNMENT_LABEL = 'macmux.io/mac-assignment';
 

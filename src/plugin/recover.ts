@@ -1,6 +1,6 @@
 // A damaged cache entry's attachments, rebuilt from the config and the pod (annotations and NADs via the API), and the error when they cannot be.
 import { asCniError, CniError, Code } from '../cni/errors';
-import type { PodInfo } from './cache';
+import type { PodInfo } from '../state/cache';
 import { staticPlan, type VerbContext } from './context';
 import type { Attachment } from './plan';
 

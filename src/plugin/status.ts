@@ -8,7 +8,7 @@ import { statusNetwork } from '../delegate/network';
 import { pluginSelfReason } from '../delegate/self';
 import { POOL_CM } from '../mac/home';
 import { journalDir } from '../mac/journal';
-import { cacheDirOf } from './cache';
+import { cacheDirOf } from '../state/cache';
 import { invocationFor, staticPlan, type VerbContext } from './context';
 import { degradedPods, hostDeviceExists } from './degraded';
 import { ledgerOn } from './ledger-on';

@@ -3,7 +3,7 @@ import { readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs
 import { join } from 'node:path';
 import { CniError, Code } from '../cni/errors';
 import { writeFileAtomic } from '../util/atomic';
-import type { Attachment } from './plan';
+import type { Attachment } from '../plugin/plan';
 import { jsonSyntaxError } from '../util/parse-errors';
 
 export const CACHE_FORMAT = 1;

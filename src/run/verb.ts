@@ -1,13 +1,13 @@
 // Runs ADD, DEL, CHECK, GC or STATUS for the dispatcher: loads the config, calls the verb, prints its result or error.
-import { asCniError, type CniError } from './errors';
-import { readEnv } from './env';
-import { formatResult } from './result';
-import { isSupported, LATEST_VERSION } from './versions';
-import { parseJson } from './json';
+import { asCniError, type CniError } from '../cni/errors';
+import { readEnv } from '../cni/env';
+import { formatResult } from '../cni/result';
+import { isSupported, LATEST_VERSION } from '../cni/versions';
+import { parseJson } from '../cni/json';
 import { registerSecretsIn } from '../util/secrets';
 import { Logger, logSettings, makeSink } from '../log';
 import { loadConf } from '../config/load';
-import { podOf } from '../plugin/pod';
+import { podOf } from '../cni/pod';
 import { noCounts, type VerbContext } from '../plugin/context';
 import { recordInvocation } from '../metrics/stats';
 import type { Io } from './dispatch';
