@@ -1,5 +1,5 @@
 // Entrypoint: a CNI plugin when CNI_COMMAND is set, otherwise the operator CLI.
-import { dispatch } from '../src/cni/dispatch';
+import { dispatch } from '../src/run/dispatch';
 
 async function main(): Promise<number> {
   if (process.env.CNI_COMMAND !== undefined) {

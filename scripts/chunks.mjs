@@ -7,7 +7,7 @@ import { bundleOptions } from './bundle-options.mjs';
 
 /** Each chunk: the module that is its entry, relative to the project root. */
 export const CHUNKS = [
-  { name: 'verb', entry: 'src/cni/verb.ts' },
+  { name: 'verb', entry: 'src/run/verb.ts' },
   { name: 'cli', entry: 'src/cli/program.ts' },
 ];
 

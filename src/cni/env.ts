@@ -1,4 +1,4 @@
-// The CNI environment: which variables each verb needs, and parsing of CNI_ARGS (pure).
+// The CNI environment: which variables each verb needs, parsing of CNI_ARGS, and the pod they name (pure).
 import { CniError, Code, quote } from './errors';
 import { isSecretKey, registerSecret } from '../util/secrets';
 
@@ -161,4 +161,19 @@ export function formatCniArgs(args: CniArgs, overrides: CniArgs = []): string {
   for (const [k, v] of args) if (k !== 'IgnoreUnknown') merged.set(k, v);
   for (const [k, v] of overrides) merged.set(k, v);
   return [...merged].map(([k, v]) => `${k}=${v}`).join(';');
+}
+
+export interface PodInfo {
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+/** The pod named by K8S_POD_NAMESPACE and K8S_POD_NAME in CNI_ARGS, if both are there. */
+export function podOf(env: CniEnv): PodInfo | undefined {
+  const namespace = argValue(env.args, 'K8S_POD_NAMESPACE');
+  const name = argValue(env.args, 'K8S_POD_NAME');
+  if (!namespace || !name) return undefined;
+  const uid = argValue(env.args, 'K8S_POD_UID');
+  return { namespace, name, ...(uid ? { uid } : {}) };
 }

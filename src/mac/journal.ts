@@ -7,7 +7,7 @@ import { withLock } from '../util/lock';
 import type { MacState, Owner } from './holding';
 import type { Cm } from './store';
 import type { FullBlocks } from './cluster';
-import { listCache, readCache } from '../plugin/cache';
+import { listCache, readCache } from '../state/cache';
 
 export interface JournalEntry {
   owner: Owner;

@@ -1,7 +1,16 @@
 // The node's stats file format and how one invocation is added to it (pure: no I/O).
-import type { MacCounts } from '../plugin/context';
 
 export const STATS_FORMAT = 1;
+
+/** What one invocation did to the ledger. */
+export interface MacCounts {
+  /** MACs taken for an owner: from the pool, or requested and recorded. */
+  allocations: number;
+  /** MACs released in the cluster, or deferred to the next sync. */
+  releases: number;
+  /** Requested MACs refused because another owner holds them (code 100). */
+  conflicts: number;
+}
 
 /** Upper bounds (seconds) of the invocation-duration histogram buckets; changing them needs a new STATS_FORMAT. */
 export const BUCKETS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];

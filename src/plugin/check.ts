@@ -2,8 +2,8 @@
 import { CniError, Code } from '../cni/errors';
 import { compareVersions } from '../cni/versions';
 import { checkNetwork } from '../delegate/network';
-import { readCache, setAside } from './cache';
-import { invocationFor, withContainerLock, type VerbContext } from './context';
+import { readCache, setAside } from '../state/cache';
+import { invocationFor, targetOf, withContainerLock, type VerbContext } from './context';
 
 export async function cmdCheck(ctx: VerbContext): Promise<void> {
   const { env, conf } = ctx;
@@ -27,6 +27,6 @@ export async function cmdCheck(ctx: VerbContext): Promise<void> {
   }
   for (const att of cached.entry.attachments) {
     if (!att.result) throw new CniError(Code.UnknownContainer, `attachment ${att.name} of container ${env.containerID} was never completed`);
-    await checkNetwork(att.network, invocationFor(ctx, att), att.result);
+    await checkNetwork(att.network, invocationFor(ctx, targetOf(ctx), att), att.result);
   }
 }

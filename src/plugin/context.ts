@@ -1,54 +1,72 @@
-// What every verb script receives, and the delegate invocation for one attachment.
-import type { CniArgs, CniEnv } from '../cni/env';
+// What every verb script receives (read-only), the container it works on, and the delegate invocation for one attachment.
+import { formatCniArgs, podOf, type CniArgs, type CniEnv, type PodInfo } from '../cni/env';
 import { join } from 'node:path';
-import { withLock } from '../util/lock';
-import { cacheDirOf } from './cache';
-import { formatCniArgs } from '../cni/env';
-import type { PodInfo } from './cache';
-import { podOf } from './pod';
-export { podOf };
+import { takeLock, withLock } from '../util/lock';
+import { cacheDirOf } from '../state/cache';
 import type { Conf, NetworkList } from '../config/load';
 import { loadNetworkFile } from '../config/netfile';
 import { searchDirs } from '../delegate/find';
 import type { Invocation } from '../delegate/network';
 import type { Logger } from '../log';
-import type { Attachment } from './plan';
+import type { Attachment } from '../state/attachment';
 import { planStatic } from './plan';
 
+/** What every verb script receives: read-only. The pod, the plan and the counts are values the verbs pass and return. */
 export interface VerbContext {
-  env: CniEnv;
-  conf: Conf;
+  readonly env: Readonly<CniEnv>;
+  readonly conf: Readonly<Conf>;
   /** The config exactly as received, for keys macmux does not model (GC's valid-attachments). */
-  raw: Record<string, unknown>;
-  log: Logger;
+  readonly raw: Readonly<Record<string, unknown>>;
+  readonly log: Logger;
   /** Variables delegates inherit, such as PATH. */
-  baseEnv: Record<string, string>;
-  getenv: (name: string) => string | undefined;
+  readonly baseEnv: Readonly<Record<string, string>>;
+  readonly getenv: (name: string) => string | undefined;
   /** When the verb started (epoch ms); API time budgets count from here. */
-  started: number;
-  /** The pod, once known (from the API or the cache), for the K8S_* args delegates get. */
-  pod?: PodInfo;
-  /** What this invocation did to the ledger, added to the node's stats file at the end (metrics). */
-  counts: MacCounts;
+  readonly started: number;
 }
 
-export interface MacCounts {
-  /** MACs taken for an owner: from the pool, or requested and recorded. */
-  allocations: number;
-  /** MACs released in the cluster, or deferred to the next sync. */
-  releases: number;
-  /** Requested MACs refused because another owner holds them (code 100). */
-  conflicts: number;
+/** Whether the MAC ledger is on: the config gives a macPool. */
+export const ledgerOn = (ctx: VerbContext) => ctx.conf.macPool !== undefined;
+
+/** An API time budget: the first phase of requests ends `sec` seconds after `from` (epoch ms). */
+export interface Budget {
+  sec: number;
+  from: number;
 }
 
-export const noCounts = (): MacCounts => ({ allocations: 0, releases: 0, conflicts: 0 });
+/**
+ * The container a verb works on: the runtime's (CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME), or a stale
+ * one GC deletes; its pod once known (from the API or the cache), for the K8S_* args delegates get;
+ * and the API budget of its DEL-side work (MAC releases, a rebuilt plan).
+ */
+export interface Target {
+  readonly containerID: string;
+  readonly netns: string;
+  readonly ifName: string;
+  readonly pod?: PodInfo;
+  readonly budget: Budget;
+}
+
+/** The runtime's container, with `pod` when known. */
+export function targetOf(ctx: VerbContext, pod?: PodInfo): Target {
+  return { containerID: ctx.env.containerID, netns: ctx.env.netns, ifName: ctx.env.ifName, ...(pod ? { pod } : {}), budget: { sec: ctx.conf.timeBudget.del, from: ctx.started } };
+}
+
+/** `t` with its pod known. */
+export const withPod = (t: Target, pod: PodInfo | undefined): Target => (pod ? { ...t, pod } : t);
+
+/** The container's lock, taken: no two invocations change its cache entry at once. Returns the release. */
+export function lockContainer(ctx: VerbContext, containerID: string, timeoutMs = ctx.conf.lockTimeout * 1000): Promise<() => Promise<void>> {
+  return takeLock(lockOptions(ctx, containerID, timeoutMs));
+}
 
 /** Runs `fn` holding this container's lock, so that no two invocations change its cache entry at once. */
 export async function withContainerLock<T>(ctx: VerbContext, containerID: string, fn: () => Promise<T>, timeoutMs = ctx.conf.lockTimeout * 1000): Promise<T> {
-  return withLock(
-    { path: join(cacheDirOf(ctx.conf.cacheDir), `.${containerID}.lock`), what: `container ${containerID}`, timeoutMs, onCompromised: (e) => ctx.log.error(`lock on ${containerID} compromised: ${e.message}`) },
-    fn,
-  );
+  return withLock(lockOptions(ctx, containerID, timeoutMs), fn);
+}
+
+function lockOptions(ctx: VerbContext, containerID: string, timeoutMs: number) {
+  return { path: join(cacheDirOf(ctx.conf.cacheDir), `.${containerID}.lock`), what: `container ${containerID}`, timeoutMs, onCompromised: (e: Error) => ctx.log.error(`lock on ${containerID} compromised: ${e.message}`) };
 }
 
 /** Keys of the runtime's CNI_ARGS that secondary delegates get; the rest (IP=, MAC=, ...) are for eth0. */
@@ -59,7 +77,7 @@ const POD_ARGS = ['K8S_POD_NAMESPACE', 'K8S_POD_NAME', 'K8S_POD_INFRA_CONTAINER_
  * pod's identity; both get IgnoreUnknown=1 and, when a MAC is assigned, MAC=<mac>; each key once.
  * When the pod is known, identity keys the runtime left out are filled in, as multus does.
  */
-export function delegateArgs(env: CniEnv, att: Attachment, pod?: PodInfo): string {
+export function delegateArgs(env: Pick<CniEnv, 'args' | 'containerID'>, att: Attachment, pod?: PodInfo): string {
   const base = att.cluster ? env.args : env.args.filter(([k]) => POD_ARGS.includes(k));
   const have = new Set(base.map(([k]) => k));
   const fill: CniArgs = [];
@@ -70,13 +88,13 @@ export function delegateArgs(env: CniEnv, att: Attachment, pod?: PodInfo): strin
   return formatCniArgs([...base, ...fill], att.mac ? [['MAC', att.mac]] : []);
 }
 
-/** The delegate invocation for `att`: its device, CNI_ARGS and runtimeConfig. */
-export function invocationFor(ctx: VerbContext, att: Attachment, netns = ctx.env.netns): Invocation {
+/** The delegate invocation for `att` of container `t`: its device, CNI_ARGS and runtimeConfig. */
+export function invocationFor(ctx: VerbContext, t: Target, att: Attachment): Invocation {
   return {
-    containerID: ctx.env.containerID,
-    netns,
+    containerID: t.containerID,
+    netns: t.netns,
     ifName: att.ifName,
-    args: delegateArgs(ctx.env, att, ctx.pod),
+    args: delegateArgs({ args: ctx.env.args, containerID: t.containerID }, att, t.pod),
     dirs: searchDirs(ctx.conf.binDir, ctx.env.path),
     timeoutMs: ctx.conf.delegateTimeout * 1000,
     baseEnv: ctx.baseEnv,
@@ -96,10 +114,10 @@ export function k8sPod(ctx: VerbContext): PodInfo | undefined {
   return pod;
 }
 
-/** The attachments the config asks for on this invocation's CNI_IFNAME. */
-export function staticPlan(ctx: VerbContext): Attachment[] {
+/** The attachments the config asks for on `ifName` (this invocation's CNI_IFNAME unless given). */
+export function staticPlan(ctx: VerbContext, ifName = ctx.env.ifName): Attachment[] {
   const cluster: NetworkList | undefined = ctx.conf.clusterNetwork
     ? loadNetworkFile(ctx.conf.clusterNetwork, 'clusterNetwork', ctx.conf.cniVersion)
     : undefined;
-  return planStatic(ctx.conf, ctx.env.ifName, cluster);
+  return planStatic(ctx.conf, ifName, cluster);
 }

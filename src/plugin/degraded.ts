@@ -2,9 +2,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { locatePlugin, searchDirs } from '../delegate/find';
-import { listCache, readCache, type CacheEntry } from './cache';
+import { addBudgetMs, listCache, readCache, type CacheEntry } from '../state/cache';
 import type { VerbContext } from './context';
-import { addBudgetMs } from './gc';
 import { hostDevices } from './readiness';
 
 /** Where the kernel lists the host's network devices (macmux runs in the host's network namespace). */

@@ -5,15 +5,15 @@ import { NETWORKS_ANNOTATION, parseNetworks } from '../annotations/networks';
 import { mergeNetworkStatus, NETWORK_STATUS_ANNOTATION, type StatusUpdate } from '../annotations/status';
 import type { KubeApi } from '../k8s/api';
 import { deviceName } from '../util/names';
-import { readCache, setAside, writeCache, type CacheEntry, type PodInfo } from './cache';
-import { podOf, withContainerLock, type VerbContext } from './context';
-import { addAll, requireInstalled } from './add';
-import { blockingFailures, delAll, releaseHeld } from './del';
-import { ledgerOn } from './ledger-on';
+import { readCache, setAside, writeCache, type CacheEntry } from '../state/cache';
+import { podOf, type PodInfo } from '../cni/env';
+import { addChain, blockingFailures, delAll, requireInstalled, script, type Tally } from './chain';
+import { k8sPod, ledgerOn, lockContainer, targetOf, withContainerLock, type VerbContext } from './context';
+import { assignMacs, releaseHeld } from './macs';
 import { openApi, readPod, resolve } from './k8s';
-import { decorate, nadKey, statusEntries } from './podplan';
+import { decorate, nadKey, statusEntries } from './plan';
 import { checkIsolation } from './isolation';
-import type { Attachment } from './plan';
+import type { Attachment } from '../state/attachment';
 
 /** `ns/name`, or `name` in the pod's namespace. */
 function target(network: string, namespace: string | undefined): string {
@@ -22,87 +22,98 @@ function target(network: string, namespace: string | undefined): string {
 }
 
 /** Adds the one network the pod's annotation names, on its device; the others are untouched. */
-export async function hotplugAdd(ctx: VerbContext, pod: PodInfo, network: string): Promise<Result> {
-  const key = target(network, pod.namespace);
-  const api = await openApi(ctx, ctx.conf.timeBudget.add);
-  try {
-    const podObj = await readPod(api, pod);
-    ctx.pod = { ...pod, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}) };
-    const ref = { namespace: pod.namespace, name: pod.name };
+export async function hotplugAdd(ctx: VerbContext, tally: Tally, network: string): Promise<Result> {
+  const { conf, env, log } = ctx;
+  const info = k8sPod(ctx);
+  // Never fall through to a whole-pod ADD, which would first delete the running pod's interfaces.
+  if (!info) throw new CniError(Code.InvalidConfig, `hot-plug of "${network}" needs the pod (K8S_POD_NAMESPACE and K8S_POD_NAME in CNI_ARGS) and the Kubernetes API (kubeconfig)`);
+  const key = target(network, info.namespace);
+  return script(log, async (s) => {
+    const api = await openApi(ctx, { sec: conf.timeBudget.add, from: ctx.started });
+    s.defer('API agent close', () => api.close());
+    const podObj = await readPod(api, info);
+    const pod: PodInfo = { ...info, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}) };
+    const t = targetOf(ctx, pod);
+    const ref = { namespace: info.namespace, name: info.name };
     const annotation = podObj.metadata.annotations?.[NETWORKS_ANNOTATION] ?? '';
-    const sel = (annotation ? parseNetworks(annotation, ref) : []).find((s) => nadKey(s) === key);
-    if (!sel) throw new CniError(Code.InvalidConfig, `hot-plug: network ${key} is not in the ${NETWORKS_ANNOTATION} annotation of pod ${pod.namespace}/${pod.name}`);
+    const sel = (annotation ? parseNetworks(annotation, ref) : []).find((x) => nadKey(x) === key);
+    if (!sel) throw new CniError(Code.InvalidConfig, `hot-plug: network ${key} is not in the ${NETWORKS_ANNOTATION} annotation of pod ${info.namespace}/${info.name}`);
     if (sel.isPrimary) throw new CniError(Code.InvalidConfig, `hot-plug: network ${key} is the pod's primary network (isPrimary), which cannot be plugged into a running pod`);
-    checkIsolation(ctx.conf, ref, [sel]); // before the NAD is fetched
+    checkIsolation(conf, ref, [sel]); // before the NAD is fetched
 
-    return await withContainerLock(ctx, ctx.env.containerID, async () => {
-      const cached = readCache(ctx.conf.cacheDir, ctx.env.containerID);
-      const entry = cached.kind === 'ok' && cached.entry.state === 'added' ? cached.entry : undefined;
-      if (!entry) throw new CniError(Code.UnknownContainer, `hot-plug of ${key}: container ${ctx.env.containerID} has no running macmux attachments`);
-      const existing = entry.attachments.find((a) => a.nad === key && a.result);
-      if (existing) return existing.result!;
+    s.defer('container unlock', await lockContainer(ctx, env.containerID));
+    const cached = readCache(conf.cacheDir, env.containerID);
+    const entry = cached.kind === 'ok' && cached.entry.state === 'added' ? cached.entry : undefined;
+    if (!entry) throw new CniError(Code.UnknownContainer, `hot-plug of ${key}: container ${env.containerID} has no running macmux attachments`);
+    const existing = entry.attachments.find((a) => a.nad === key && a.result);
+    if (existing) return existing.result!;
 
-      const taken = entry.attachments.flatMap((a) => (a.deviceID ? [a.deviceID] : []));
-      const [resolved] = await resolve(ctx, api, podObj, [sel], taken);
-      const ifName = sel.interface ?? deviceName(sel.name);
-      const clash = entry.attachments.find((a) => a.ifName === ifName);
-      if (clash) throw new CniError(Code.InvalidConfig, `hot-plug: attachments "${clash.name}" and "${key}" would both use device "${ifName}"`);
-      const att: Attachment = { ...decorate(resolved!, ref, {}), ifName, cluster: false };
-      requireInstalled(ctx, [att]); // before any MAC is taken: not installed, or macmux itself
+    const taken = entry.attachments.flatMap((a) => (a.deviceID ? [a.deviceID] : []));
+    const [resolved] = await resolve(ctx, api, podObj, [sel], taken);
+    const ifName = sel.interface ?? deviceName(sel.name);
+    const clash = entry.attachments.find((a) => a.ifName === ifName);
+    if (clash) throw new CniError(Code.InvalidConfig, `hot-plug: attachments "${clash.name}" and "${key}" would both use device "${ifName}"`);
+    const att: Attachment = { ...decorate(resolved!, ref, {}), ifName, cluster: false };
+    requireInstalled(ctx, [att]); // before any MAC is taken: not installed, or macmux itself
 
-      if (ledgerOn(ctx)) await (await import('./macs')).assignMacs(ctx, api, ctx.pod!, [...entry.attachments, att], [att]); // undo: drop()
-      entry.attachments.push(att);
-      writeCache(ctx.conf.cacheDir, entry); // undo: drop()
-      const drop = async (started: Attachment[]) => {
-        const blocking = blockingFailures(await delAll(ctx, started, entry, true));
-        if (blocking.length > 0) return ctx.log.error(`hot-plug rollback of ${key} incomplete; kept in the cache for DEL`);
-        await releaseHeld(ctx, [att]);
-        entry.attachments = entry.attachments.filter((a) => a !== att);
-        writeCache(ctx.conf.cacheDir, entry);
-      };
-      await addAll(ctx, entry, [att], drop, () => updateStatus(ctx, api, ctx.pod!, { add: statusEntries([att]) }));
-      return att.result!;
+    if (ledgerOn(ctx)) {
+      const assigned = await assignMacs(ctx, api, pod, [...entry.attachments, att], [att]);
+      tally.add(assigned.counts);
+      if (assigned.error) throw assigned.error;
+      s.defer('MAC release', async (failed) => {
+        if (failed && !s.kept) tally.add(await releaseHeld(ctx, t, [att]));
+      });
+    }
+    entry.attachments.push(att);
+    writeCache(conf.cacheDir, entry);
+    s.defer('cache entry update', (failed) => {
+      if (!failed) return;
+      if (s.kept) return log.error(`hot-plug rollback of ${key} incomplete; kept in the cache for DEL`);
+      entry.attachments = entry.attachments.filter((a) => a !== att);
+      writeCache(conf.cacheDir, entry);
     });
-  } finally {
-    api.close();
-  }
+    await addChain(ctx, s, t, entry, [att]);
+    await updateStatus(ctx, api, pod, { add: statusEntries([att]) });
+    return att.result!;
+  });
 }
 
 /** Deletes the one attachment; network-status follows when the API answers (best effort: DEL succeeds without it). */
-export async function hotplugDel(ctx: VerbContext, network: string): Promise<void> {
-  const removed = await withContainerLock(ctx, ctx.env.containerID, async () => {
-    const cached = readCache(ctx.conf.cacheDir, ctx.env.containerID);
+export async function hotplugDel(ctx: VerbContext, tally: Tally, network: string): Promise<void> {
+  const { conf, env, log } = ctx;
+  const removed = await withContainerLock(ctx, env.containerID, async () => {
+    const cached = readCache(conf.cacheDir, env.containerID);
     if (cached.kind === 'corrupt') {
       // Never "not attached" for an entry that cannot be read: its attachment may well be there.
-      const aside = setAside(ctx.conf.cacheDir, ctx.env.containerID, cached, (m) => ctx.log.error(m));
-      throw new CniError(Code.IO, `hot-plug DEL of ${network}: the cache entry of container ${ctx.env.containerID} was damaged (moved aside to ${aside}), so its attachment is unknown; the pod's DEL rebuilds and deletes every attachment`);
+      const aside = setAside(conf.cacheDir, env.containerID, cached, (m) => log.error(m));
+      throw new CniError(Code.IO, `hot-plug DEL of ${network}: the cache entry of container ${env.containerID} was damaged (moved aside to ${aside}), so its attachment is unknown; the pod's DEL rebuilds and deletes every attachment`);
     }
     const entry: CacheEntry | undefined = cached.kind === 'ok' ? cached.entry : undefined;
-    const pod = entry?.pod ?? podOf(ctx.env);
+    const pod = entry?.pod ?? podOf(env);
     const key = target(network, pod?.namespace);
     const att = entry?.attachments.find((a) => a.nad === key && !a.cluster);
     if (!entry || !att) {
-      ctx.log.info(`hot-plug DEL of ${key}: not attached; nothing to do`);
+      log.info(`hot-plug DEL of ${key}: not attached; nothing to do`);
       return undefined;
     }
-    if (pod) ctx.pod = pod;
-    const blocking = blockingFailures(await delAll(ctx, [att], entry));
+    const t = targetOf(ctx, pod);
+    const blocking = blockingFailures(await delAll(ctx, t, [att], entry));
     if (blocking.length > 0) throw blocking[0]!.error;
-    await releaseHeld(ctx, [att]);
+    tally.add(await releaseHeld(ctx, t, [att]));
     entry.attachments = entry.attachments.filter((a) => a !== att);
-    writeCache(ctx.conf.cacheDir, entry);
+    writeCache(conf.cacheDir, entry);
     return { key, att, pod };
   });
   if (!removed?.pod) return;
   try {
-    const api = await openApi(ctx, ctx.conf.timeBudget.del);
+    const api = await openApi(ctx, { sec: conf.timeBudget.del, from: ctx.started });
     try {
       await updateStatus(ctx, api, removed.pod, { remove: [{ name: removed.key, interface: removed.att.ifName }] });
     } finally {
       api.close();
     }
   } catch (e) {
-    ctx.log.error(`hot-plug DEL of ${removed.key}: network-status not updated: ${(e as Error).message}`);
+    log.error(`hot-plug DEL of ${removed.key}: network-status not updated: ${(e as Error).message}`);
   }
 }
 

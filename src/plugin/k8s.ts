@@ -8,21 +8,21 @@ import { assignDeviceIDs, deviceIDsFor } from '../annotations/checkpoint';
 import { NETWORK_STATUS_ANNOTATION } from '../annotations/status';
 import { nadNetwork } from '../config/nad';
 import { findConfFile } from '../config/confdir';
-import type { PodInfo } from './cache';
-import type { Attachment } from './plan';
-import { buildPodPlan, nadKey, type ResolvedSelection } from './podplan';
-import { staticPlan, type VerbContext } from './context';
+import type { PodInfo } from '../cni/env';
+import type { Attachment } from '../state/attachment';
+import { buildPodPlan, nadKey, type ResolvedSelection } from './plan';
+import { staticPlan, type Budget, type VerbContext } from './context';
 import { checkFileNetwork, checkIsolation } from './isolation';
 
 export const RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
 
 /**
- * The API for this verb: its first phase of requests ends `budgetSec` after the verb started; later phases get the whole budget.
+ * The API for this verb: its first phase of requests ends `budget.sec` after `budget.from` (the verb's start); later phases get the whole budget.
  * `opts.refusedIsDown` (DEL) gives up at the first refused connection instead of retrying until the budget ends.
  */
-export async function openApi(ctx: VerbContext, budgetSec: number, opts: TransportOptions = {}): Promise<KubeApi> {
-  const budgetMs = budgetSec * 1000;
-  return connect(ctx.conf.kubeconfig, ctx.getenv, budgetMs, Math.max(ctx.started + budgetMs, Date.now() + 1), (m) => ctx.log.debug(m), opts);
+export async function openApi(ctx: VerbContext, budget: Budget, opts: TransportOptions = {}): Promise<KubeApi> {
+  const budgetMs = budget.sec * 1000;
+  return connect(ctx.conf.kubeconfig, ctx.getenv, budgetMs, Math.max(budget.from + budgetMs, Date.now() + 1), (m) => ctx.log.debug(m), opts);
 }
 
 /** The pod, checked against K8S_POD_UID: a missing or re-created pod is code 3. */
@@ -35,8 +35,8 @@ export async function readPod(api: KubeApi, info: PodInfo): Promise<Pod> {
   return pod;
 }
 
-/** The attachments the pod asks for, on top of the config's static plan. */
-export async function podPlan(ctx: VerbContext, api: KubeApi, pod: Pod): Promise<Attachment[]> {
+/** The attachments the pod asks for, on top of the config's static plan (the cluster network on `ifName`). */
+export async function podPlan(ctx: VerbContext, api: KubeApi, pod: Pod, ifName = ctx.env.ifName): Promise<Attachment[]> {
   const ref = { namespace: pod.metadata.namespace ?? ctx.env.args.find(([k]) => k === 'K8S_POD_NAMESPACE')?.[1] ?? 'default', name: pod.metadata.name };
   const annotations = pod.metadata.annotations ?? {};
   const selections = annotations[NETWORKS_ANNOTATION] ? parseNetworks(annotations[NETWORKS_ANNOTATION], ref) : [];
@@ -45,7 +45,7 @@ export async function podPlan(ctx: VerbContext, api: KubeApi, pod: Pod): Promise
   const wanted = primary ? [primary, ...secondaries] : secondaries;
   checkIsolation(ctx.conf, ref, wanted); // before any NAD is fetched
   const resolved = await resolve(ctx, api, pod, wanted);
-  return buildPodPlan(ref, staticPlan(ctx), primary ? resolved[0] : undefined, primary ? resolved.slice(1) : resolved);
+  return buildPodPlan(ref, staticPlan(ctx, ifName), primary ? resolved[0] : undefined, primary ? resolved.slice(1) : resolved);
 }
 
 /** Fetches every selection's NAD in parallel, loads its network, and assigns device IDs. */

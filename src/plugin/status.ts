@@ -8,11 +8,11 @@ import { statusNetwork } from '../delegate/network';
 import { pluginSelfReason } from '../delegate/self';
 import { POOL_CM } from '../mac/home';
 import { journalDir } from '../mac/journal';
-import { cacheDirOf } from './cache';
-import { invocationFor, staticPlan, type VerbContext } from './context';
+import { connect } from '../k8s/api';
+import { cacheDirOf } from '../state/cache';
+import { invocationFor, ledgerOn, staticPlan, targetOf, type VerbContext } from './context';
 import { degradedPods, hostDeviceExists } from './degraded';
-import { ledgerOn } from './ledger-on';
-import type { Attachment } from './plan';
+import type { Attachment } from '../state/attachment';
 import { hostDevices, listed, verdict, type Problem } from './readiness';
 
 /** How long past the budget the API check may take to report its own error before STATUS stops waiting for it. */
@@ -59,8 +59,6 @@ async function apiProblems(ctx: VerbContext, deadline: number): Promise<Problem[
 
 async function probeApi(ctx: VerbContext, deadline: number): Promise<Problem[]> {
   const { conf } = ctx;
-  // Loaded only now: STATUS without an API never pays for the Kubernetes client.
-  const { connect } = await import('../k8s/api');
   let api: Awaited<ReturnType<typeof connect>> | undefined;
   try {
     api = await connect(conf.kubeconfig, ctx.getenv, conf.timeBudget.status * 1000, deadline, (m) => ctx.log.debug(m));
@@ -163,7 +161,7 @@ async function forward(ctx: VerbContext, atts: Attachment[], deadline: number): 
       continue;
     }
     // STATUS carries no runtimeConfig and no container (libcni's empty RuntimeConf).
-    const { runtimeConfig: _none, ...inv } = invocationFor(ctx, att);
+    const { runtimeConfig: _none, ...inv } = invocationFor(ctx, targetOf(ctx), att);
     try {
       await statusNetwork(att.network, { ...inv, timeoutMs: left });
     } catch (e) {

@@ -28,6 +28,12 @@ export async function withLock<T>(opts: LockOptions, fn: () => Promise<T>): Prom
   }
 }
 
+/** Takes the lock, waiting as withLock does; returns its release, which never fails (a lock already released or compromised leaves nothing to undo). */
+export async function takeLock(opts: LockOptions): Promise<() => Promise<void>> {
+  const release = await acquire(opts);
+  return () => release().catch(() => {});
+}
+
 async function acquire(opts: LockOptions): Promise<() => Promise<void>> {
   const stale = opts.staleMs ?? 3000;
   const deadline = Date.now() + opts.timeoutMs;

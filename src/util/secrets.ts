@@ -9,7 +9,7 @@ const MIN_SECRET = 4;
 /**
  * The secret values this process has read (tokens, passwords, keys, exec plugin output), in each form they
  * may be printed. Kept under a global symbol: the binary bundles this module into the main script and
- * into each chunk (cni/verb, cli), and all of them must share one registry.
+ * into each chunk (run/verb, cli), and all of them must share one registry.
  */
 const REGISTRY = Symbol.for('macmux.secrets');
 const known: Set<string> = ((globalThis as Record<symbol, Set<string> | undefined>)[REGISTRY] ??= new Set<string>());

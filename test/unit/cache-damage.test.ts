@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cachePath, damagedContainers, listCache, markRecovered, pendingAside, readCache, setAside, writeCache, type CacheEntry } from '../../src/plugin/cache';
+import { cachePath, damagedContainers, listCache, markRecovered, pendingAside, readCache, setAside, writeCache, type CacheEntry } from '../../src/state/cache';
 import { heldBy, readJournal } from '../../src/mac/journal';
 import { thrown } from './helpers';
 

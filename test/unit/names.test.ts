@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deviceName } from '../../src/util/names';
-import { checkUnique, planStatic, type Attachment } from '../../src/plugin/plan';
+import { checkUnique, planStatic } from '../../src/plugin/plan';
+import type { Attachment } from '../../src/state/attachment';
 import { loadConf, toNetworkList } from '../../src/config/load';
 import { CniError } from '../../src/cni/errors';
 

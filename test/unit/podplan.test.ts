@@ -1,8 +1,8 @@
-// Unit tests for a pod's attachments: src/plugin/podplan.ts (decorate, buildPodPlan, status entries), their delegate stdin, and delegateArgs.
+// Unit tests for a pod's attachments: src/plugin/plan.ts (decorate, buildPodPlan, status entries), their delegate stdin, and delegateArgs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildPodPlan, decorate, statusEntries, statusEntry, type ResolvedSelection } from '../../src/plugin/podplan';
-import { planStatic, type Attachment } from '../../src/plugin/plan';
+import { buildPodPlan, decorate, planStatic, statusEntries, statusEntry, type ResolvedSelection } from '../../src/plugin/plan';
+import type { Attachment } from '../../src/state/attachment';
 import { delegateArgs } from '../../src/plugin/context';
 import { buildStdin } from '../../src/delegate/stdin';
 import { loadConf, type NetworkList, type PluginConf } from '../../src/config/load';

@@ -8,7 +8,7 @@ import { addInvocation, BUCKETS, bucketIndex, cumulative, emptyStats, parseStats
 import { readStats, recordInvocation, statsFile } from '../../src/metrics/stats';
 import { createExporter } from '../../src/metrics/exporter';
 import { withLock } from '../../src/util/lock';
-import { dispatch } from '../../src/cni/dispatch';
+import { dispatch } from '../../src/run/dispatch';
 import { encodeHolding, macKey } from '../../src/mac/holding';
 import { ledgerCm, POOL_CM } from '../../src/mac/home';
 import type { Cm } from '../../src/mac/store';

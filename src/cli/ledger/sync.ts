@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { journalDir } from '../../mac/journal';
-import type { SyncChange } from '../../plugin/macs';
+import type { SyncChange } from '../../mac/session';
 import { CliFailure, Exit, print, table, type CliIo } from '../io';
 import { withSession, type LedgerOpts } from './common';
 
@@ -21,7 +21,7 @@ export async function syncCmd(io: CliIo, opts: LedgerOpts): Promise<void> {
     }
     let changes: SyncChange[] = [];
     if (existsSync(journalDir(s.cacheDir))) {
-      const { syncNode } = await import('../../plugin/macs');
+      const { syncNode } = await import('../../mac/session');
       const conf = s.conf;
       changes = await syncNode(
         {

@@ -3,16 +3,11 @@ import { readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs
 import { join } from 'node:path';
 import { CniError, Code } from '../cni/errors';
 import { writeFileAtomic } from '../util/atomic';
-import type { Attachment } from './plan';
+import type { Attachment } from './attachment';
+import type { PodInfo } from '../cni/env';
 import { jsonSyntaxError } from '../util/parse-errors';
 
 export const CACHE_FORMAT = 1;
-
-export interface PodInfo {
-  namespace: string;
-  name: string;
-  uid?: string;
-}
 
 export interface CacheEntry {
   format: typeof CACHE_FORMAT;
@@ -149,4 +144,10 @@ export function listCache(cacheDir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** The longest an ADD of `entry` and its rollback can run: every plugin's ADD and DEL at the delegate timeout. */
+export function addBudgetMs(entry: CacheEntry, delegateTimeoutSec: number): number {
+  const plugins = entry.attachments.reduce((n, a) => n + a.network.plugins.length, 0);
+  return 2 * plugins * delegateTimeoutSec * 1000;
 }

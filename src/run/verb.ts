@@ -1,14 +1,20 @@
-// Runs ADD, DEL, CHECK, GC or STATUS for the dispatcher: loads the config, calls the verb, prints its result or error.
-import { asCniError, type CniError } from './errors';
-import { readEnv } from './env';
-import { formatResult } from './result';
-import { isSupported, LATEST_VERSION } from './versions';
-import { parseJson } from './json';
+// Runs ADD, DEL, CHECK, GC or STATUS for the dispatcher: loads the config, routes to the verb (hot-plug when K8S_POD_NETWORK is set), prints its result or error.
+import { asCniError, type CniError } from '../cni/errors';
+import { argValue, podOf, readEnv } from '../cni/env';
+import { formatResult } from '../cni/result';
+import { isSupported, LATEST_VERSION } from '../cni/versions';
+import { parseJson } from '../cni/json';
 import { registerSecretsIn } from '../util/secrets';
 import { Logger, logSettings, makeSink } from '../log';
 import { loadConf } from '../config/load';
-import { podOf } from '../plugin/pod';
-import { noCounts, type VerbContext } from '../plugin/context';
+import type { VerbContext } from '../plugin/context';
+import { Tally } from '../plugin/chain';
+import { cmdAdd } from '../plugin/add';
+import { cmdDel } from '../plugin/del';
+import { cmdCheck } from '../plugin/check';
+import { cmdGc } from '../plugin/gc';
+import { cmdStatus } from '../plugin/status';
+import { hotplugAdd, hotplugDel } from '../plugin/hotplug';
 import { recordInvocation } from '../metrics/stats';
 import type { Io } from './dispatch';
 
@@ -22,6 +28,7 @@ export async function runVerb(io: Io, command: string, text: string, started: nu
   let log = early;
   /** Set once the config is loaded: only then is the invocation counted in the stats file. */
   let ctx: VerbContext | undefined;
+  const tally = new Tally();
   let code = 0;
   try {
     cniVersion = peekVersion(text) ?? cniVersion;
@@ -34,27 +41,29 @@ export async function runVerb(io: Io, command: string, text: string, started: nu
     const conf = loadConf(raw);
     const settings = logSettings(io.getenv, conf);
     log = new Logger(settings.level, makeSink(settings.file, io.stderr)).with(logCtx);
-    ctx = { env, conf, raw, log, baseEnv: inherited(io), getenv: io.getenv, started, counts: noCounts() };
+    const verbCtx: VerbContext = { env, conf, raw, log, baseEnv: inherited(io), getenv: io.getenv, started };
+    ctx = verbCtx;
     log.debug(`start netns=${env.netns || '-'} ifname=${env.ifName || '-'}`);
 
+    // Hot-plug adds or deletes one network of a running pod: never a whole-pod ADD or DEL.
+    const hotplug = argValue(env.args, 'K8S_POD_NETWORK');
     switch (env.command) {
       case 'ADD': {
-        const { cmdAdd } = await import('../plugin/add');
-        const result = await cmdAdd(ctx);
+        const result = hotplug !== undefined ? await hotplugAdd(verbCtx, tally, hotplug) : await cmdAdd(verbCtx, tally);
         io.stdout.write(JSON.stringify(formatResult(result, conf.cniVersion)));
         break;
       }
       case 'DEL':
-        await (await import('../plugin/del')).cmdDel(ctx);
+        await (hotplug !== undefined ? hotplugDel(verbCtx, tally, hotplug) : cmdDel(verbCtx, tally));
         break;
       case 'CHECK':
-        await (await import('../plugin/check')).cmdCheck(ctx);
+        await cmdCheck(verbCtx);
         break;
       case 'GC':
-        await (await import('../plugin/gc')).cmdGc(ctx);
+        await cmdGc(verbCtx, tally);
         break;
       case 'STATUS':
-        await (await import('../plugin/status')).cmdStatus(ctx);
+        await cmdStatus(verbCtx);
         break;
     }
     log.info('done');
@@ -67,15 +76,15 @@ export async function runVerb(io: Io, command: string, text: string, started: nu
     code = err.code;
     return 1;
   } finally {
-    if (ctx) await recordStats(ctx, code);
+    if (ctx) await recordStats(ctx, tally, code);
   }
 }
 
 /** Adds this invocation to the node's stats file (metrics); never fails the verb, never prints to stdout. */
-async function recordStats(ctx: VerbContext, code: number): Promise<void> {
+async function recordStats(ctx: VerbContext, tally: Tally, code: number): Promise<void> {
   try {
     const seconds = (Date.now() - ctx.started) / 1000;
-    await recordInvocation(ctx.conf.cacheDir, { verb: ctx.env.command, result: code === 0 ? 'success' : 'failure', code, seconds, counts: ctx.counts }, ctx.log);
+    await recordInvocation(ctx.conf.cacheDir, { verb: ctx.env.command, result: code === 0 ? 'success' : 'failure', code, seconds, counts: tally.counts }, ctx.log);
   } catch (e) {
     ctx.log.error(`stats not recorded: ${(e as Error).message}`);
   }

@@ -1,9 +1,9 @@
 // The CNI dispatcher: reads env and stdin, answers VERSION, hands every other verb to ./verb; no process globals.
-import { asCniError, CniError, Code } from './errors';
-import { readCommand, type Getenv } from './env';
-import { LATEST_VERSION, versionInfo } from './versions';
-import { parseJson } from './json';
-import { nestedRun } from './nesting';
+import { asCniError, CniError, Code } from '../cni/errors';
+import { readCommand, type Getenv } from '../cni/env';
+import { LATEST_VERSION, versionInfo } from '../cni/versions';
+import { parseJson } from '../cni/json';
+import { nestedRun } from '../cni/nesting';
 import { Logger, logSettings, makeSink, type LogSink } from '../log';
 
 export interface Io {

@@ -1,0 +1,64 @@
+// Two builds side by side: VERSION cold start (the bench's section 1) and the ADD and DEL of section 2's pod, the builds alternating run by run.
+//
+// Run as root: node --import tsx scripts/bench-ab.ts A B   (MMBENCH_RUNS per side, default 20)
+// Each run of ADD/DEL is a new pod in a new netns, with the same config (its own node and cache dir per build).
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { startApiServer } from '../test/apiserver/server';
+import { PodWorld } from './bench/pod-world';
+import { cleanEnv, ok, run } from './bench/proc';
+import { Sandbox } from './bench/sandbox';
+import { median, ms } from './bench/stats';
+
+const RUNS = Math.max(1, Number(process.env.MMBENCH_RUNS ?? 20));
+
+async function main(): Promise<void> {
+  const builds = process.argv.slice(2, 4).map((b) => resolve(b));
+  if (builds.length !== 2 || builds.some((b) => !existsSync(b))) throw new Error('usage: bench-ab.ts BUILD_A BUILD_B');
+  const version = builds.map(() => [] as number[]);
+  const add = builds.map(() => [] as number[]);
+  const del = builds.map(() => [] as number[]);
+  const versionRun = (b: string) => run(b, [], { env: cleanEnv({ CNI_COMMAND: 'VERSION' }), input: '{"cniVersion":"1.0.0"}' });
+  for (const b of builds) ok(await versionRun(b));
+  for (let i = 0; i < Math.max(RUNS, 30); i++) {
+    for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) version[k]!.push(ok(await versionRun(builds[k]!)).ms);
+  }
+
+  const sb = new Sandbox();
+  const api = await startApiServer();
+  try {
+    const world = await PodWorld.create(api, sb, builds[0]!);
+    const confs = builds.map((_, k) => world.conf(`mmbench-ab${k}`));
+    const roundTrip = async (k: number, keep: boolean) => {
+      const ns = sb.netns(`ab${k}`);
+      try {
+        const { env } = world.pod(`ab${k}`, ns);
+        const input = JSON.stringify(confs[k]);
+        const a = ok(await run(builds[k]!, [], { env: cleanEnv({ CNI_COMMAND: 'ADD', ...env }), input }));
+        const d = ok(await run(builds[k]!, [], { env: cleanEnv({ CNI_COMMAND: 'DEL', ...env }), input }));
+        if (keep) {
+          add[k]!.push(a.ms);
+          del[k]!.push(d.ms);
+        }
+      } finally {
+        sb.dropNetns(ns);
+      }
+    };
+    await roundTrip(0, false);
+    await roundTrip(1, false);
+    for (let i = 0; i < RUNS; i++) for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) await roundTrip(k, true);
+  } finally {
+    await api.stop();
+    sb.cleanup();
+  }
+  console.log(`| measure (median) | A: ${builds[0]} | B: ${builds[1]} |`);
+  console.log('| --- | --- | --- |');
+  console.log(`| VERSION cold start (${version[0]!.length} runs each) | ${ms(median(version[0]!))} | ${ms(median(version[1]!))} |`);
+  console.log(`| ADD, pod with eth0 + 2 NADs, pool MACs (${RUNS} runs each) | ${ms(median(add[0]!))} | ${ms(median(add[1]!))} |`);
+  console.log(`| DEL, API up | ${ms(median(del[0]!))} | ${ms(median(del[1]!))} |`);
+}
+
+main().catch((e: Error) => {
+  console.error(`bench-ab failed: ${e.stack ?? e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,115 @@
+// The node-ledger session: the journal and the cluster ledger under the node's ledger lock, opened by a sync; shared by the verbs and `macmux ledger sync`.
+import type { KubeApi } from '../k8s/api';
+import { kubeStore } from '../k8s/cmstore';
+import type { Conf } from '../config/load';
+import type { Logger } from '../log';
+import { readCache } from '../state/cache';
+import { ClusterLedger } from './cluster';
+import type { Owner } from './holding';
+import { historyRecord, recordHistory } from './history';
+import { alive, readJournal, readSeen, withJournalLock, writeJournal, writeSeen, type Journal } from './journal';
+
+export const nowSec = () => Math.floor(Date.now() / 1000);
+export const withUid = (uid: string | undefined) => (uid ? { uid } : {});
+
+/** What the ledger work of one node needs: a verb's context, or the operator's `macmux ledger sync`. */
+export interface NodeLedger {
+  conf: Pick<Conf, 'cacheDir' | 'lockTimeout' | 'macNamespace' | 'macGracePeriod' | 'macPool'>;
+  log: Pick<Logger, 'info' | 'error'>;
+  node: string;
+}
+
+/** Runs `fn` with the journal and the cluster ledger, under the node's ledger lock, after a sync (`fn` gets what it changed); the journal is saved after. */
+export async function withNodeLedger<T>(n: NodeLedger, api: KubeApi, fn: (j: Journal, cluster: ClusterLedger, synced: SyncChange[]) => Promise<T>): Promise<T> {
+  const { conf, log } = n;
+  return withJournalLock(conf.cacheDir, conf.lockTimeout * 1000, async () => {
+    const j = readJournal(conf.cacheDir, (m) => log.error(m));
+    const cluster = new ClusterLedger(kubeStore(api, conf.macNamespace), {
+      node: n.node,
+      graceSec: conf.macGracePeriod,
+      ...(conf.macPool ? { fallback: conf.macPool } : {}),
+    });
+    // The seen cache, or (first run after an upgrade) what the journal used to cache.
+    const cached = readSeen(conf.cacheDir);
+    const before = cached ?? { cms: j.seen, full: {} };
+    for (const [name, cm] of Object.entries(before.cms)) cluster.seen.set(name, cm);
+    for (const [name, f] of Object.entries(before.full)) cluster.fullBlocks.set(name, f);
+    const beforeFull = JSON.stringify(before.full);
+    try {
+      const synced = await sync(n, j, cluster);
+      return await fn(j, cluster, synced);
+    } finally {
+      writeJournal(conf.cacheDir, j);
+      // Rewritten only when a ConfigMap was read or written anew: the cache may be large (a node with 10,000 MACs).
+      const full = Object.fromEntries([...cluster.fullBlocks].filter(([name, f]) => cluster.seen.get(name)?.resourceVersion === f.resourceVersion));
+      if (cached === undefined || changedSeen(before.cms, cluster.seen) || JSON.stringify(full) !== beforeFull) {
+        try {
+          writeSeen(conf.cacheDir, { cms: Object.fromEntries(cluster.seen), full });
+        } catch (e) {
+          log.error(`MAC ledger cache not saved (the next invocation reads the ConfigMaps again): ${(e as Error).message}`);
+        }
+      }
+    }
+  }, (e) => log.error(`MAC ledger lock compromised: ${e.message}`));
+}
+
+function changedSeen(before: Record<string, { resourceVersion?: string }>, after: ReadonlyMap<string, { resourceVersion?: string }>): boolean {
+  const names = Object.keys(before);
+  if (names.length !== after.size) return true;
+  return names.some((name) => after.get(name)?.resourceVersion !== before[name]!.resourceVersion);
+}
+
+/** `macmux ledger sync`: the sync every invocation starts with, on its own, under the node's ledger lock. */
+export function syncNode(n: NodeLedger, api: KubeApi): Promise<SyncChange[]> {
+  return withNodeLedger(n, api, async (_j, _cluster, synced) => synced);
+}
+
+/** One change a sync made: a deferred release pushed, a dead ADD's MAC reclaimed, an old release forgotten, an intent dropped. */
+export interface SyncChange {
+  change: 'pushed' | 'reclaimed' | 'forgotten' | 'intent-dropped';
+  owner: Owner;
+  /** Absent for an intent that never got a MAC. */
+  mac?: string;
+  containerID: string;
+}
+
+/**
+ * Brings the cluster up to date with the journal: pending releases are pushed; reservations and
+ * intents of ADDs that died (process gone, no cache entry) are released; released entries past
+ * their grace period are forgotten. Returns what it changed.
+ */
+export async function sync(ctx: { conf: Pick<Conf, 'cacheDir' | 'macGracePeriod'>; log: Pick<Logger, 'info' | 'error'> }, j: Journal, cluster: ClusterLedger): Promise<SyncChange[]> {
+  const now = nowSec();
+  const changes: SyncChange[] = [];
+  // Each change is recorded as it happens: a later failure (the API down again) must not lose the earlier ones.
+  const note = (c: SyncChange) => {
+    changes.push(c);
+    if (c.mac && c.change !== 'forgotten') {
+      recordHistory(ctx.conf.cacheDir, [historyRecord(c.mac, c.owner, 'sync-release', cluster.node, { containerID: c.containerID })], (m) => ctx.log.error(m));
+    }
+  };
+  const dead = (containerID: string, pid: number) => !alive(pid) && readCache(ctx.conf.cacheDir, containerID).kind === 'missing';
+  for (const [mac, e] of Object.entries(j.entries)) {
+    if (e.pendingRelease || (e.state === 'reserved' && dead(e.containerID, e.pid))) {
+      await cluster.release(mac, { owner: e.owner, ...withUid(e.uid) });
+      j.entries[mac] = { ...e, state: 'released', since: e.pendingRelease ? e.since : now };
+      delete j.entries[mac]!.pendingRelease;
+      note({ change: e.pendingRelease ? 'pushed' : 'reclaimed', owner: e.owner, mac, containerID: e.containerID });
+      ctx.log.info(`MAC ${mac} of ${e.owner} released in the cluster (journal sync)`);
+    } else if (e.state === 'released' && now - e.since >= ctx.conf.macGracePeriod) {
+      delete j.entries[mac];
+      note({ change: 'forgotten', owner: e.owner, mac, containerID: e.containerID });
+    }
+  }
+  for (const intent of [...j.intents]) {
+    if (alive(intent.pid) && intent.pid !== process.pid) continue;
+    if (readCache(ctx.conf.cacheDir, intent.containerID).kind !== 'missing') continue;
+    const who = { owner: intent.owner, ...withUid(intent.uid) };
+    const mac = await cluster.findOwner(who);
+    const reclaim = mac !== undefined && !j.entries[mac];
+    if (reclaim) await cluster.release(mac, who);
+    j.intents = j.intents.filter((i) => i !== intent);
+    note({ change: reclaim ? 'reclaimed' : 'intent-dropped', owner: intent.owner, ...(reclaim ? { mac } : {}), containerID: intent.containerID });
+  }
+  return changes;
+}
