@@ -56,19 +56,25 @@ export async function hotplugAdd(ctx: VerbContext, tally: Tally, network: string
     const att: Attachment = { ...decorate(resolved!, ref, {}), ifName, cluster: false };
     requireInstalled(ctx, [att]); // before any MAC is taken: not installed, or macmux itself
 
-    if (ledgerOn(ctx)) {
+    const ledger = ledgerOn(ctx);
+    let inCache = false;
+    if (ledger) {
       const assigned = await assignMacs(ctx, api, pod, [...entry.attachments, att], [att]);
       tally.add(assigned.counts);
       if (assigned.error) throw assigned.error;
+      // Until the attachment is in the cache entry; from then on, the entry's undo releases the MAC.
       s.defer('MAC release', async (failed) => {
-        if (failed && !s.kept) tally.add(await releaseHeld(ctx, t, [att]));
+        if (failed && !inCache) tally.add(await releaseHeld(ctx, t, [att]));
       });
     }
     entry.attachments.push(att);
     writeCache(conf.cacheDir, entry);
-    s.defer('cache entry update', (failed) => {
+    inCache = true;
+    s.defer('cache entry update', async (failed) => {
       if (!failed) return;
       if (s.kept) return log.error(`hot-plug rollback of ${key} incomplete; kept in the cache for DEL`);
+      // The MAC first: a release that fails leaves the attachment in the entry, so that the pod's DEL releases it.
+      if (ledger) tally.add(await releaseHeld(ctx, t, [att]));
       entry.attachments = entry.attachments.filter((a) => a !== att);
       writeCache(conf.cacheDir, entry);
     });
