@@ -1,6 +1,5 @@
 // ADD: plan, take the pod's MACs, cache the plan, add the cluster network then each secondary, publish network-status; each step deferring its undo.
 import { CniError, Code } from '../cni/errors';
-import type { PodInfo } from '../cni/env';
 import type { Result } from '../cni/result';
 import { searchDirs } from '../delegate/find';
 import type { KubeApi } from '../k8s/api';
@@ -9,7 +8,7 @@ import type { Attachment } from '../state/attachment';
 import { readCache, removeCache, writeCache, type CacheEntry } from '../state/cache';
 import { addChain, blockingFailures, delAll, refuseSelfDelegation, requireInstalled, script, type Script, type Tally } from './chain';
 import { k8sPod, ledgerOn, lockContainer, staticPlan, targetOf, type Target, type VerbContext } from './context';
-import { openApi, podPlan, publishStatus, readPod } from './k8s';
+import { openPod, podPlan, publishStatus } from './k8s';
 import { assignMacs, confirmMacs, releaseMacs } from './macs';
 import { statusEntries } from './plan';
 import { clearDamaged } from './recover';
@@ -26,10 +25,7 @@ export async function cmdAdd(ctx: VerbContext, tally: Tally): Promise<Result> {
     });
   }
   return script(log, async (s) => {
-    const api = await openApi(ctx, { sec: conf.timeBudget.add, from: ctx.started });
-    s.defer('API agent close', () => api.close());
-    const podObj = await readPod(api, info);
-    const pod: PodInfo = { ...info, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}) };
+    const { api, podObj, pod } = await openPod(ctx, s, info);
     const t = targetOf(ctx, pod);
     const plan = await podPlan(ctx, api, podObj);
     requireInstalled(ctx, plan);

@@ -10,7 +10,7 @@ import { podOf, type PodInfo } from '../cni/env';
 import { addChain, blockingFailures, delAll, requireInstalled, script, type Tally } from './chain';
 import { k8sPod, ledgerOn, lockContainer, targetOf, withContainerLock, type VerbContext } from './context';
 import { assignMacs, releaseHeld } from './macs';
-import { openApi, readPod, resolve } from './k8s';
+import { openApi, openPod, resolve } from './k8s';
 import { decorate, nadKey, statusEntries } from './plan';
 import { checkIsolation } from './isolation';
 import type { Attachment } from '../state/attachment';
@@ -29,10 +29,7 @@ export async function hotplugAdd(ctx: VerbContext, tally: Tally, network: string
   if (!info) throw new CniError(Code.InvalidConfig, `hot-plug of "${network}" needs the pod (K8S_POD_NAMESPACE and K8S_POD_NAME in CNI_ARGS) and the Kubernetes API (kubeconfig)`);
   const key = target(network, info.namespace);
   return script(log, async (s) => {
-    const api = await openApi(ctx, { sec: conf.timeBudget.add, from: ctx.started });
-    s.defer('API agent close', () => api.close());
-    const podObj = await readPod(api, info);
-    const pod: PodInfo = { ...info, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}) };
+    const { api, podObj, pod } = await openPod(ctx, s, info);
     const t = targetOf(ctx, pod);
     const ref = { namespace: info.namespace, name: info.name };
     const annotation = podObj.metadata.annotations?.[NETWORKS_ANNOTATION] ?? '';

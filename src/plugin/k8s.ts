@@ -11,6 +11,7 @@ import { findConfFile } from '../config/confdir';
 import type { PodInfo } from '../cni/env';
 import type { Attachment } from '../state/attachment';
 import { buildPodPlan, nadKey, type ResolvedSelection } from './plan';
+import type { Script } from './chain';
 import { staticPlan, type Budget, type VerbContext } from './context';
 import { checkFileNetwork, checkIsolation } from './isolation';
 
@@ -23,6 +24,14 @@ export const RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
 export async function openApi(ctx: VerbContext, budget: Budget, opts: TransportOptions = {}): Promise<KubeApi> {
   const budgetMs = budget.sec * 1000;
   return connect(ctx.conf.kubeconfig, ctx.getenv, budgetMs, Math.max(budget.from + budgetMs, Date.now() + 1), (m) => ctx.log.debug(m), opts);
+}
+
+/** ADD's and hot-plug's first steps: the API agent, its close deferred on `s`, and the pod read through it (checked against K8S_POD_UID), with its uid. */
+export async function openPod(ctx: VerbContext, s: Script, info: PodInfo): Promise<{ api: KubeApi; podObj: Pod; pod: PodInfo }> {
+  const api = await openApi(ctx, { sec: ctx.conf.timeBudget.add, from: ctx.started });
+  s.defer('API agent close', () => api.close());
+  const podObj = await readPod(api, info);
+  return { api, podObj, pod: { ...info, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}) } };
 }
 
 /** The pod, checked against K8S_POD_UID: a missing or re-created pod is code 3. */
