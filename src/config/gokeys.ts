@@ -1,6 +1,5 @@
 // Keys a Go plugin would read as one macmux sets or checks, spelled another way (pure).
-import { CniError, Code } from '../cni/errors';
-import { quote } from '../cni/errors';
+import { CniError, Code, quote } from '../cni/errors';
 
 /**
  * Go's encoding/json matches object keys to struct fields ignoring case, by Unicode simple case
@@ -22,9 +21,9 @@ export function goFold(key: string): string {
 
 /** Keys macmux reads or writes in a plugin's config, and inside its args and args.cni, and in an IPAM config. */
 export const PLUGIN_KEYS = ['type', 'name', 'cniVersion', 'args', 'mac', 'ipam', 'runtimeConfig', 'capabilities', 'prevResult', 'deviceID'];
-export const ARGS_KEYS = ['cni'];
+const ARGS_KEYS = ['cni'];
 export const CNI_ARGS_KEYS = ['mac'];
-export const IPAM_KEYS = ['type'];
+const IPAM_KEYS = ['type'];
 
 /** The first key of `obj` that folds to one of `names` without being spelled as it, or undefined. */
 export function foldedClash(obj: Record<string, unknown>, names: readonly string[]): { key: string; name: string } | undefined {
@@ -39,7 +38,7 @@ export function foldedClash(obj: Record<string, unknown>, names: readonly string
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Code 7 when `obj` (at `path`, in `what`) has a key that Go would read as one of `names`. */
-export function refuseFoldedKeys(obj: Record<string, unknown>, names: readonly string[], what: string, path: string): void {
+function refuseFoldedKeys(obj: Record<string, unknown>, names: readonly string[], what: string, path: string): void {
   const clash = foldedClash(obj, names);
   if (!clash) return;
   throw new CniError(Code.InvalidConfig, `${what}: ${path}[${quote(clash.key, 40)}]: a key spelled differently from "${clash.name}" is not allowed (plugins read it as "${clash.name}", unchecked)`);

@@ -52,7 +52,7 @@ async function run(list: NetworkList, index: number, inv: Invocation, command: s
   });
   const path = findPlugin(plugin.type, inv.dirs);
   // The last guard: the verbs refuse such a network before any MAC is taken (refuseSelf); a cache entry written before cannot bring one back.
-  const self = pluginSelfReason(plugin, inv.dirs);
+  const self = pluginSelfReason(plugin, inv.dirs, path);
   if (self) throw new CniError(Code.InvalidConfig, `${what}: refused: ${self}; macmux never runs itself as a delegate`);
   const environment = command === 'GC' || command === 'STATUS' ? gcEnv(inv, command) : env(inv, command);
   return execPlugin({ command: path, env: environment, stdin: JSON.stringify(stdin), timeoutMs: inv.timeoutMs, what });

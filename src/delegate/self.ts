@@ -42,10 +42,10 @@ function typesOf(plugin: PluginConf): Array<[string, string]> {
   return [[plugin.type, 'plugin'], ...(typeof ipam === 'string' ? [[ipam, `IPAM plugin of ${plugin.type}`] as [string, string]] : [])];
 }
 
-/** Why one of `plugin`'s executables (itself, its IPAM plugin) is macmux, or undefined. */
-export function pluginSelfReason(plugin: PluginConf, dirs: string[]): string | undefined {
+/** Why one of `plugin`'s executables (itself, its IPAM plugin) is macmux, or undefined; `path` is the plugin's own, when already found. */
+export function pluginSelfReason(plugin: PluginConf, dirs: string[], path?: string): string | undefined {
   for (const [type, role] of typesOf(plugin)) {
-    const why = selfReason(type, locatePlugin(type, dirs));
+    const why = selfReason(type, role === 'plugin' && path !== undefined ? path : locatePlugin(type, dirs));
     if (why) return `${role} "${type}": ${why}`;
   }
   return undefined;

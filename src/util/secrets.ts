@@ -25,9 +25,21 @@ export function registerSecret(value: string | Buffer | undefined): void {
   }
 }
 
+let sorted: { size: number; values: string[] } | undefined;
+
+/**
+ * The registered values, longest first (a short one inside a longer one, an annotation's "s3cr" inside a NAD's
+ * "s3cr3t-key", must not leave the rest showing); sorted again only when a value was added (the set only grows).
+ */
+function longestFirst(): string[] {
+  if (sorted?.size !== known.size) sorted = { size: known.size, values: [...known].sort((a, b) => b.length - a.length) };
+  return sorted.values;
+}
+
 /** Forgets every registered value (tests). */
 export function forgetSecrets(): void {
   known.clear();
+  sorted = undefined;
 }
 
 /** True when a key names something secret: token, password, secret, credential, or a key (private-key, client-key-data, apiKey...). */
@@ -86,8 +98,7 @@ const isValueEnd = (c: string): boolean => c === ',' || c === ';' || c === '}' |
  */
 export function redact(text: string): string {
   let s = text;
-  // Longest first: a short registered value inside a longer one (an annotation's "s3cr" inside a NAD's "s3cr3t-key") must not leave the rest showing.
-  for (const v of [...known].sort((a, b) => b.length - a.length)) if (s.includes(v)) s = s.split(v).join(REDACTED);
+  for (const v of longestFirst()) if (s.includes(v)) s = s.split(v).join(REDACTED);
   let out = '';
   let from = 0;
   IDENT.lastIndex = 0;
