@@ -167,6 +167,8 @@ export interface PodInfo {
   namespace: string;
   name: string;
   uid?: string;
+  /** Read from the pod: its retention anchor (`Kind/name`) when it asks to keep its MACs while that owner exists. */
+  retain?: string;
 }
 
 /** The pod named by K8S_POD_NAMESPACE and K8S_POD_NAME in CNI_ARGS, if both are there. */

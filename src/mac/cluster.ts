@@ -1,7 +1,8 @@
 // The cluster side of the ledger: the pool ConfigMap, block leases and every MAC's home, written only by compare-and-swap.
 import { CniError, Code } from '../cni/errors';
 import { decodeHolding, encodeHolding, holderText, isFree, isLiveEncoded, keyMac, macKey, mayTake, release, reserve, type Claimant, type Holding, type Owner } from './holding';
-import { blocksOf, homeOf, ledgerCm, LEDGER_LABEL, POOL_CM, type Leases } from './home';
+import { blocksOf, homeOf, kindOf, leaseValue, ledgerCm, LEDGER_LABEL, ownBlocks, POOL_CM, type Leases } from './home';
+import { indexKey, lookupOwner, OWNERS_LABEL, putOwners, type OwnerEntry } from './owners';
 import { blockBounds, blockCount, blockOf, freeInBlock, intToMac, macToInt, nextAssignable, parseRange, rangeText, type PoolSpec } from './range';
 import type { Cm, CmStore } from './store';
 
@@ -14,7 +15,12 @@ export interface ClusterOptions {
   now?: () => number;
   /** Give up after this many compare-and-swap conflicts on one object (code 11). */
   maxConflicts?: number;
+  /** Where a failed owner-index write is reported: the index is a hint, its failure fails nothing. */
+  warn?: (msg: string) => void;
 }
+
+/** The pool ConfigMap stays below this: a lease that would take it past is refused (code 101). */
+export const POOL_MAX_BYTES = 256 * 1024;
 
 export interface FullBlocks {
   resourceVersion: string;
@@ -30,8 +36,11 @@ export interface PoolView {
 
 const RESERVED_KEYS = new Set(['RANGE_START', 'RANGE_END', 'BLOCK_SIZE', 'LEASES']);
 
-/** Who asks: an owner and its pod's UID (see Claimant; the node is the ledger's). A bare owner is a pod without a UID. */
-export type Who = Owner | Omit<Claimant, 'node'>;
+/**
+ * Who asks: an owner and its pod's UID (see Claimant; the node is the ledger's), and the retention
+ * anchor (`Kind/name`) of a pod that keeps its MACs while its owner exists. A bare owner is a pod without a UID.
+ */
+export type Who = Owner | (Omit<Claimant, 'node'> & { retain?: string });
 
 export class ClusterLedger {
   /** Last seen ConfigMaps, so that the common case is one update with a known resourceVersion. */
@@ -74,13 +83,14 @@ export class ClusterLedger {
   }
 
   /** `who` as a Claimant on this node. */
-  private claimant(who: Who): Claimant {
+  private claimant(who: Who): Claimant & { retain?: string } {
     return typeof who === 'string' ? { owner: who, node: this.opts.node } : { ...who, node: this.opts.node };
   }
 
   /**
-   * Records a requested MAC for `who` on its home. A holding `who` may not take (see mayTake: another
-   * owner's, or live for another pod of the same name) is a conflict (code 100) naming its holder and node.
+   * Records a requested MAC for `who` on its home; a MAC of a block nobody leases first leases that block
+   * to this node (so the pool never holds MACs). A holding `who` may not take (see mayTake: another owner's,
+   * or live for another pod of the same name) is a conflict (code 100) naming its holder and node.
    */
   async claim(mac: string, who: Who): Promise<void> {
     const n = macToInt(mac);
@@ -88,17 +98,20 @@ export class ClusterLedger {
     for (let attempt = 0; attempt < 3; attempt++) {
       const pool = await this.pool(true);
       const home = homeOf(mac, n, pool.spec, pool.leases);
-      const leftover = home !== POOL_CM ? pool.claims[mac] : undefined;
+      if (home === POOL_CM) {
+        await this.leaseBlock(pool, blockOf(pool.spec, n));
+        continue;
+      }
+      const leftover = pool.claims[mac];
       if (leftover && !mayTake(leftover, c, this.now(), this.opts.graceSec)) {
         throw new CniError(Code.MacConflict, `MAC ${mac} is already held by ${holderText(leftover)}`);
       }
-      const done = await this.cas(home, labelsFor(home), true, (data) => {
-        if (home === POOL_CM && poolView({ name: POOL_CM, data }).leases[String(blockOf(pool.spec, n))]) return 'moved';
+      await this.cas(home, labelsFor(home), true, (data) => {
         const h = reserve(holding(data, mac), c, this.now(), this.opts.graceSec, mac);
         // Taken over by this node (a pod re-created here): from now on only this node's DEL releases it.
         return put(data, mac, h.node === this.opts.node ? h : { ...h, node: this.opts.node }, 'active', this.now());
       });
-      if (done !== 'moved') return;
+      return;
     }
     throw new CniError(Code.TryAgainLater, `MAC ${mac}: its block kept changing hands while claiming it`);
   }
@@ -110,14 +123,18 @@ export class ClusterLedger {
     const owner = c.owner;
     for (let attempt = 0; attempt < 10; attempt++) {
       const pool = await this.pool(attempt > 0);
-      const mine = ledgerCm(node);
-      for (const block of blocksOf(pool.leases, node)) {
+      // Only this release's leases, one ConfigMap each: a legacy ledger (all of a node's blocks in one) takes no new MACs.
+      for (const block of ownBlocks(pool.leases, node)) {
+        const mine = ledgerCm(leaseValue(node, block));
         // 'taken': another writer got the MAC first; look again in the same block, on a fresh copy.
         for (;;) {
-          const cm = this.seen.get(mine) ?? (await this.store.get(mine));
+          // A block found full at the resourceVersion last seen is skipped unread (the seen cache keeps no copy of a full block's ConfigMap).
+          const known = this.fullBlocks.get(mine);
+          const cached = this.seen.get(mine);
+          if (known?.blocks.includes(block) && (cached === undefined || cached.resourceVersion === known.resourceVersion)) break;
+          const cm = cached ?? (await this.store.get(mine));
           const rv = cm?.resourceVersion;
-          const full = rv !== undefined && this.fullBlocks.get(mine)?.resourceVersion === rv ? this.fullBlocks.get(mine)!.blocks : [];
-          if (full.includes(block)) break;
+          const full = rv !== undefined && known?.resourceVersion === rv ? known.blocks : [];
           const data = cm?.data ?? {};
           const now = this.now();
           const anyClaims = Object.keys(pool.claims).length > 0;
@@ -158,16 +175,28 @@ export class ClusterLedger {
   }
 
   /**
-   * Leases the first unleased block with an assignable MAC to this node (compare-and-swap on the pool), then
-   * migrates its leftover claims. Nothing is leased when this node gained a block since `seen` was read.
+   * Leases a block to this node (compare-and-swap on the pool): `want` (a requested MAC's, when still
+   * unleased), else the first unleased block with an assignable MAC; then migrates its leftover claims.
+   * Nothing is leased when this node gained a block since `seen` was read (or `want` got leased meanwhile).
    */
-  private async leaseBlock(seen: PoolView): Promise<void> {
+  private async leaseBlock(seen: PoolView, want?: number): Promise<void> {
     let leased: number | undefined;
-    const had = blocksOf(seen.leases, this.opts.node).length;
+    const node = this.opts.node;
+    const had = ownBlocks(seen.leases, node).length;
     const lease = await this.cas(POOL_CM, labelsFor(POOL_CM), false, (data) => {
       leased = undefined;
       const view = poolView({ name: POOL_CM, data });
-      if (blocksOf(view.leases, this.opts.node).length > had) return false;
+      const take = (b: number) => {
+        leased = b;
+        data.LEASES = JSON.stringify({ ...view.leases, [String(b)]: leaseValue(node, b) });
+        const bytes = Buffer.byteLength(JSON.stringify(data));
+        if (bytes > POOL_MAX_BYTES) {
+          throw new CniError(Code.PoolExhausted, `MAC pool ${rangeText(view.spec)}: ConfigMap ${POOL_CM} would grow to ${bytes} bytes with another lease, past its bound of ${POOL_MAX_BYTES}; a larger BLOCK_SIZE needs fewer leases`);
+        }
+        return true;
+      };
+      if (want !== undefined) return view.leases[String(want)] ? false : take(want);
+      if (ownBlocks(view.leases, node).length > had) return false;
       const total = blockCount(view.spec);
       for (let b = 0; b < total; b++) {
         if (view.leases[String(b)]) continue;
@@ -178,20 +207,18 @@ export class ClusterLedger {
           b = blockOf(view.spec, x)! - 1; // no assignable MAC in this block: go on at the block of the next one
           continue;
         }
-        leased = b;
-        data.LEASES = JSON.stringify({ ...view.leases, [String(b)]: this.opts.node });
-        return true;
+        return take(b);
       }
       throw new CniError(Code.PoolExhausted, `MAC pool ${rangeText(view.spec)} is exhausted: all ${total} blocks of ${view.spec.blockSize} are leased and this node's are full`);
     });
     if (lease === 'missing') throw poolGone();
     if (leased === undefined) return;
-    // Claims made while the block was unleased move to this node's ledger, their home from now on.
+    // Claims an earlier release made while the block was unleased move to its ConfigMap, their home from now on.
     const pool = await this.pool(true);
     const moving = Object.entries(pool.claims).filter(([mac]) => blockOf(pool.spec, macToInt(mac)) === leased);
     if (moving.length === 0) return;
-    const mine = ledgerCm(this.opts.node);
-    await this.cas(mine, labelsFor(mine), true, (data) => {
+    const home = ledgerCm(leaseValue(node, leased));
+    await this.cas(home, labelsFor(home), true, (data) => {
       for (const [mac, h] of moving) if (!data[macKey(mac)]) data[macKey(mac)] = encodeHolding(h);
       return true;
     });
@@ -204,16 +231,42 @@ export class ClusterLedger {
 
   /**
    * Marks `mac` released for `who` on its home (and any leftover in the pool); held for the owner during
-   * the grace period. Only the holding of `who`'s pod (its UID; a uid-less one only here, where it was written).
+   * the grace period (or, retained, while its owner exists). Only the holding of `who`'s pod (its UID; a
+   * uid-less one only here, where it was written). True when the home now records it released for `who`'s
+   * owner: then recordReleased may point the owner index at it.
    */
-  async release(mac: string, who: Who): Promise<void> {
+  async release(mac: string, who: Who): Promise<boolean> {
     const by = this.claimant(who);
-    await this.rewriteCopies(mac, (cur) => {
+    const copies = await this.rewriteCopies(mac, (cur) => {
       // The owner's pod was re-created (another UID, or on another node), which took the MAC over: a late DEL here must not free it.
       if (cur && cur.owner === by.owner && cur.node !== this.opts.node) return undefined;
       const next = release(cur, by, this.now());
       return next && next !== cur ? next : undefined;
     });
+    const home = copies.find((c) => c.home);
+    return home !== undefined && (home.written || (home.last?.owner === by.owner && home.last.state === 'released' && home.last.node === this.opts.node));
+  }
+
+  /**
+   * Points the owner index at MACs just released (one compare-and-swap per shard: one pod's attachments
+   * share one), so that the owner's next pod finds them by one read. A hint: a failure is reported to
+   * `warn` and costs only stickiness, never a duplicate (taking the MAC back is a compare-and-swap on its home).
+   */
+  async recordReleased(released: Array<{ mac: string; who: Who }>): Promise<void> {
+    const now = this.now();
+    const byShard = new Map<string, OwnerEntry[]>();
+    for (const { mac, who } of released) {
+      const c = this.claimant(who);
+      const k = indexKey(c.owner, c.retain);
+      byShard.set(k.shard, [...(byShard.get(k.shard) ?? []), { mac, since: now, key: k.key, retained: k.retained }]);
+    }
+    for (const [shard, entries] of byShard) {
+      try {
+        await this.cas(shard, { [OWNERS_LABEL]: 'owners' }, true, (data) => putOwners(data, entries, this.now(), this.opts.graceSec), false);
+      } catch (e) {
+        this.opts.warn?.(`owner index ${shard} not updated (a re-created pod of ${entries.map((x) => x.key).join(', ')} may get another MAC): ${(e as Error).message}`);
+      }
+    }
   }
 
   /**
@@ -269,64 +322,51 @@ export class ClusterLedger {
     return copies;
   }
 
+  /** Drops what is known of ConfigMap `name` (it changed under us): its copy and its full blocks. */
+  private forget(name: string): void {
+    this.seen.delete(name);
+    this.fullBlocks.delete(name);
+  }
+
   /** The node this ledger writes for. */
   get node(): string {
     return this.opts.node;
   }
 
   /**
-   * The newest holding of `who`'s owner in node ledgers (for a pod re-created on another node) that `who`
-   * could take: in grace, or live for its own pod (same UID; a uid-less one only on this node). One live
-   * for another pod of the same name is skipped: it is not `who`'s to take until that pod's node releases it.
+   * The MAC `who`'s owner released last, while it is still theirs (in its grace period, or retained),
+   * from the owner index: one read of one shard, whatever the cluster's size. Only a candidate: the
+   * caller takes it with claim(), a compare-and-swap on its home that refuses it if it changed hands.
    */
   async findOwner(who: Who): Promise<string | undefined> {
-    const { owner, uid } = this.claimant(who);
-    const now = this.now();
-    let best: { mac: string; since: number } | undefined;
-    for (const cm of await this.ledgers()) {
-      const data = cm.data;
-      for (const key in data) {
-        // Most values name another owner: a substring test before decoding (10,000 entries on a busy node).
-        const value = data[key]!;
-        if (!value.includes(owner) || RESERVED_KEYS.has(key)) continue;
-        const h = decodeHolding(value);
-        if (!h || h.owner !== owner) continue;
-        if (h.state === 'released' && now - h.since >= this.opts.graceSec) continue;
-        if (h.state !== 'released' && (h.uid !== undefined ? h.uid !== uid : h.node !== this.opts.node)) continue;
-        if (!best || h.since > best.since) best = { mac: keyMac(key), since: h.since };
-      }
-    }
-    return best?.mac;
+    const c = this.claimant(who);
+    const k = indexKey(c.owner, c.retain);
+    const cm = await this.store.get(k.shard);
+    return cm ? lookupOwner(cm.data, k, this.now(), this.opts.graceSec)?.mac : undefined;
   }
 
   /**
-   * Every ledger ConfigMap, as current as a list. This node's own ledger, the big one, comes from the seen
-   * cache when a metadata-only list shows its resourceVersion unchanged (else it is read); the others come
-   * in one list that leaves it out. Without a cached copy (or a store without metadata lists): one list,
-   * which fills the cache.
+   * A MAC held (reserved or active) for `who`'s pod, written by this node: among `candidates`, and in
+   * the blocks this node leases (read fresh). For the sync that undoes an ADD which died before it
+   * journaled the MAC it took.
    */
-  private async ledgers(): Promise<Cm[]> {
-    const own = ledgerCm(this.opts.node);
-    const cached = this.seen.get(own);
-    if (!cached?.resourceVersion || !this.store.listMeta) {
-      const all = await this.store.list(LEDGER_LABEL);
-      const mine = all.find((c) => c.name === own);
-      if (mine?.resourceVersion) this.seen.set(own, mine);
-      return all;
+  async findHeld(who: Who, candidates: string[]): Promise<string | undefined> {
+    const c = this.claimant(who);
+    const pool = await this.pool(true);
+    const held = (data: Record<string, string>, mac: string) => {
+      const h = holding(data, mac);
+      return h !== undefined && h.state !== 'released' && h.owner === c.owner && h.uid === c.uid && h.node === this.opts.node;
+    };
+    for (const mac of candidates) {
+      const cm = await this.store.get(homeOf(mac, macToInt(mac), pool.spec, pool.leases));
+      if (cm && held(cm.data, mac)) return mac;
     }
-    const [meta, others] = await Promise.all([this.store.listMeta(LEDGER_LABEL), this.store.list(LEDGER_LABEL, own)]);
-    const listed = meta.find((m) => m.name === own);
-    if (!listed) {
-      this.seen.delete(own);
-      return others.filter((c) => c.name !== own);
+    for (const block of blocksOf(pool.leases, this.opts.node)) {
+      const cm = await this.store.get(ledgerCm(pool.leases[String(block)]!));
+      const key = cm && Object.keys(cm.data).find((k) => !RESERVED_KEYS.has(k) && held(cm.data, keyMac(k)));
+      if (key) return keyMac(key);
     }
-    let mine: Cm | undefined = cached;
-    if (listed.resourceVersion !== cached.resourceVersion) {
-      mine = await this.store.get(own);
-      if (mine?.resourceVersion) this.seen.set(own, mine);
-      else this.seen.delete(own);
-    }
-    return [...others.filter((c) => c.name !== own), ...(mine ? [mine] : [])];
+    return undefined;
   }
 
   /**
@@ -334,11 +374,11 @@ export class ClusterLedger {
    * change) or a string (stop and return it). A 409 re-reads and retries. Missing: created when `create`,
    * else 'missing'. 'written' when it wrote, 'ok' when there was nothing to change.
    */
-  private async cas<T extends string>(name: string, labels: Record<string, string>, create: boolean, mutate: (data: Record<string, string>) => boolean | T): Promise<T | 'ok' | 'written' | 'missing'> {
+  private async cas<T extends string>(name: string, labels: Record<string, string>, create: boolean, mutate: (data: Record<string, string>) => boolean | T, cache = true): Promise<T | 'ok' | 'written' | 'missing'> {
     const limit = this.opts.maxConflicts ?? 50;
     this.lastWrite = undefined;
     for (let attempt = 0; attempt < limit; attempt++) {
-      const fromCache = this.seen.get(name);
+      const fromCache = cache ? this.seen.get(name) : undefined;
       const cm = fromCache ?? (await this.store.get(name));
       if (!cm) {
         if (!create) return 'missing';
@@ -348,7 +388,7 @@ export class ClusterLedger {
         if (!r) return 'ok';
         const made = await this.store.create({ name, labels, data });
         if (made === 'exists') continue;
-        this.seen.set(name, made);
+        if (cache) this.seen.set(name, made);
         return 'written';
       }
       const data = { ...cm.data };
@@ -358,14 +398,14 @@ export class ClusterLedger {
       } catch (e) {
         // A verdict reached on a cached copy is checked again on a fresh one before it stands.
         if (fromCache) {
-          this.seen.delete(name);
+          this.forget(name);
           continue;
         }
         throw e;
       }
       if (typeof r === 'string') {
         if (fromCache) {
-          this.seen.delete(name);
+          this.forget(name);
           continue;
         }
         return r;
@@ -373,18 +413,18 @@ export class ClusterLedger {
       if (!r) {
         // "Nothing to change" is a verdict too: on a cached copy (maybe older than a write by a process that died), check it on a fresh one.
         if (fromCache) {
-          this.seen.delete(name);
+          this.forget(name);
           continue;
         }
         return 'ok';
       }
       const written = await this.store.update({ ...cm, data });
       if (written === 'conflict') {
-        this.seen.delete(name);
+        this.forget(name);
         continue;
       }
       this.lastWrite = cm.resourceVersion && written.resourceVersion ? { name, base: cm.resourceVersion, rv: written.resourceVersion } : undefined;
-      this.seen.set(name, written);
+      if (cache) this.seen.set(name, written);
       return 'written';
     }
     throw new CniError(Code.TryAgainLater, `ConfigMap ${name}: gave up after ${limit} conflicting writes`);
@@ -420,8 +460,7 @@ function put(data: Record<string, string>, mac: string, h: Holding, state: Holdi
 }
 
 function labelsFor(name: string): Record<string, string> {
-  const kind = name === POOL_CM ? 'pool' : name.startsWith('macmux-claims-') ? 'claims' : 'node';
-  return { [LEDGER_LABEL]: kind };
+  return { [LEDGER_LABEL]: kindOf(name) };
 }
 
 export function poolView(cm: Cm): PoolView {

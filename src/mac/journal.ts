@@ -20,6 +20,8 @@ export interface JournalEntry {
   since: number;
   /** True while the cluster has not yet been told (the API was down). */
   pendingRelease?: boolean;
+  /** The pod's retention anchor (`Kind/name`, macmux.io/mac-retention: owner): its release keeps the MAC while that owner exists. */
+  retain?: string;
 }
 
 /** An allocation under way: written before the pool is asked, so a crash in between can still be undone. */
@@ -28,6 +30,8 @@ export interface Intent {
   uid?: string;
   containerID: string;
   pid: number;
+  /** The MAC the pod requested, if it did: where a crashed ADD may have claimed it. */
+  mac?: string;
 }
 
 export interface Journal {
@@ -69,7 +73,8 @@ export function readSeen(cacheDir: string): SeenCache | undefined {
     const cms = Object.fromEntries(Object.entries(v.cms).filter(([name, cm]) => cm && cm.name === name && typeof cm.resourceVersion === 'string' && typeof cm.data === 'object' && cm.data !== null));
     const full = Object.fromEntries(
       Object.entries(typeof v.full === 'object' && v.full !== null ? v.full : {}).filter(
-        ([name, f]) => cms[name] && f && f.resourceVersion === cms[name].resourceVersion && Array.isArray(f.blocks) && f.blocks.every((b) => Number.isInteger(b) && b >= 0),
+        // A full block's ConfigMap is kept without its copy (see ClusterLedger.allocate): its record alone.
+        ([name, f]) => f && typeof f.resourceVersion === 'string' && (!cms[name] || f.resourceVersion === cms[name].resourceVersion) && Array.isArray(f.blocks) && f.blocks.every((b) => Number.isInteger(b) && b >= 0),
       ),
     );
     return { cms, full };

@@ -4,7 +4,8 @@ import { kubeStore } from '../k8s/cmstore';
 import type { Conf } from '../config/load';
 import type { Logger } from '../log';
 import { readCache } from '../state/cache';
-import { ClusterLedger } from './cluster';
+import { ClusterLedger, type Who } from './cluster';
+import { kindOf } from './home';
 import type { Owner } from './holding';
 import { historyRecord, recordHistory } from './history';
 import { alive, readJournal, readSeen, withJournalLock, writeJournal, writeSeen, type Journal } from './journal';
@@ -28,6 +29,7 @@ export async function withNodeLedger<T>(n: NodeLedger, api: KubeApi, fn: (j: Jou
       node: n.node,
       graceSec: conf.macGracePeriod,
       ...(conf.macPool ? { fallback: conf.macPool } : {}),
+      warn: (m) => log.error(m),
     });
     // The seen cache, or (first run after an upgrade) what the journal used to cache.
     const cached = readSeen(conf.cacheDir);
@@ -41,10 +43,12 @@ export async function withNodeLedger<T>(n: NodeLedger, api: KubeApi, fn: (j: Jou
     } finally {
       writeJournal(conf.cacheDir, j);
       // Rewritten only when a ConfigMap was read or written anew: the cache may be large (a node with 10,000 MACs).
-      const full = Object.fromEntries([...cluster.fullBlocks].filter(([name, f]) => cluster.seen.get(name)?.resourceVersion === f.resourceVersion));
-      if (cached === undefined || changedSeen(before.cms, cluster.seen) || JSON.stringify(full) !== beforeFull) {
+      const full = Object.fromEntries([...cluster.fullBlocks].filter(([name, f]) => (cluster.seen.get(name)?.resourceVersion ?? f.resourceVersion) === f.resourceVersion));
+      // A block's ConfigMap found full is not kept: allocation skips it by its record in `full`, so the file does not grow with the node's blocks.
+      const cms = Object.fromEntries([...cluster.seen].filter(([name]) => !(kindOf(name) === 'block' && full[name])));
+      if (cached === undefined || changedSeen(before.cms, cms) || JSON.stringify(full) !== beforeFull) {
         try {
-          writeSeen(conf.cacheDir, { cms: Object.fromEntries(cluster.seen), full });
+          writeSeen(conf.cacheDir, { cms, full });
         } catch (e) {
           log.error(`MAC ledger cache not saved (the next invocation reads the ConfigMaps again): ${(e as Error).message}`);
         }
@@ -53,10 +57,10 @@ export async function withNodeLedger<T>(n: NodeLedger, api: KubeApi, fn: (j: Jou
   }, (e) => log.error(`MAC ledger lock compromised: ${e.message}`));
 }
 
-function changedSeen(before: Record<string, { resourceVersion?: string }>, after: ReadonlyMap<string, { resourceVersion?: string }>): boolean {
+function changedSeen(before: Record<string, { resourceVersion?: string }>, after: Record<string, { resourceVersion?: string }>): boolean {
   const names = Object.keys(before);
-  if (names.length !== after.size) return true;
-  return names.some((name) => after.get(name)?.resourceVersion !== before[name]!.resourceVersion);
+  if (names.length !== Object.keys(after).length) return true;
+  return names.some((name) => after[name]?.resourceVersion !== before[name]!.resourceVersion);
 }
 
 /** `macmux ledger sync`: the sync every invocation starts with, on its own, under the node's ledger lock. */
@@ -89,27 +93,36 @@ export async function sync(ctx: { conf: Pick<Conf, 'cacheDir' | 'macGracePeriod'
     }
   };
   const dead = (containerID: string, pid: number) => !alive(pid) && readCache(ctx.conf.cacheDir, containerID).kind === 'missing';
-  for (const [mac, e] of Object.entries(j.entries)) {
-    if (e.pendingRelease || (e.state === 'reserved' && dead(e.containerID, e.pid))) {
-      await cluster.release(mac, { owner: e.owner, ...withUid(e.uid) });
-      j.entries[mac] = { ...e, state: 'released', since: e.pendingRelease ? e.since : now };
-      delete j.entries[mac]!.pendingRelease;
-      note({ change: e.pendingRelease ? 'pushed' : 'reclaimed', owner: e.owner, mac, containerID: e.containerID });
-      ctx.log.info(`MAC ${mac} of ${e.owner} released in the cluster (journal sync)`);
-    } else if (e.state === 'released' && now - e.since >= ctx.conf.macGracePeriod) {
-      delete j.entries[mac];
-      note({ change: 'forgotten', owner: e.owner, mac, containerID: e.containerID });
+  // Releases pushed, for the owner index: recorded even when a later step fails.
+  const released: Array<{ mac: string; who: Who }> = [];
+  try {
+    for (const [mac, e] of Object.entries(j.entries)) {
+      if (e.pendingRelease || (e.state === 'reserved' && dead(e.containerID, e.pid))) {
+        const who = { owner: e.owner, ...withUid(e.uid), ...(e.retain ? { retain: e.retain } : {}) };
+        if ((await cluster.release(mac, who)) && e.pendingRelease) released.push({ mac, who });
+        j.entries[mac] = { ...e, state: 'released', since: e.pendingRelease ? e.since : now };
+        delete j.entries[mac]!.pendingRelease;
+        note({ change: e.pendingRelease ? 'pushed' : 'reclaimed', owner: e.owner, mac, containerID: e.containerID });
+        ctx.log.info(`MAC ${mac} of ${e.owner} released in the cluster (journal sync)`);
+      } else if (e.state === 'released' && now - e.since >= ctx.conf.macGracePeriod) {
+        delete j.entries[mac];
+        note({ change: 'forgotten', owner: e.owner, mac, containerID: e.containerID });
+      }
     }
-  }
-  for (const intent of [...j.intents]) {
-    if (alive(intent.pid) && intent.pid !== process.pid) continue;
-    if (readCache(ctx.conf.cacheDir, intent.containerID).kind !== 'missing') continue;
-    const who = { owner: intent.owner, ...withUid(intent.uid) };
-    const mac = await cluster.findOwner(who);
-    const reclaim = mac !== undefined && !j.entries[mac];
-    if (reclaim) await cluster.release(mac, who);
-    j.intents = j.intents.filter((i) => i !== intent);
-    note({ change: reclaim ? 'reclaimed' : 'intent-dropped', owner: intent.owner, ...(reclaim ? { mac } : {}), containerID: intent.containerID });
+    for (const intent of [...j.intents]) {
+      if (alive(intent.pid) && intent.pid !== process.pid) continue;
+      if (readCache(ctx.conf.cacheDir, intent.containerID).kind !== 'missing') continue;
+      const who = { owner: intent.owner, ...withUid(intent.uid) };
+      // Where the dead ADD may have taken a MAC: the one it requested, its owner's last (the index), or a free one of this node's blocks.
+      const sticky = await cluster.findOwner(who);
+      const mac = await cluster.findHeld(who, [intent.mac, sticky].filter((m): m is string => m !== undefined));
+      const reclaim = mac !== undefined && !j.entries[mac];
+      if (reclaim) await cluster.release(mac, who);
+      j.intents = j.intents.filter((i) => i !== intent);
+      note({ change: reclaim ? 'reclaimed' : 'intent-dropped', owner: intent.owner, ...(reclaim ? { mac } : {}), containerID: intent.containerID });
+    }
+  } finally {
+    await cluster.recordReleased(released);
   }
   return changes;
 }

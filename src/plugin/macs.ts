@@ -74,10 +74,11 @@ async function assign(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attach
     for (const att of wants) {
       if (!att.mac && !assign) continue;
       const owner = ownerFor(pod, att, atts);
-      const intent = { owner, containerID: env.containerID, pid: process.pid, ...(uid ? { uid } : {}) };
+      const intent = { owner, containerID: env.containerID, pid: process.pid, ...(uid ? { uid } : {}), ...(att.mac ? { mac: att.mac } : {}) };
       j.intents.push(intent);
       writeJournal(ctx.conf.cacheDir, j); // undo: the intent is reclaimed if this process dies
-      const who = (m: string): Exclude<Who, string> => ({ owner, ...(uid ? { uid } : {}), adoptLegacy: once(() => legacyAdoptable(ctx, j, m, uid)) });
+      const retain = pod.retain !== undefined ? { retain: pod.retain } : {};
+      const who = (m: string): Exclude<Who, string> => ({ owner, ...(uid ? { uid } : {}), ...retain, adoptLegacy: once(() => legacyAdoptable(ctx, j, m, uid)) });
       let mac = att.mac;
       try {
         if (mac) {
@@ -95,7 +96,7 @@ async function assign(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attach
         if (!(e instanceof CniError && e.code === Code.TryAgainLater)) j.intents = j.intents.filter((i) => i !== intent);
         throw e;
       }
-      j.entries[mac] = { owner, ...(uid ? { uid } : {}), state: 'reserved', containerID: env.containerID, pid: process.pid, since: nowSec() };
+      j.entries[mac] = { owner, ...(uid ? { uid } : {}), ...retain, state: 'reserved', containerID: env.containerID, pid: process.pid, since: nowSec() };
       counts.allocations++;
       history(ctx, [historyRecord(mac, owner, 'reserve', nodeName(ctx), { containerID: env.containerID })]);
       j.intents = j.intents.filter((i) => i !== intent);
@@ -199,14 +200,18 @@ export async function releaseMacs(ctx: VerbContext, t: Target, atts: HeldMac[], 
         j.entries[a.mac!] = { ...(j.entries[a.mac!] ?? { containerID: t.containerID, pid: process.pid }), ...withUid(uids.get(a.mac!)), owner: a.macOwner!, state: 'released', since: nowSec(), pendingRelease: true };
       }
       writeJournal(conf.cacheDir, j);
+      const done: Array<{ mac: string; who: Who }> = [];
       for (const a of held) {
+        const retain = j.entries[a.mac!]!.retain;
+        const who = { owner: a.macOwner!, ...withUid(uids.get(a.mac!)), ...(retain ? { retain } : {}) };
         try {
-          await cluster.release(a.mac!, { owner: a.macOwner!, ...withUid(uids.get(a.mac!)) });
+          if (await cluster.release(a.mac!, who)) done.push({ mac: a.mac!, who });
           delete j.entries[a.mac!]!.pendingRelease;
         } catch (e) {
           log.error(`MAC ${a.mac} release deferred to the next sync: ${(e as Error).message}`);
         }
       }
+      await cluster.recordReleased(done);
     });
   } catch (e) {
     // Unreachable, or refused (a token that died with the DaemonSet pod that copied it, until its successor copies a new one): a DEL still succeeds.

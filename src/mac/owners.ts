@@ -1,0 +1,87 @@
+// The owner index: the MAC each owner released last, in 256 small shards, so a sticky lookup reads one ConfigMap (pure).
+import { createHash } from 'node:crypto';
+import type { Owner } from './holding';
+
+/** Its own label key: lists of `macmux.io/ledger` (the census, releases before 15) never see the index. */
+export const OWNERS_LABEL = 'macmux.io/ledger-index';
+/** A shard is kept below this many bytes of data: the oldest entries go first (retained ones last). */
+export const OWNERS_SHARD_BYTES = 192 * 1024;
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** Where an owner's MAC is looked up: the shard (all of one pod's, or one retention anchor's, attachments share it) and the key in it. */
+export interface IndexKey {
+  shard: string;
+  /** The lookup key in full: the owner, or `ns/<Kind>/<name>/<attachment>` for a retained owner. */
+  key: string;
+  retained: boolean;
+}
+
+/** The index key of `owner` (`ns/pod/attachment`); with a retention anchor (`Kind/name`), the anchor's, so that another pod of that owner finds it. */
+export function indexKey(owner: Owner, retain?: string): IndexKey {
+  const [ns, pod, ...rest] = owner.split('/');
+  const att = rest.join('/');
+  const scope = retain !== undefined ? `${ns}/${retain}` : `${ns}/${pod}`;
+  return { shard: `macmux-owners-${sha(scope).slice(0, 2)}`, key: retain !== undefined ? `${scope}/${att}` : owner, retained: retain !== undefined };
+}
+
+export interface OwnerEntry {
+  mac: string;
+  /** Epoch seconds of the release. */
+  since: number;
+  key: string;
+  retained: boolean;
+}
+
+/** The ConfigMap key of a lookup key: 32 hex characters of its sha256 (the full key is in the value, so a collision is seen). */
+const dataKey = (key: string) => sha(key).slice(0, 32);
+
+const encode = (e: OwnerEntry) => `${e.mac}|${e.since}|${e.key}${e.retained ? '|r' : ''}`;
+
+function decode(v: string): OwnerEntry | undefined {
+  const [mac, since, key, flag] = v.split('|');
+  if (!mac || !key || !/^\d+$/.test(since ?? '')) return undefined;
+  return { mac, since: Number(since), key, retained: flag === 'r' };
+}
+
+/** The MAC `k` released last, while its grace period lasts (a retained one until gc drops it). */
+export function lookupOwner(data: Record<string, string>, k: IndexKey, now: number, graceSec: number): OwnerEntry | undefined {
+  const v = data[dataKey(k.key)];
+  const e = v === undefined ? undefined : decode(v);
+  if (!e || e.key !== k.key) return undefined;
+  return e.retained || now - e.since < graceSec ? e : undefined;
+}
+
+/**
+ * Records `entries` in a shard's data: entries past their grace period are dropped, and past
+ * OWNERS_SHARD_BYTES the oldest (retained ones last). False when nothing changes.
+ */
+export function putOwners(data: Record<string, string>, entries: OwnerEntry[], now: number, graceSec: number, maxBytes = OWNERS_SHARD_BYTES): boolean {
+  const before = JSON.stringify(data);
+  for (const [k, v] of Object.entries(data)) {
+    const e = decode(v);
+    if (!e || (!e.retained && now - e.since >= graceSec)) delete data[k];
+  }
+  for (const e of entries) data[dataKey(e.key)] = encode(e);
+  let size = Buffer.byteLength(JSON.stringify(data));
+  if (size > maxBytes) {
+    const byAge = Object.entries(data)
+      .map(([k, v]) => ({ k, e: decode(v)! }))
+      .sort((a, b) => Number(a.e.retained) - Number(b.e.retained) || a.e.since - b.e.since);
+    for (const { k } of byAge) {
+      if (size <= maxBytes) break;
+      size -= Buffer.byteLength(JSON.stringify(k)) + Buffer.byteLength(JSON.stringify(data[k])) + 2;
+      delete data[k];
+    }
+  }
+  return JSON.stringify(data) !== before;
+}
+
+/** Drops `key`'s entry if it names `mac` (gc freed a retained MAC). False when nothing changes. */
+export function dropOwner(data: Record<string, string>, key: string, mac: string): boolean {
+  const k = dataKey(key);
+  const e = data[k] === undefined ? undefined : decode(data[k]);
+  if (!e || e.key !== key || e.mac !== mac) return false;
+  delete data[k];
+  return true;
+}
