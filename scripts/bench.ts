@@ -92,7 +92,7 @@ async function main(): Promise<void> {
         `macmux's ADD runs under \`${TIME}\` for 5. (about 1 ms more on its side).`,
       `- 3: each run ADDs with the API up (not timed), then DELs with a kubeconfig whose server is a closed port.`,
       `- 4: ${LEDGER.adds} timed ADDs per side (pods with eth0 on loopback and one macvlan NAD with a pool MAC), in alternating chunks of ${LEDGER.chunk} with ${LEDGER.concurrency} workers; each side has its own node and ledger namespace, so the empty side never sees the other's ConfigMaps. ` +
-        `The 10,000 entries are active holdings of other pods of the same namespace and NAD in the node's ledger ConfigMap (blocks of 256 leased to the node). p99 is nearest-rank: ${rankFromTop(empty.latencies.length, 99)}. ADD/s is ADDs over the chunks' wall time.`,
+        `The 10,000 entries are active holdings of other pods of the same namespace and NAD in the ConfigMaps of the blocks of 256 leased to the node, one per block. p99 is nearest-rank: ${rankFromTop(empty.latencies.length, 99)}. ADD/s is ADDs over the chunks' wall time.`,
       `- 6: a fresh \`node\` runs one GET against the test API server (its CA signed the server certificate directly) through macmux's agent (\`src/k8s/agent.ts\`, bundled), or through an https.Agent with the same CA; timed in the process from making the agent to the response's end.`,
     );
   } finally {

@@ -1,8 +1,10 @@
 // Section 4: 8 concurrent ADDs on one node at an empty ledger and at 10,000 entries (other pods' holdings), in alternating chunks.
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import type { ApiServer } from '../../test/apiserver/server';
 import { encodeHolding, macKey } from '../../src/mac/holding';
+import { leaseValue, ledgerCm } from '../../src/mac/home';
 import { intToMac, macToInt } from '../../src/mac/range';
 import { NETWORKS, PLUGIN_DIR } from './pod-world';
 import { cleanEnv, ok, run, type Run } from './proc';
@@ -32,18 +34,20 @@ export interface LedgerRound {
   tryAgain: Run[];
 }
 
-/** The node already holds `entries` MACs for other pods of the namespace (same NAD), in blocks it leases: what a busy node's sticky-owner lookup scans. */
+/** The node already holds `entries` MACs for other pods of the namespace (same NAD), in blocks it leases, one ConfigMap per block: what a busy node's allocation walks past. */
 function seed(api: ApiServer, namespace: string, node: string, entries: number): void {
   const blocks = Math.ceil(entries / BLOCK) + 1;
-  const leases = Object.fromEntries(Array.from({ length: blocks }, (_, b) => [String(b), node]));
+  const leases = Object.fromEntries(Array.from({ length: blocks }, (_, b) => [String(b), leaseValue(node, b)]));
   api.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'macmux-pool', namespace, labels: { 'macmux.io/ledger': 'pool' } }, data: { RANGE_START: RANGE.rangeStart, RANGE_END: RANGE.rangeEnd, BLOCK_SIZE: String(BLOCK), LEASES: JSON.stringify(leases) } });
-  const data: Record<string, string> = {};
   const start = macToInt(RANGE.rangeStart);
   const now = Math.floor(Date.now() / 1000);
+  const data: Array<Record<string, string>> = Array.from({ length: blocks }, () => ({}));
   for (let i = 0; i < entries; i++) {
-    data[macKey(intToMac(start + i))] = encodeHolding({ owner: `default/seed-${i}/${NAD}`, state: 'active', node, since: now - (i % 86400) });
+    data[Math.floor(i / BLOCK)]![macKey(intToMac(start + i))] = encodeHolding({ owner: `default/seed-${i}/${NAD}`, state: 'active', node, since: now - (i % 86400), uid: randomUUID() });
   }
-  api.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `macmux-ledger-${node}`, namespace, labels: { 'macmux.io/ledger': 'node' } }, data });
+  data.forEach((d, b) => {
+    if (Object.keys(d).length > 0) api.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ledgerCm(leaseValue(node, b)), namespace, labels: { 'macmux.io/ledger': 'block' } }, data: d });
+  });
 }
 
 /** The CNI error code macmux printed, if any. */

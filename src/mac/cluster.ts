@@ -19,8 +19,17 @@ export interface ClusterOptions {
   warn?: (msg: string) => void;
 }
 
-/** The pool ConfigMap stays below this: a lease that would take it past is refused (code 101). */
-export const POOL_MAX_BYTES = 256 * 1024;
+/** No ledger ConfigMap grows past this many bytes of data (a quarter of the API server's limit): a write that would is refused (code 101). */
+export const MAX_OBJECT_BYTES = 256 * 1024;
+/** The pool ConfigMap's bound, the same: a lease that would take it past is refused (code 101) with its own message. */
+export const POOL_MAX_BYTES = MAX_OBJECT_BYTES;
+
+/** A write that would take ConfigMap `name` past MAX_OBJECT_BYTES. */
+class Oversize extends CniError {
+  constructor(readonly cm: string, bytes: number) {
+    super(Code.PoolExhausted, `ConfigMap ${cm} would grow to ${bytes} bytes, past the ledger's bound of ${MAX_OBJECT_BYTES} bytes per object`);
+  }
+}
 
 export interface FullBlocks {
   resourceVersion: string;
@@ -160,7 +169,15 @@ export class ClusterLedger {
             if (h && h.owner === owner && h.uid === c.uid && h.node === node && h.state !== 'released') return false;
             if (!isFree(h, this.now(), this.opts.graceSec)) return 'taken';
             return put(data, mac, reserve(undefined, c, this.now(), this.opts.graceSec, mac), 'active', this.now());
+          }).catch((e: unknown) => {
+            // A block whose ConfigMap is at its byte bound (long owner names in a large block) is full for this node: on to the next.
+            if (e instanceof Oversize && rv !== undefined) return 'oversize' as const;
+            throw e;
           });
+          if (got === 'oversize') {
+            this.fullBlocks.set(mine, { resourceVersion: rv!, blocks: [...full, block] });
+            break;
+          }
           if (got !== 'taken') {
             // Written on the copy scanned: the full blocks stay full at the new resourceVersion (the write only took a MAC).
             const w = this.lastWrite;
@@ -418,6 +435,8 @@ export class ClusterLedger {
         }
         return 'ok';
       }
+      const bytes = Buffer.byteLength(JSON.stringify(data));
+      if (bytes > MAX_OBJECT_BYTES) throw new Oversize(name, bytes);
       const written = await this.store.update({ ...cm, data });
       if (written === 'conflict') {
         this.forget(name);
