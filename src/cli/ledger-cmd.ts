@@ -47,7 +47,7 @@ export function ledgerCommand(io: CliIo): Command {
 
   ledger.addCommand(
     withGlobals(settle(new Command('gc')))
-      .description('release every reserved or active MAC whose pod no longer exists')
+      .description('release every reserved or active MAC whose pod no longer exists, and free every retained MAC whose owner (StatefulSet, VirtualMachineInstance) is gone')
       .option('--dry-run', 'only print what would be released')
       .action(async (opts: LedgerOpts & { dryRun?: boolean }) => (await import('./ledger/gc')).gc(io, opts)),
   );

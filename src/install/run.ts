@@ -7,6 +7,7 @@ import { createExporter } from '../metrics/exporter';
 import { exitOf, Installer, type Status } from './check';
 import { listLedger } from './kube';
 import { installLog } from './log';
+import { startRetentionSweep } from './retention';
 import { local, readPluginSettings, resolveSettings, targets, type InstallFlags } from './paths';
 import { close, serve } from './server';
 
@@ -75,6 +76,7 @@ export async function runInstall(flags: InstallFlags, io: CliIo): Promise<void> 
   );
   log.info(`listening on http://${host.includes(':') ? `[${host}]` : host}:${port}`);
   exporter.start();
+  const stopRetention = startRetentionSweep({ api: s, budgetMs: 60_000, node: s.nodeName, graceSec, intervalSec: s.scanIntervalSec, log });
 
   // Re-checks never overlap: a request during a pass runs one more pass after it.
   let stopped = false;
@@ -125,6 +127,7 @@ export async function runInstall(flags: InstallFlags, io: CliIo): Promise<void> 
   clearTimeout(debounce);
   for (const w of watchers) w.close();
   exporter.stop();
+  stopRetention();
   await current;
   if (s.cleanupOnExit && installer.removeConflist()) log.info(`removed ${local(s, targets(s).conflist)} (--cleanup-on-exit)`);
   await close(server);

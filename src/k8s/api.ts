@@ -10,6 +10,15 @@ export interface ObjectMeta {
   resourceVersion?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  /** As the API sends them; untrusted (the pod's creator writes them), so each field is checked before use. */
+  ownerReferences?: OwnerReference[];
+}
+export interface OwnerReference {
+  apiVersion?: string;
+  kind?: string;
+  name?: string;
+  uid?: string;
+  controller?: boolean;
 }
 export interface Pod {
   metadata: ObjectMeta;
@@ -30,7 +39,13 @@ export const API_PERMISSIONS: ReadonlyArray<{ resource: string; group?: string; 
   { resource: 'nodes', verbs: ['get'] },
   { resource: 'network-attachment-definitions', group: 'k8s.cni.cncf.io', verbs: ['get', 'list'] },
   { resource: 'configmaps', verbs: ['get', 'list', 'create', 'update'], namespaced: 'macmux' },
+  { resource: 'statefulsets', group: 'apps', verbs: ['get'] },
+  { resource: 'virtualmachineinstances', group: 'kubevirt.io', verbs: ['get'] },
+  { resource: 'virtualmachines', group: 'kubevirt.io', verbs: ['get'] },
 ];
+
+/** Whether an object exists: "unknown" when the API would not say (refused, failed). */
+export type Existence = 'exists' | 'gone' | 'unknown';
 
 export interface ConfigMap {
   metadata: ObjectMeta;
@@ -99,6 +114,21 @@ export class KubeApi {
     if (res.status === 404) return 'gone';
     expectOk(res.status, res.body, `get node ${name}`);
     return 'exists';
+  }
+
+  /** Whether StatefulSet `namespace/name` exists (an anchor of retained MACs, src/mac/retention.ts). */
+  async statefulSetState(namespace: string, name: string): Promise<Existence> {
+    return existence(this.http, `/apis/apps/v1/namespaces/${seg(namespace)}/statefulsets/${seg(name)}`, `statefulsets ${namespace}/${name}`);
+  }
+
+  /** Whether KubeVirt VirtualMachineInstance `namespace/name` exists ("gone" too where KubeVirt is not installed). */
+  async virtualMachineInstanceState(namespace: string, name: string): Promise<Existence> {
+    return existence(this.http, `/apis/kubevirt.io/v1/namespaces/${seg(namespace)}/virtualmachineinstances/${seg(name)}`, `virtualmachineinstances ${namespace}/${name}`);
+  }
+
+  /** Whether KubeVirt VirtualMachine `namespace/name` exists ("gone" too where KubeVirt is not installed). */
+  async virtualMachineState(namespace: string, name: string): Promise<Existence> {
+    return existence(this.http, `/apis/kubevirt.io/v1/namespaces/${seg(namespace)}/virtualmachines/${seg(name)}`, `virtualmachines ${namespace}/${name}`);
   }
 
   /** The namespace's labels, or undefined when it does not exist. */
@@ -183,6 +213,16 @@ export class KubeApi {
 
   close(): void {
     this.http.close();
+  }
+}
+
+/** A GET telling whether the object exists: 404 is gone; any other failure, thrown or answered, unknown. */
+async function existence(http: ApiTransport, path: string, resource: string): Promise<Existence> {
+  try {
+    const res = await http.send({ method: 'GET', path, verb: 'get', resource });
+    return res.status === 404 ? 'gone' : res.status >= 200 && res.status < 300 ? 'exists' : 'unknown';
+  } catch {
+    return 'unknown';
   }
 }
 

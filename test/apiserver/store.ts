@@ -48,6 +48,10 @@ export const RESOURCES: readonly Resource[] = [
     namespaced: true, custom: true, fields: META_FIELDS,
   },
   { plural: 'nodes', group: '', kind: 'Node', apiVersion: 'v1', namespaced: false, custom: false, fields: ['metadata.name'] },
+  // Owners a pod may retain its MACs for (macmux.io/mac-retention), served as generic objects.
+  { plural: 'statefulsets', group: 'apps', kind: 'StatefulSet', apiVersion: 'apps/v1', namespaced: true, custom: false, fields: META_FIELDS },
+  { plural: 'virtualmachineinstances', group: 'kubevirt.io', kind: 'VirtualMachineInstance', apiVersion: 'kubevirt.io/v1', namespaced: true, custom: true, fields: META_FIELDS },
+  { plural: 'virtualmachines', group: 'kubevirt.io', kind: 'VirtualMachine', apiVersion: 'kubevirt.io/v1', namespaced: true, custom: true, fields: META_FIELDS },
 ];
 
 const NAMESPACES = RESOURCES[0];

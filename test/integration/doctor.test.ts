@@ -141,7 +141,7 @@ describe('macmux doctor', () => {
     assert.match(check('api').detail, new RegExp(`${w.api.url.replace(/\./g, '\\.')} answered \\(Kubernetes v1\\.31\\.0-macmux-test\\)`));
     // One SelfSubjectAccessReview per verb macmux uses, ConfigMaps asked in the ledger namespace.
     const reviews = w.api.requests.filter((r) => r.resource === 'selfsubjectaccessreviews');
-    assert.equal(reviews.length, 10);
+    assert.equal(reviews.length, 13);
     assert.ok(reviews.every((r) => r.method === 'POST' && r.status === 201));
     const asked = reviews.map((r) => (r.body as Json).spec.resourceAttributes).map((a: Json) => `${a.verb} ${a.resource}${a.group ? `.${a.group}` : ''}${a.namespace ? ` in ${a.namespace}` : ''}`);
     assert.deepEqual(asked.sort(), [
@@ -151,6 +151,9 @@ describe('macmux doctor', () => {
       'get network-attachment-definitions.k8s.cni.cncf.io',
       'get nodes',
       'get pods',
+      'get statefulsets.apps',
+      'get virtualmachineinstances.kubevirt.io',
+      'get virtualmachines.kubevirt.io',
       'list configmaps in kube-system',
       'list network-attachment-definitions.k8s.cni.cncf.io',
       'patch pods',

@@ -16,6 +16,7 @@ import {
   ownerOf,
   release,
   reserve,
+  withoutRetention,
   type Holding,
 } from '../../src/mac/holding';
 import { blocksOf, claimsCm, homeOf, ledgerCm, POOL_CM, type Leases } from '../../src/mac/home';
@@ -344,5 +345,97 @@ test('isLiveEncoded agrees with decodeHolding: true exactly for a well-formed re
   for (const s of cases) {
     const state = decodeHolding(s)?.state;
     assert.equal(isLiveEncoded(s), state === 'reserved' || state === 'active', JSON.stringify(s));
+  }
+});
+
+// ---- retention beyond the grace period (macmux.io/mac-retention: owner) ----
+
+const STS = 'StatefulSet/web';
+const VMI = 'VirtualMachineInstance/vm1';
+/** A released holding retained for `retain`, of owner `owner`. */
+const kept = (retain: string, owner = 'ns1/web-0/green', over: Partial<Holding> = {}): Holding => h({ owner, state: 'released', since: T, retain, ...over });
+const withoutUid = (x: Holding): Holding => {
+  const { uid: _, ...rest } = x;
+  return rest;
+};
+/** A claimant of anchor `retain`. */
+const by = (owner: string, retain?: string, uid = U2) => ({ ...on(owner, uid), ...(retain !== undefined ? { retain } : {}) });
+
+test('retention: a retained holding encodes as a sixth field o:Kind/name; fields 0-4 are what releases before it read', () => {
+  for (const base of [h({ state: 'released' }), h({ state: 'released', uid: undefined }), h({ state: 'active' })]) {
+    const plain = encodeHolding(base).split('|');
+    const fields = encodeHolding({ ...base, retain: STS }).split('|');
+    assert.equal(fields.length, 6, fields.join('|'));
+    assert.deepEqual(fields.slice(0, 4), plain.slice(0, 4), 'state, owner, node and since unchanged');
+    assert.equal(fields[4], plain[4] ?? '', 'the uid field, empty when there is none');
+    assert.equal(fields[5], `o:${STS}`);
+  }
+  assert.equal(encodeHolding({ owner: A, state: 'released', node: 'n1', since: 42, retain: STS }), 'x|ns1/pod-a/green|n1|42||o:StatefulSet/web');
+  assert.equal(encodeHolding({ owner: A, state: 'released', node: 'n1', since: 42, uid: U1, retain: VMI }), `x|ns1/pod-a/green|n1|42|${encodeUid(U1)}|o:VirtualMachineInstance/vm1`);
+});
+
+test('retention: the field is read back; an empty uid field stays no uid; later fields are ignored', () => {
+  for (const x of [kept(STS), withoutUid(kept(VMI, A)), kept('VirtualMachine/vm1', A, { state: 'active' })]) assert.deepEqual(decodeHolding(encodeHolding(x)), x);
+  assert.deepEqual(decodeHolding('x|ns/p/a|n|5||o:StatefulSet/web|future'), { state: 'released', owner: 'ns/p/a', node: 'n', since: 5, retain: STS });
+});
+
+test('retention: a sixth field that is not a valid anchor is ignored (the holding keeps the grace period only)', () => {
+  for (const bad of ['o:', 'o:Pod/web', 'o:StatefulSet/', 'o:StatefulSet/Web', 'o:statefulset/web', `o:StatefulSet/${'a'.repeat(254)}`, 'StatefulSet/web', 'o:StatefulSet/web/x', 'z:future']) {
+    const d = decodeHolding(`x|ns/p/a|n|5||${bad}`);
+    assert.deepEqual(d, { state: 'released', owner: 'ns/p/a', node: 'n', since: 5 }, bad);
+  }
+});
+
+test('retention: isFree: a released retained holding is held whatever its age; dated 0 (a forced release) it is free', () => {
+  assert.equal(isFree(kept(STS), T + 1000 * GRACE, GRACE), false);
+  assert.equal(isFree(kept(STS, A, { since: 0 }), T, GRACE), true);
+  assert.equal(isFree(kept(STS, A, { state: 'active' }), T + 1000 * GRACE, GRACE), false);
+  assert.equal(isFree(withoutRetention(kept(STS)), T + GRACE, GRACE), true, 'without the retention: the grace period again');
+});
+
+const RETAINED: Array<{ what: string; cur: Holding; c: ReturnType<typeof by>; take: boolean }> = [
+  { what: 'same owner name, another UID, long after grace', cur: kept(STS), c: by('ns1/web-0/green'), take: true },
+  { what: 'same owner name without the annotation now', cur: kept(STS), c: by('ns1/web-0/green', undefined), take: true },
+  { what: 'another pod of the same anchor, namespace and attachment (a new virt-launcher pod)', cur: kept(VMI, 'ns1/virt-launcher-vm1-abcde/green'), c: by('ns1/virt-launcher-vm1-fghij/green', VMI), take: true },
+  { what: 'same anchor, another attachment', cur: kept(VMI, 'ns1/virt-launcher-vm1-abcde/green'), c: by('ns1/virt-launcher-vm1-fghij/blue', VMI), take: false },
+  { what: 'same anchor text, another namespace', cur: kept(VMI, 'ns1/virt-launcher-vm1-abcde/green'), c: by('ns2/virt-launcher-vm1-fghij/green', VMI), take: false },
+  { what: 'another anchor, same namespace and attachment', cur: kept(STS, 'ns1/web-0/green'), c: by('ns1/web-1/green', 'StatefulSet/db'), take: false },
+  { what: 'another kind of the same name', cur: kept('VirtualMachineInstance/web', 'ns1/web-0/green'), c: by('ns1/web-1/green', STS), take: false },
+  { what: 'a claimant without an anchor, same namespace and attachment', cur: kept(STS, 'ns1/web-0/green'), c: by('ns1/web-1/green'), take: false },
+  { what: 'another owner, long after grace', cur: kept(STS), c: by(B), take: false },
+  { what: 'an active retained holding, same anchor, another pod', cur: kept(VMI, 'ns1/virt-launcher-vm1-abcde/green', { state: 'active' }), c: by('ns1/virt-launcher-vm1-fghij/green', VMI), take: false },
+  { what: 'a released holding without retention, in grace, a claimant with an anchor', cur: h({ owner: 'ns1/web-0/green', state: 'released', since: T + 100 * GRACE - 1 }), c: by('ns1/web-1/green', STS), take: false },
+];
+for (const x of RETAINED) {
+  test(`retention: mayTake/reserve of a released retained holding: ${x.what}: ${x.take ? 'taken' : 'refused'}`, () => {
+    const now = T + 100 * GRACE;
+    assert.equal(mayTake(x.cur, x.c, now, GRACE), x.take);
+    if (x.take) {
+      assert.deepEqual(reserve(x.cur, x.c, now, GRACE, MAC), { owner: x.c.owner, state: 'reserved', node: 'node-b', since: now, uid: U2, ...(x.c.retain ? { retain: x.c.retain } : {}) });
+      return;
+    }
+    const e = thrown(() => reserve(x.cur, x.c, now, GRACE, MAC));
+    assert.equal(e.code, Code.MacConflict);
+    if (x.cur.state === 'released' && x.cur.retain) assert.match(e.message, new RegExp(`retained for as long as its owner ${x.cur.retain} exists\\)$`));
+  });
+}
+
+test('retention: reserve records the claimant\'s anchor; release keeps the releasing pod\'s anchor, else the recorded one', () => {
+  const r = reserve(undefined, by('ns1/web-0/green', STS, U1), T, GRACE, MAC);
+  assert.equal(r.retain, STS);
+  const a = activate(r, T + 1);
+  assert.deepEqual(release(a, { owner: 'ns1/web-0/green', uid: U1, node: 'node-a' }, T + 9), { ...a, state: 'released', since: T + 9, retain: STS }, 'a DEL that could not read the pod keeps it');
+  const plain = activate(reserve(undefined, by('ns1/web-0/green', undefined, U1), T, GRACE, MAC), T + 1);
+  assert.equal(plain.retain, undefined);
+  assert.equal(release(plain, { owner: 'ns1/web-0/green', uid: U1, node: 'node-a', retain: STS }, T + 9)!.retain, STS);
+  assert.equal(release(plain, { owner: 'ns1/web-0/green', uid: U1, node: 'node-a' }, T + 9)!.retain, undefined);
+  assert.equal(release(plain, { owner: 'ns1/web-0/green', uid: U2, node: 'node-a', retain: STS }, T + 9), plain, 'not the releasing pod\'s: unchanged');
+});
+
+test('retention: isLiveEncoded stays exact on six-field holdings', () => {
+  const cases = ['a|ns/p/net|n|1||o:StatefulSet/web', 'r|ns/p/net|n|1|AAAAAAAAAAAAAAAAAAAAAA|o:StatefulSet/web', 'x|ns/p/net|n|1||o:StatefulSet/web', 'x|ns/p/net|n|0||o:StatefulSet/web', 'a|ns/p/net|n||o:StatefulSet/web'];
+  for (const s of cases) {
+    const state = decodeHolding(s)?.state;
+    assert.equal(isLiveEncoded(s), state === 'reserved' || state === 'active', s);
   }
 });

@@ -1,6 +1,8 @@
-// `macmux ledger gc [--dry-run]`: releases every reserved or active MAC whose pod no longer exists and whose node is gone.
+// `macmux ledger gc [--dry-run]`: releases every reserved or active MAC whose pod no longer exists and whose node is gone,
+// and frees every retained MAC whose owner (StatefulSet, VirtualMachineInstance) is gone.
 import { historyRecord, type HistoryRecord } from '../../mac/history';
 import type { Entry } from '../../mac/census';
+import { anchorState, sweepRetained } from '../../mac/retention-sweep';
 import { print, table, type CliIo } from '../io';
 import { clusterOf, operatorHistory, podOfOwner, takeCensus, withSession, type LedgerOpts } from './common';
 import { nodeKeeps, podState } from './release';
@@ -13,10 +15,14 @@ export interface Collected {
   configMap: string;
   /**
    * released (kept for its owner for the grace period), would-release (--dry-run), skipped (it changed
-   * hands meanwhile), or kept (the pod is gone but its node still exists: see `reason`).
+   * hands meanwhile), or kept (the pod is gone but its node still exists: see `reason`). A retained
+   * released MAC whose owner is gone is freed (no grace period), would-free (--dry-run), skipped or kept
+   * (whether its owner exists could not be told).
    */
-  action: 'released' | 'would-release' | 'skipped' | 'kept';
+  action: 'released' | 'would-release' | 'skipped' | 'kept' | 'freed' | 'would-free';
   reason?: string;
+  /** A retained MAC's owner, `ns/Kind/name`. */
+  retainedFor?: string;
 }
 
 export async function gc(io: CliIo, opts: LedgerOpts & { dryRun?: boolean }): Promise<void> {
@@ -61,13 +67,32 @@ export async function gc(io: CliIo, opts: LedgerOpts & { dryRun?: boolean }): Pr
       }
       out.push(row);
     }
+    // Retained released MACs (the copy at home, each owner asked once): freed once their owner is gone.
+    const retained = new Map<string, Entry>();
+    for (const e of c.entries) if (e.retain !== undefined && (!retained.has(`${e.mac} ${e.owner}`) || e.atHome)) retained.set(`${e.mac} ${e.owner}`, e);
+    const cmOf = new Map([...retained.values()].map((e) => [`${e.mac} ${e.owner}`, e.cm]));
+    const swept = await sweepRetained(retained.values(), (ns, anchor) => anchorState(x.api, ns, anchor), opts.dryRun ? undefined : async (e) => {
+      const done = await cluster.operatorRelease(e.mac, e.owner, true, { node: e.node, since: e.since, ...(e.uid !== undefined ? { uid: e.uid } : {}) });
+      if (done.held) records.push(historyRecord(e.mac, e.owner, 'operator-release', e.node, { force: true }));
+      return done.held;
+    });
+    for (const r of swept) {
+      const reason = r.action === 'kept' ? `whether its owner ${r.anchor} exists could not be checked (the API refused or failed; see doctor's rbac check)` : undefined;
+      out.push({ mac: r.mac, owner: r.owner, state: 'released', node: r.node, configMap: cmOf.get(`${r.mac} ${r.owner}`) ?? '', action: r.action, retainedFor: r.anchor, ...(reason ? { reason } : {}) });
+    }
     await operatorHistory(x, records);
     print(io, opts.output, out, () => {
-      if (out.length === 0) return `nothing to collect: every reserved or active MAC in namespace ${x.s.namespace} belongs to an existing pod\n`;
+      if (out.length === 0) return `nothing to collect: every reserved or active MAC in namespace ${x.s.namespace} belongs to an existing pod, and every retained MAC to an existing owner\n`;
       const n = out.filter((r) => r.action === 'released' || r.action === 'would-release').length;
+      const f = out.filter((r) => r.action === 'freed' || r.action === 'would-free').length;
       const summary = opts.dryRun ? `${n} MAC(s) would be released (run without --dry-run to release them)` : `${n} MAC(s) released; they stay their owners' for the grace period`;
-      const keptLines = out.filter((r) => r.reason).map((r) => `kept ${r.mac} of ${r.owner}: ${r.reason}; \`macmux ledger release ${r.mac} --force\` frees it if you know the node runs nothing\n`);
-      return table(['MAC', 'OWNER', 'STATE', 'NODE', 'CONFIGMAP', 'ACTION'], out.map((r) => [r.mac, r.owner, r.state, r.node, r.configMap, r.action])) + keptLines.join('') + `${summary}\n`;
+      const freed = f === 0 ? '' : opts.dryRun ? `; ${f} retained MAC(s) would be freed: their owners are gone` : `; ${f} retained MAC(s) freed: their owners are gone`;
+      const keptLines = out.filter((r) => r.reason).map((r) =>
+        r.retainedFor
+          ? `kept ${r.mac} of ${r.owner}: ${r.reason}; gc asks again next time\n`
+          : `kept ${r.mac} of ${r.owner}: ${r.reason}; \`macmux ledger release ${r.mac} --force\` frees it if you know the node runs nothing\n`,
+      );
+      return table(['MAC', 'OWNER', 'STATE', 'NODE', 'CONFIGMAP', 'ACTION'], out.map((r) => [r.mac, r.owner, r.state, r.node, r.configMap, r.action])) + keptLines.join('') + `${summary}${freed}\n`;
     });
   });
 }
