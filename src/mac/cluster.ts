@@ -1,6 +1,6 @@
 // The cluster side of the ledger: the pool ConfigMap, block leases and every MAC's home, written only by compare-and-swap.
 import { CniError, Code } from '../cni/errors';
-import { decodeHolding, encodeHolding, holderText, isFree, isLiveEncoded, keyMac, macKey, mayTake, release, reserve, type Claimant, type Holding, type Owner } from './holding';
+import { decodeHolding, encodeHolding, holderText, isFree, isLiveEncoded, keyMac, macKey, mayTake, release, reserve, withoutRetention, type Claimant, type Holding, type Owner } from './holding';
 import { blocksOf, homeOf, kindOf, leaseValue, ledgerCm, LEDGER_LABEL, ownBlocks, POOL_CM, type Leases } from './home';
 import { indexKey, lookupOwner, OWNERS_LABEL, putOwners, type OwnerEntry } from './owners';
 import { blockBounds, blockCount, blockOf, freeInBlock, intToMac, macToInt, nextAssignable, parseRange, rangeText, type PoolSpec } from './range';
@@ -300,7 +300,7 @@ export class ClusterLedger {
       if (!theirs(cur, at.home)) return undefined;
       // At home with a leftover still in the pool: a released record dated 0 (free under any grace period)
       // stays, so that a block migration copying an older pool snapshot cannot revive the holding.
-      if (force) return at.viaLeftover ? { ...cur, state: 'released', since: 0 } : 'delete';
+      if (force) return at.viaLeftover ? { ...withoutRetention(cur), state: 'released', since: 0 } : 'delete';
       // Whichever pod and node it is: the operator saw this holding and releases it.
       const next = release(cur, { owner, node: cur.node, ...(cur.uid !== undefined ? { uid: cur.uid } : {}) }, this.now());
       return next && next !== cur ? next : undefined;

@@ -1,6 +1,7 @@
 // The owner index: the MAC each owner released last, in 256 small shards, so a sticky lookup reads one ConfigMap (pure).
 import { createHash } from 'node:crypto';
 import type { Owner } from './holding';
+import { retentionKey, retentionShardKey } from './retention';
 
 /** Its own label key: lists of `macmux.io/ledger` (the census, releases before 15) never see the index. */
 export const OWNERS_LABEL = 'macmux.io/ledger-index';
@@ -8,6 +9,7 @@ export const OWNERS_LABEL = 'macmux.io/ledger-index';
 export const OWNERS_SHARD_BYTES = 192 * 1024;
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const shardOf = (scope: string) => `macmux-owners-${sha(scope).slice(0, 2)}`;
 
 /** Where an owner's MAC is looked up: the shard (all of one pod's, or one retention anchor's, attachments share it) and the key in it. */
 export interface IndexKey {
@@ -19,10 +21,9 @@ export interface IndexKey {
 
 /** The index key of `owner` (`ns/pod/attachment`); with a retention anchor (`Kind/name`), the anchor's, so that another pod of that owner finds it. */
 export function indexKey(owner: Owner, retain?: string): IndexKey {
-  const [ns, pod, ...rest] = owner.split('/');
-  const att = rest.join('/');
-  const scope = retain !== undefined ? `${ns}/${retain}` : `${ns}/${pod}`;
-  return { shard: `macmux-owners-${sha(scope).slice(0, 2)}`, key: retain !== undefined ? `${scope}/${att}` : owner, retained: retain !== undefined };
+  const [ns = '', pod, ...rest] = owner.split('/');
+  if (retain === undefined) return { shard: shardOf(`${ns}/${pod}`), key: owner, retained: false };
+  return { shard: shardOf(retentionShardKey(ns, retain)), key: retentionKey(ns, retain, rest.join('/')), retained: true };
 }
 
 export interface OwnerEntry {

@@ -14,6 +14,7 @@ import { buildPodPlan, nadKey, type ResolvedSelection } from './plan';
 import type { Script } from './chain';
 import { staticPlan, type Budget, type VerbContext } from './context';
 import { checkFileNetwork, checkIsolation } from './isolation';
+import { retentionOf } from '../mac/retention';
 
 export const RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
 
@@ -31,7 +32,8 @@ export async function openPod(ctx: VerbContext, s: Script, info: PodInfo): Promi
   const api = await openApi(ctx, { sec: ctx.conf.timeBudget.add, from: ctx.started });
   s.defer('API agent close', () => api.close());
   const podObj = await readPod(api, info);
-  return { api, podObj, pod: { ...info, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}) } };
+  const retain = retentionOf(info, podObj.metadata); // a bad macmux.io/mac-retention is code 7, before any MAC is taken
+  return { api, podObj, pod: { ...info, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}), ...(retain !== undefined ? { retain } : {}) } };
 }
 
 /** The pod, checked against K8S_POD_UID: a missing or re-created pod is code 3. */
