@@ -1,4 +1,5 @@
 // A census of the cluster ledger from its ConfigMaps: every holding, the pool's figures, objects per kind, and MACs held twice (pure).
+import { createHash } from 'node:crypto';
 import { decodeHolding, isFree, keyMac, type Holding } from './holding';
 import { homeOf, ledgerCm, LEDGER_LABEL, POOL_CM, type Leases } from './home';
 import { blockBounds, blockCount, blockOf, inRange, macToInt, poolSize, type PoolSpec } from './range';
@@ -36,6 +37,21 @@ export function leaseHolder(value: string, k: number | string): string {
 /** The home ConfigMaps of `node`'s blocks: one per new-style lease, its legacy ledger once for all legacy ones. */
 export function homesOf(leases: Leases, node: string): string[] {
   return [...new Set(Object.entries(leases).filter(([k, v]) => leaseHolder(v, k) === node).map(([, v]) => ledgerCm(v)))].sort();
+}
+
+/** Shards of the claims and of the owner index: 256 each, `<prefix><xx>`. */
+const SHARDS = 256;
+
+/**
+ * What one node's periodic census reads besides the pool, at its `turn`-th scan: the homes of its
+ * blocks, and one claims and one owners shard by rotation. The rotation starts at a hash of the node's
+ * name, so that at any moment the nodes of a cluster look at different shards, and each node goes
+ * through all 256 in 256 scans.
+ */
+export function nodeShare(leases: Leases, node: string, turn: number): string[] {
+  const start = createHash('sha256').update(node).digest()[0]!;
+  const shard = ((start + turn) % SHARDS).toString(16).padStart(2, '0');
+  return [...homesOf(leases, node), `${CLAIMS_PREFIX}${shard}`, `${OWNERS_PREFIX}${shard}`];
 }
 
 /** The kind of a ledger ConfigMap: from its label (the index label means owners), else from its name. */
