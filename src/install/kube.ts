@@ -4,7 +4,9 @@ import { KubeApi } from '../k8s/api';
 import { kubeStore } from '../k8s/cmstore';
 import type { Credentials } from '../k8s/credentials';
 import { ApiTransport } from '../k8s/http';
-import { LEDGER_LABEL, POOL_CM } from '../mac/home';
+import { nodeShare } from '../mac/census';
+import { poolView } from '../mac/cluster';
+import { POOL_CM, type Leases } from '../mac/home';
 import { intToMac, parseRange } from '../mac/range';
 import type { Cm } from '../mac/store';
 import { CopyError } from './token';
@@ -53,7 +55,24 @@ export async function readPool(api: KubeApi, namespace: string): Promise<MacPool
   return { rangeStart: intToMac(spec.start), rangeEnd: intToMac(spec.end), ...(d.BLOCK_SIZE !== undefined ? { blockSize: spec.blockSize } : {}) };
 }
 
-/** Every ledger ConfigMap, for the metrics census. */
-export function listLedger(s: ApiSettings, budgetMs: number): () => Promise<Cm[]> {
-  return () => withApi(s, budgetMs, (api) => kubeStore(api, s.namespace).list(LEDGER_LABEL));
+/**
+ * The metrics census's reads for `node`, one call per scan: the pool, then this node's homes (the
+ * ConfigMaps of the blocks it leases, both lease styles) and one claims and one owners shard by
+ * rotation (nodeShare), one GET each. Never a list: what a scan costs does not grow with the cluster.
+ */
+export function readNodeShare(s: ApiSettings, budgetMs: number, node: string): () => Promise<Cm[]> {
+  let turn = 0;
+  return () =>
+    withApi(s, budgetMs, async (api) => {
+      const store = kubeStore(api, s.namespace);
+      const pool = await store.get(POOL_CM);
+      let leases: Leases = {};
+      try {
+        leases = pool ? poolView(pool).leases : {};
+      } catch {
+        // a damaged pool: the census reports it
+      }
+      const rest = await Promise.all(nodeShare(leases, node, turn++).map((name) => store.get(name)));
+      return [pool, ...rest].filter((c): c is Cm => c !== undefined);
+    });
 }

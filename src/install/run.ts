@@ -1,11 +1,12 @@
 // The `macmux install` script: install once; unless --once, serve the endpoints and re-check on a timer and on file changes until SIGTERM.
 import { watch, type FSWatcher } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { isSea } from 'node:sea';
 import { CliFailure, Exit, type CliIo } from '../cli/io';
 import { createExporter } from '../metrics/exporter';
 import { exitOf, Installer, type Status } from './check';
-import { listLedger } from './kube';
+import { readNodeShare } from './kube';
 import { installLog } from './log';
 import { startRetentionSweep } from './retention';
 import { local, readPluginSettings, resolveSettings, targets, type InstallFlags } from './paths';
@@ -59,7 +60,9 @@ export async function runInstall(flags: InstallFlags, io: CliIo): Promise<void> 
   }
   const exporter = createExporter({
     statsFile: local(s, targets(s).stats),
-    listLedger: listLedger(s, apiBudgetMs),
+    // The same node name the plugin's ledger uses: nodeName from NODE_NAME, else the host name.
+    readLedger: readNodeShare(s, apiBudgetMs, s.nodeName ?? hostname()),
+    node: s.nodeName ?? hostname(),
     graceSec,
     scanIntervalSec: s.scanIntervalSec,
     warn: (m) => log.warn(`metrics: ${m}`),

@@ -1,7 +1,8 @@
-// A census of the cluster ledger from its ConfigMaps: every holding, the pool's figures, and MACs held twice (pure).
+// A census of the cluster ledger from its ConfigMaps: every holding, the pool's figures, objects per kind, and MACs held twice (pure).
+import { createHash } from 'node:crypto';
 import { decodeHolding, isFree, keyMac, type Holding } from './holding';
-import { blocksOf, homeOf, POOL_CM } from './home';
-import { inRange, macToInt, poolSize, type PoolSpec } from './range';
+import { homeOf, ledgerCm, LEDGER_LABEL, POOL_CM, type Leases } from './home';
+import { blockBounds, blockCount, blockOf, inRange, macToInt, poolSize, type PoolSpec } from './range';
 import { poolView } from './cluster';
 import type { Cm } from './store';
 
@@ -16,15 +17,77 @@ export interface Entry extends Holding {
   live: boolean;
 }
 
+/** The kinds of ledger object: the pool, a block's home (new), a node's legacy ledger, a claims shard, an owners index shard. */
+export const LEDGER_KINDS = ['pool', 'block', 'node', 'claims', 'owners'] as const;
+export type LedgerKind = (typeof LEDGER_KINDS)[number];
+
+/** The owner index's label key: not LEDGER_LABEL, so that lists of the ledger (and older releases) never see its shards. */
+export const INDEX_LABEL = 'macmux.io/ledger-index';
+const OWNERS_PREFIX = 'macmux-owners-';
+const CLAIMS_PREFIX = 'macmux-claims-';
+/** `<node>.b<k>`: the lease value, and so the home name suffix, of a block leased by this release. */
+const NEW_STYLE = /^(.+)\.b(\d+)$/;
+
+/** The node that holds lease `value` of block `k`: `<node>.b<k>` (new-style) or the bare node name (legacy). */
+export function leaseHolder(value: string, k: number | string): string {
+  const m = NEW_STYLE.exec(value);
+  return m && m[2] === String(k) ? m[1]! : value;
+}
+
+/** The home ConfigMaps of `node`'s blocks: one per new-style lease, its legacy ledger once for all legacy ones. */
+export function homesOf(leases: Leases, node: string): string[] {
+  return [...new Set(Object.entries(leases).filter(([k, v]) => leaseHolder(v, k) === node).map(([, v]) => ledgerCm(v)))].sort();
+}
+
+/** Shards of the claims and of the owner index: 256 each, `<prefix><xx>`. */
+const SHARDS = 256;
+
+/**
+ * What one node's periodic census reads besides the pool, at its `turn`-th scan: the homes of its
+ * blocks, and one claims and one owners shard by rotation. The rotation starts at a hash of the node's
+ * name, so that at any moment the nodes of a cluster look at different shards, and each node goes
+ * through all 256 in 256 scans.
+ */
+export function nodeShare(leases: Leases, node: string, turn: number): string[] {
+  const start = createHash('sha256').update(node).digest()[0]!;
+  const shard = ((start + turn) % SHARDS).toString(16).padStart(2, '0');
+  return [...homesOf(leases, node), `${CLAIMS_PREFIX}${shard}`, `${OWNERS_PREFIX}${shard}`];
+}
+
+/** The kind of a ledger ConfigMap: from its label (the index label means owners), else from its name. */
+export function kindOf(cm: Cm): LedgerKind {
+  if (cm.labels?.[INDEX_LABEL] !== undefined) return 'owners';
+  const label = cm.labels?.[LEDGER_LABEL] as LedgerKind | undefined;
+  if (label && (LEDGER_KINDS as readonly string[]).includes(label) && label !== 'owners') return label;
+  if (cm.name === POOL_CM) return 'pool';
+  if (cm.name.startsWith(OWNERS_PREFIX)) return 'owners';
+  if (cm.name.startsWith(CLAIMS_PREFIX)) return 'claims';
+  return NEW_STYLE.test(cm.name) ? 'block' : 'node';
+}
+
+/** The size the API server stores for the ConfigMap's data, near enough: the UTF-8 bytes of its JSON. */
+export const dataBytes = (cm: Cm) => Buffer.byteLength(JSON.stringify(cm.data));
+
 export interface Census {
   spec?: PoolSpec;
   /** Assignable MACs in the range. */
   poolSize: number;
-  /** Distinct MACs of the range with a live holding. */
+  /** Blocks the range is cut into. */
+  blocks: number;
+  /**
+   * Distinct MACs of the range with a live holding. With a `node` scope, only those at that node's
+   * homes, so that the figures of every node add up to the cluster's.
+   */
   allocated: number;
   blocksLeased: number;
-  /** Blocks leased per node. */
+  /** Blocks leased per node (new-style and legacy leases alike). */
   leases: Record<string, number>;
+  /** With a `node` scope: assignable MACs of its blocks not held live at their homes (0: its next pool ADD must lease a block). */
+  nodeFree?: number;
+  /** ConfigMaps read, per kind. */
+  objects: Record<LedgerKind, number>;
+  /** The largest ConfigMap read of each kind, in bytes of its data's JSON (0: none). */
+  largest: Record<LedgerKind, number>;
   entries: Entry[];
   /** MACs with live holdings of more than one owner. */
   duplicates: Array<{ mac: string; holders: Entry[] }>;
@@ -32,15 +95,27 @@ export interface Census {
   damaged: string[];
 }
 
-const RESERVED = new Set(['RANGE_START', 'RANGE_END', 'BLOCK_SIZE', 'LEASES']);
+export interface CensusScope {
+  /** Count `allocated` and `nodeFree` for this node's homes only (the DaemonSet's node-local census). */
+  node?: string;
+}
 
-/** Reads every ledger ConfigMap (pool, node ledgers, claims shards) into one picture. */
-export function census(cms: Cm[], now: number, graceSec: number): Census {
+const RESERVED = new Set(['RANGE_START', 'RANGE_END', 'BLOCK_SIZE', 'LEASES']);
+const perKind = (): Record<LedgerKind, number> => ({ pool: 0, block: 0, node: 0, claims: 0, owners: 0 });
+
+/** Reads the ledger ConfigMaps given (all of them, or one node's share) into one picture; owner index shards are counted, never read as holdings. */
+export function census(cms: Cm[], now: number, graceSec: number, scope: CensusScope = {}): Census {
   const pool = cms.find((c) => c.name === POOL_CM);
   const view = pool ? poolView(pool) : undefined;
   const entries: Entry[] = [];
   const damaged: string[] = [];
+  const objects = perKind();
+  const largest = perKind();
   for (const cm of cms) {
+    const kind = kindOf(cm);
+    objects[kind]++;
+    largest[kind] = Math.max(largest[kind], dataBytes(cm));
+    if (kind === 'owners') continue; // `mac|since|key` hints, not holdings
     for (const [key, value] of Object.entries(cm.data)) {
       if (RESERVED.has(key)) continue;
       const h = decodeHolding(value);
@@ -58,17 +133,41 @@ export function census(cms: Cm[], now: number, graceSec: number): Census {
   const byMac = new Map<string, Entry[]>();
   for (const e of entries) if (e.live) byMac.set(e.mac, [...(byMac.get(e.mac) ?? []), e]);
   const duplicates = [...byMac].filter(([, hs]) => new Set(hs.map((h) => h.owner)).size > 1).map(([mac, holders]) => ({ mac, holders }));
-  const allocated = view ? [...byMac.keys()].filter((m) => inRange(view.spec, macToInt(m))).length : 0;
+  const leasesOf = view?.leases ?? {};
   const leases: Record<string, number> = {};
-  for (const node of new Set(Object.values(view?.leases ?? {}))) leases[node] = blocksOf(view!.leases, node).length;
+  for (const [k, v] of Object.entries(leasesOf)) leases[leaseHolder(v, k)] = (leases[leaseHolder(v, k)] ?? 0) + 1;
+
+  let allocated = 0;
+  let nodeFree: number | undefined;
+  if (view) {
+    const inScope = scope.node === undefined ? undefined : new Set(homesOf(leasesOf, scope.node));
+    const counted = (hs: Entry[]) => (inScope ? hs.some((e) => e.atHome && inScope.has(e.cm)) : true);
+    allocated = [...byMac].filter(([m, hs]) => inRange(view.spec, macToInt(m)) && counted(hs)).length;
+    if (scope.node !== undefined) {
+      const mine = Object.keys(leasesOf).filter((k) => leaseHolder(leasesOf[k]!, k) === scope.node).map(Number);
+      const [size, held] = [mine.reduce((n, k) => n + blockSize(view.spec, k), 0), new Set<string>()];
+      for (const e of entries) if (e.live && e.atHome && mine.includes(blockOf(view.spec, macToInt(e.mac)) ?? -1)) held.add(e.mac);
+      nodeFree = Math.max(0, size - held.size);
+    }
+  }
   return {
     ...(view ? { spec: view.spec } : {}),
     poolSize: view ? poolSize(view.spec) : 0,
+    blocks: view ? blockCount(view.spec) : 0,
     allocated,
-    blocksLeased: Object.keys(view?.leases ?? {}).length,
+    blocksLeased: Object.keys(leasesOf).length,
     leases,
+    ...(nodeFree !== undefined ? { nodeFree } : {}),
+    objects,
+    largest,
     entries,
     duplicates,
     damaged,
   };
+}
+
+/** Assignable MACs in block `k`. */
+function blockSize(spec: PoolSpec, k: number): number {
+  const [lo, hi] = blockBounds(spec, k);
+  return poolSize({ start: lo, end: hi, blockSize: spec.blockSize });
 }

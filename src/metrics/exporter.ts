@@ -1,6 +1,6 @@
-// The Prometheus metrics `macmux install` serves: the node's stats file (read at each scrape) plus a periodic census of the ledger ConfigMaps.
+// The Prometheus metrics `macmux install` serves: the node's stats file (read at each scrape) plus a periodic census of the node's share of the ledger ConfigMaps.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { census } from '../mac/census';
+import { census, LEDGER_KINDS, type LedgerKind } from '../mac/census';
 import type { Cm } from '../mac/store';
 import { storedHistogram, type StoredSeries } from './histogram';
 import { readStats, repairStats } from './stats';
@@ -9,8 +9,13 @@ import { emptyStats, type Stats } from './stats-merge';
 export interface ExporterOptions {
   /** The node's stats file, which every plugin invocation adds to (host state dir + /stats.json). */
   statsFile: string;
-  /** Reads every ledger ConfigMap (label macmux.io/ledger) for the census; undefined when the API is not configured. */
-  listLedger?: () => Promise<Cm[]>;
+  /**
+   * Reads the ledger ConfigMaps for one census: in the DaemonSet the node's share (the pool, its homes,
+   * one claims and one owners shard: install/kube.ts readNodeShare); undefined when the API is not configured.
+   */
+  readLedger?: () => Promise<Cm[]>;
+  /** The node whose share readLedger reads: allocated MACs and free ones are counted at its homes only. */
+  node?: string;
   /** Seconds a released MAC stays its owner's (to tell live holdings). */
   graceSec: number;
   /** Seconds between censuses (default 60). */
@@ -33,8 +38,12 @@ export interface Exporter {
 /** The figures of the last successful census. */
 interface Figures {
   poolSize: number;
+  blocks: number;
   allocated: number;
   blocksLeased: number;
+  nodeFree: number;
+  objects: Record<LedgerKind, number>;
+  largest: Record<LedgerKind, number>;
   duplicates: string[];
   damaged: number;
   at: number;
@@ -48,8 +57,8 @@ export function createExporter(opts: ExporterOptions): Exporter {
   let figures: Figures | undefined;
 
   // From the ledger census (only when there is an API to read it from).
-  const scanErrors = opts.listLedger ? new Counter({ name: 'macmux_ledger_scan_errors_total', help: 'Ledger censuses that failed (the census gauges keep their last values)', registers }) : undefined;
-  if (opts.listLedger) {
+  const scanErrors = opts.readLedger ? new Counter({ name: 'macmux_ledger_scan_errors_total', help: 'Ledger censuses that failed (the census gauges keep their last values)', registers }) : undefined;
+  if (opts.readLedger) {
     const gauge = (name: string, help: string, value: (f: Figures) => number) =>
       new Gauge({
         name,
@@ -60,9 +69,23 @@ export function createExporter(opts: ExporterOptions): Exporter {
         },
       });
     gauge('macmux_pool_size', 'Assignable MACs in the pool range (ConfigMap macmux-pool)', (f) => f.poolSize);
-    gauge('macmux_pool_allocated', 'Distinct MACs of the pool range with a live holding (reserved, active, or released within the grace period)', (f) => f.allocated);
-    gauge('macmux_blocks_leased', 'Pool blocks leased to nodes', (f) => f.blocksLeased);
-    gauge('macmux_duplicate_macs', 'MACs with live holdings of more than one owner in the ledger ConfigMaps', (f) => f.duplicates.length);
+    gauge('macmux_pool_blocks', 'Blocks the pool range is cut into (BLOCK_SIZE MACs each)', (f) => f.blocks);
+    gauge('macmux_pool_allocated', "Distinct MACs of the pool range with a live holding (reserved, active, or released within the grace period) at this node's homes: sum over nodes", (f) => f.allocated);
+    gauge('macmux_blocks_leased', 'Pool blocks leased to nodes (the whole pool: the same on every node)', (f) => f.blocksLeased);
+    if (opts.node !== undefined) gauge('macmux_node_free_macs', "MACs of the blocks leased to this node not held: at 0 its next pool ADD must lease a block (error 101 when none is left)", (f) => f.nodeFree);
+    gauge('macmux_duplicate_macs', 'MACs with live holdings of more than one owner in the ledger ConfigMaps this node read', (f) => f.duplicates.length);
+    const perKind = (name: string, help: string, value: (f: Figures) => Record<LedgerKind, number>) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['kind'] as const,
+        registers,
+        collect() {
+          for (const kind of LEDGER_KINDS) this.set({ kind }, figures ? value(figures)[kind] : 0);
+        },
+      });
+    perKind('macmux_ledger_objects', 'Ledger ConfigMaps the last census read, by kind (pool, block, node, claims, owners)', (f) => f.objects);
+    perKind('macmux_ledger_largest_object_bytes', 'The largest ledger ConfigMap the last census read of each kind, in bytes of its data as JSON (the API server refuses objects over 1 MiB)', (f) => f.largest);
     gauge('macmux_ledger_damaged_entries', 'Ledger ConfigMap entries that are not holdings or whose keys are not MACs', (f) => f.damaged);
     gauge('macmux_ledger_last_scan_timestamp_seconds', 'When the last successful ledger census ran (0: none yet)', (f) => f.at);
   }
@@ -121,12 +144,23 @@ export function createExporter(opts: ExporterOptions): Exporter {
 
   let scanning: Promise<void> | undefined;
   async function scanOnce(): Promise<void> {
-    if (!opts.listLedger) return;
+    if (!opts.readLedger) return;
     try {
-      const c = census(await opts.listLedger(), Math.floor(Date.now() / 1000), opts.graceSec);
+      const c = census(await opts.readLedger(), Math.floor(Date.now() / 1000), opts.graceSec, opts.node !== undefined ? { node: opts.node } : {});
       const duplicates = c.duplicates.map((d) => `${d.mac} (${[...new Set(d.holders.map((h) => `${h.owner} in ${h.cm}`))].join(', ')})`);
       if (duplicates.length > 0 && duplicates.join() !== figures?.duplicates.join()) warn(`ledger census: ${duplicates.length} MAC(s) held by more than one owner: ${duplicates.join('; ')}; run 'macmux doctor'`);
-      figures = { poolSize: c.poolSize, allocated: c.allocated, blocksLeased: c.blocksLeased, duplicates, damaged: c.damaged.length, at: Math.floor(Date.now() / 1000) };
+      figures = {
+        poolSize: c.poolSize,
+        blocks: c.blocks,
+        allocated: c.allocated,
+        blocksLeased: c.blocksLeased,
+        nodeFree: c.nodeFree ?? 0,
+        objects: c.objects,
+        largest: c.largest,
+        duplicates,
+        damaged: c.damaged.length,
+        at: Math.floor(Date.now() / 1000),
+      };
     } catch (e) {
       scanErrors?.inc();
       warn(`ledger census failed, keeping the last figures: ${(e as Error).message}`);
@@ -143,7 +177,7 @@ export function createExporter(opts: ExporterOptions): Exporter {
     },
     scan,
     start() {
-      if (timer || !opts.listLedger) return;
+      if (timer || !opts.readLedger) return;
       void scan();
       timer = setInterval(() => void scan(), (opts.scanIntervalSec ?? 60) * 1000);
       timer.unref();

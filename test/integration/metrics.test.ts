@@ -1,7 +1,9 @@
 // Integration: /metrics of a real `macmux install` process after scripted plugin ADDs and DELs (built
 // executable, API test server, macvlan secondaries in network namespaces): the counters come from the
 // stats file the plugin runs wrote under <root>/var/lib/macmux, the pool gauges from the ledger
-// ConfigMaps, and a duplicate injected straight into two node ledgers shows in macmux_duplicate_macs.
+// ConfigMaps this node reads (its share: the pool, its homes, one claims and one owners shard, never a
+// list), objects and largest object per kind, and a duplicate injected as a pool leftover shows in
+// macmux_duplicate_macs. A second test measures what one census reads at 100 nodes' worth of ConfigMaps.
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +14,11 @@ import { promisify } from 'node:util';
 import { startApiServer } from '../apiserver/server';
 import { BINARY, PLUGIN_DIR, cniAsync, httpText, type RunResult } from './harness';
 import { deviceName } from '../../src/util/names';
+import { kubeStore } from '../../src/k8s/cmstore';
+import { KubeApi } from '../../src/k8s/api';
+import { ApiTransport } from '../../src/k8s/http';
+import { readNodeShare } from '../../src/install/kube';
+import type { Cm } from '../../src/mac/store';
 
 const exec = promisify(execFile);
 const MACNS = 'kube-system';
@@ -54,6 +61,7 @@ const seriesOf = (s: Map<string, number>, name: string) => new Map([...s].filter
 
 it('/metrics of a running install: exact counters and histogram after scripted ADDs and DELs, pool gauges matching the ConfigMaps, an injected duplicate', async (t) => {
   const api = await startApiServer({ namespaces: ['default', MACNS, 'mt'] });
+  const cmData = (name: string) => (api.get('ConfigMap', MACNS, name) as unknown as { data: Record<string, string> }).data;
   const root = mkdtempSync(join(tmpdir(), 'macmux-metrics-'));
   const netns: string[] = [];
   const bridge = `mmm${PID}`.slice(0, 15);
@@ -87,7 +95,7 @@ it('/metrics of a running install: exact counters and histogram after scripted A
   mkdirSync(join(root, 'etc/cni/net.d'), { recursive: true });
   writeFileSync(join(root, 'etc/cni/net.d/10-lo.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'lo', type: 'loopback' }));
   const args = ['install', '--root', root, '--listen', '127.0.0.1:0', '--interval', '1', '--scan-interval', '1', '--server', api.url, '--token-file', api.tokenFile, '--ca-file', api.caFile];
-  const child = spawn(BINARY, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(BINARY, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', NODE_NAME: 'node-a' }, stdio: ['ignore', 'ignore', 'pipe'] });
   install = child;
   const err: Buffer[] = [];
   child.stderr!.on('data', (b: Buffer) => err.push(b));
@@ -115,6 +123,17 @@ it('/metrics of a running install: exact counters and histogram after scripted A
     ['macmux_pool_size', 'macmux_pool_allocated', 'macmux_blocks_leased', 'macmux_duplicate_macs', 'macmux_allocations_total', 'macmux_releases_total', 'macmux_conflicts_total'].map((n) => first.s.get(n)),
     [256, 0, 0, 0, 0, 0, 0],
   );
+  assert.equal(first.s.get('macmux_pool_blocks'), 16);
+  assert.equal(first.s.get('macmux_node_free_macs'), 0, 'no block leased yet');
+  const poolBytes = () => Buffer.byteLength(JSON.stringify(cmData('macmux-pool')));
+  assert.deepEqual(Object.fromEntries(seriesOf(first.s, 'macmux_ledger_objects')), {
+    'macmux_ledger_objects{kind="pool"}': 1,
+    'macmux_ledger_objects{kind="block"}': 0,
+    'macmux_ledger_objects{kind="node"}': 0,
+    'macmux_ledger_objects{kind="claims"}': 0,
+    'macmux_ledger_objects{kind="owners"}': 0,
+  });
+  assert.equal(first.s.get('macmux_ledger_largest_object_bytes{kind="pool"}'), poolBytes());
   assert.equal(seriesOf(first.s, 'macmux_invocations_total').size, 0);
   assert.equal(existsSync(join(cacheDir, 'stats.json')), false);
 
@@ -206,7 +225,6 @@ it('/metrics of a running install: exact counters and histogram after scripted A
   }
 
   // The gauges, from the next census: they match the ConfigMaps.
-  const cmData = (name: string) => (api.get('ConfigMap', MACNS, name) as unknown as { data: Record<string, string> }).data;
   const leases = JSON.parse(cmData('macmux-pool').LEASES ?? '{}') as Record<string, string>;
   assert.deepEqual(leases, { '0': 'node-a' });
   const nodeA = Object.entries(cmData('macmux-ledger-node-a'));
@@ -218,26 +236,109 @@ it('/metrics of a running install: exact counters and histogram after scripted A
   assert.equal(gauges.s.get('macmux_pool_size'), 256);
   assert.equal(gauges.s.get('macmux_blocks_leased'), Object.keys(leases).length);
   assert.equal(gauges.s.get('macmux_duplicate_macs'), 0);
+  assert.equal(gauges.s.get('macmux_node_free_macs'), 16 - 3, "node-a's one block, 3 of its MACs held");
+  assert.equal(gauges.s.get('macmux_ledger_objects{kind="node"}'), 1, "node-a's legacy ledger");
+  assert.equal(gauges.s.get('macmux_ledger_largest_object_bytes{kind="node"}'), Buffer.byteLength(JSON.stringify(cmData('macmux-ledger-node-a'))));
 
-  // A duplicate written straight into the ConfigMaps: p2's MAC also live for another owner in node-b's ledger.
+  // The layout of issue 15 beside it: block 1 leased new-style to node-a, block 2 to node-b, an owner
+  // index shard and a claims shard. node-a's census reads its block's ConfigMap, not node-b's.
+  const now = Math.floor(Date.now() / 1000);
+  const cmPut = (name: string, labels: Record<string, string>, data: Record<string, string>) =>
+    api.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: MACNS, labels }, data });
+  cmPut('macmux-pool', { [LEDGER]: 'pool' }, { ...cmData('macmux-pool'), LEASES: JSON.stringify({ ...leases, '1': 'node-a.b1', '2': 'node-b.b2' }) });
+  cmPut('macmux-ledger-node-a.b1', { [LEDGER]: 'block' }, { '02ac00000010': `a|mt/q1/blue|node-a|${now}`, '02ac00000011': `a|mt/q2/blue|node-a|${now}` });
+  // A stray copy of p2's MAC for another owner in node-b's block: a duplicate only a full list (doctor) finds.
   const [p2key] = nodeA.find(([, v]) => v.startsWith('a|'))!;
-  api.put({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'macmux-ledger-node-b', namespace: MACNS, labels: { [LEDGER]: 'node' } },
-    data: { [p2key]: `a|mt/intruder/blue|node-b|${Math.floor(Date.now() / 1000)}` },
+  cmPut('macmux-ledger-node-b.b2', { [LEDGER]: 'block' }, { '02ac00000020': `a|mt/r1/blue|node-b|${now}`, [p2key]: `a|mt/stray/blue|node-b|${now}` });
+  for (let x = 0; x < 256; x++) {
+    const xx = x.toString(16).padStart(2, '0');
+    cmPut(`macmux-owners-${xx}`, { 'macmux.io/ledger-index': 'owners' }, { [xx.repeat(16)]: `02:ac:00:00:00:01|${now}|mt/p1/blue` });
+    cmPut(`macmux-claims-${xx}`, { [LEDGER]: 'claims' }, x === 0 ? { '02bb00000000': `a|mt/c/blue|node-b|${now}` } : {});
+  }
+  api.clearRequests();
+  const layout = await until('the census of the new layout', async () => {
+    const m = await scrape();
+    return m.s.get('macmux_ledger_objects{kind="block"}') === 1 && m.s.get('macmux_ledger_objects{kind="owners"}') === 1 ? m : undefined;
   });
+  assert.equal(layout.s.get('macmux_pool_allocated'), 5, "node-a's homes: 3 in its legacy ledger, 2 in its block");
+  assert.equal(layout.s.get('macmux_blocks_leased'), 3);
+  assert.equal(layout.s.get('macmux_node_free_macs'), 32 - 5);
+  assert.equal(layout.s.get('macmux_ledger_objects{kind="node"}'), 1);
+  assert.equal(layout.s.get('macmux_ledger_objects{kind="claims"}'), 1, 'one claims shard per scan');
+  assert.equal(layout.s.get('macmux_ledger_largest_object_bytes{kind="block"}'), Buffer.byteLength(JSON.stringify(cmData('macmux-ledger-node-a.b1'))));
+  assert.equal(layout.s.get('macmux_duplicate_macs'), 0, "node-b's block is not node-a's to read");
+  assert.equal(layout.s.get('macmux_ledger_damaged_entries'), 0, 'owner index entries are not holdings');
+  // What the scans since cost: one GET per object of node-a's share, never a list of ConfigMaps.
+  const cmRequests = api.requests.filter((r) => r.resource === 'configmaps');
+  assert.deepEqual(cmRequests.filter((r) => r.verb !== 'get').map((r) => `${r.verb} ${r.path}`), []);
+  const got = new Set(cmRequests.map((r) => r.name!));
+  for (const name of got) assert.match(name, /^macmux-(pool|ledger-node-a|ledger-node-a\.b1|claims-[0-9a-f]{2}|owners-[0-9a-f]{2})$/, `node-a read ${name}`);
+  assert.ok(got.has('macmux-ledger-node-a.b1') && got.has('macmux-ledger-node-a'), 'both its homes');
+
+  // A duplicate node-a sees: p2's MAC also live for another owner as a leftover in the pool.
+  cmPut('macmux-pool', { [LEDGER]: 'pool' }, { ...cmData('macmux-pool'), [p2key]: `a|mt/intruder/blue|node-b|${now}` });
   const dup = await until('macmux_duplicate_macs to be 1', async () => {
     const m = await scrape();
     return m.s.get('macmux_duplicate_macs') === 1 ? m : undefined;
   });
-  assert.equal(dup.s.get('macmux_pool_allocated'), 3, 'a duplicate is one MAC');
+  assert.equal(dup.s.get('macmux_pool_allocated'), 5, 'a duplicate is one MAC');
   const mac = p2key.replace(/(..)(?!$)/g, '$1:');
-  await until('install to warn about the duplicate', async () => stderr().includes(`held by more than one owner: ${mac} (mt/p2/blue in macmux-ledger-node-a, mt/intruder/blue in macmux-ledger-node-b)`));
+  await until('install to warn about the duplicate', async () => stderr().includes(`held by more than one owner: ${mac} (mt/p2/blue in macmux-ledger-node-a, mt/intruder/blue in macmux-pool)`));
   assert.equal(dup.s.get('macmux_ledger_scan_errors_total'), 0);
   assert.equal(dup.s.get('macmux_stats_file_errors_total'), 0);
   assert.ok(readFileSync(join(cacheDir, 'stats.json'), 'utf8').startsWith('{"format":1'));
 
   child.kill('SIGTERM');
   await until('install to stop', async () => child.exitCode !== null || child.signalCode !== null);
+});
+
+it("what one census reads at 100 nodes' worth of ConfigMaps: the whole ledger in one list before, the node's share in a few GETs now", async (t) => {
+  const api = await startApiServer({ namespaces: [MACNS] });
+  t.after(() => api.stop());
+  // 100 nodes with 2 blocks of 256 each (new-style leases), 100 holdings per block; 256 owners and claims shards.
+  const now = Math.floor(Date.now() / 1000);
+  const leases: Record<string, string> = {};
+  const put = (name: string, labels: Record<string, string>, data: Record<string, string>) =>
+    api.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: MACNS, labels }, data });
+  const uid = 'AAECAwQFBgcICQoLDA0ODw';
+  for (let n = 0; n < 100; n++) {
+    for (const k of [2 * n, 2 * n + 1]) {
+      leases[String(k)] = `node-${n}.b${k}`;
+      const data: Record<string, string> = {};
+      for (let i = 0; i < 100; i++) data[(0x02ac00000000 + k * 256 + i).toString(16).padStart(12, '0')] = `a|ns-${n}/pod-${k}-${i}/ns-${n}.blue@if|node-${n}|${now}|${uid}`;
+      put(`macmux-ledger-node-${n}.b${k}`, { [LEDGER]: 'block' }, data);
+    }
+  }
+  put('macmux-pool', { [LEDGER]: 'pool' }, { RANGE_START: '02:ac:00:00:00:00', RANGE_END: '02:ac:00:ff:ff:ff', BLOCK_SIZE: '256', LEASES: JSON.stringify(leases) });
+  for (let x = 0; x < 256; x++) {
+    const xx = x.toString(16).padStart(2, '0');
+    const owners: Record<string, string> = {};
+    for (let i = 0; i < 40; i++) owners[`${xx}${i.toString(16).padStart(30, '0')}`] = `02:ac:00:00:01:${xx}|${now}|ns-1/pod-${x}-${i}/ns-1.blue@if`;
+    put(`macmux-owners-${xx}`, { 'macmux.io/ledger-index': 'owners' }, owners);
+    put(`macmux-claims-${xx}`, { [LEDGER]: 'claims' }, { [`02bb000000${xx}`]: `a|ns-1/c-${x}/ns-1.blue@if|node-1|${now}|${uid}` });
+  }
+  const settings = { server: api.url, tokenFile: api.tokenFile, caFile: api.caFile, namespace: MACNS };
+  const measure = async (read: () => Promise<Cm[]>) => {
+    api.clearRequests();
+    const cms = await read();
+    return { requests: api.requests.filter((r) => r.resource === 'configmaps').length, lists: api.requests.filter((r) => r.verb === 'list').length, objects: cms.length, bytes: Buffer.byteLength(JSON.stringify(cms.map((c) => c.data))) };
+  };
+  // Before: every node's DaemonSet listed the whole ledger (install/kube.ts listLedger of release 14).
+  const before = await measure(async () => {
+    const kube = new KubeApi(new ApiTransport({ server: api.url, ca: readFileSync(api.caFile), rejectUnauthorized: true, authorization: `Bearer ${readFileSync(api.tokenFile, 'utf8').trim()}` }, 10_000));
+    try {
+      return await kubeStore(kube, MACNS).list(LEDGER);
+    } finally {
+      kube.close();
+    }
+  });
+  const read = readNodeShare(settings, 10_000, 'node-7');
+  const after = await measure(read);
+  t.diagnostic(`one census at 100 nodes: before ${before.requests} request (${before.lists} list), ${before.objects} objects, ${before.bytes} bytes; now ${after.requests} requests (${after.lists} lists), ${after.objects} objects, ${after.bytes} bytes`);
+  assert.deepEqual([before.lists, before.objects], [1, 1 + 200 + 256]);
+  assert.deepEqual([after.requests, after.lists, after.objects], [5, 0, 5], 'the pool, its 2 blocks, 1 claims and 1 owners shard');
+  assert.ok(after.bytes * 20 < before.bytes, `${after.bytes} bytes now, ${before.bytes} before`);
+  // The next scan reads the next shards: the same cost.
+  const next = await measure(read);
+  assert.deepEqual([next.requests, next.objects], [5, 5]);
 });

@@ -1,7 +1,7 @@
 // Unit tests for src/mac/census.ts: live holdings, duplicates across ConfigMaps, leftovers of one owner, grace, damaged entries and the pool's figures.
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { census } from '../../src/mac/census';
+import { census, homesOf, kindOf, leaseHolder, nodeShare } from '../../src/mac/census';
 import { encodeHolding, macKey, type Holding } from '../../src/mac/holding';
 import { claimsCm, ledgerCm, POOL_CM } from '../../src/mac/home';
 import type { Cm } from '../../src/mac/store';
@@ -123,4 +123,126 @@ test('an empty ledger: a fresh pool, nothing held', () => {
 
 test('a pool whose range does not parse makes the census throw (the exporter keeps its last figures)', () => {
   assert.throws(() => census([cm(POOL_CM, {}, { RANGE_START: 'nope', RANGE_END: m(15) })], T, GRACE));
+});
+
+// The layout of release 15: one ConfigMap per leased block (lease value `<node>.b<k>`), labelled block;
+// owner index shards under their own label key; legacy node ledgers beside them during an upgrade.
+describe('the block layout (issue 15), with legacy node ledgers beside it', () => {
+  const INDEX = { 'macmux.io/ledger-index': 'owners' };
+  const labelled = (c: Cm, kind: string): Cm => ({ ...c, labels: { 'macmux.io/ledger': kind } });
+  /** Blocks 0 and 3 leased new-style by node-a, block 1 legacy by node-a, block 2 new-style by node-b. */
+  const LEASES = { '0': 'node-a.b0', '1': 'node-a', '2': 'node-b.b2', '3': 'node-a.b3' };
+  const newPool = (entries: Record<string, string> = {}) =>
+    labelled(cm(POOL_CM, entries, { RANGE_START: m(0), RANGE_END: m(15), BLOCK_SIZE: '4', LEASES: JSON.stringify(LEASES) }), 'pool');
+  const owners: Cm = { name: 'macmux-owners-3f', labels: INDEX, data: { '0123456789abcdef0123456789abcdef': `${m(9)}|${T - 5}|ns/gone/net1` } };
+  function newWorld(): Cm[] {
+    return [
+      newPool({ [m(13)]: h('active', 'ns/old/net1', 'node-b', T - 9000) }), // leftover in block 3 of an older release, same owner as at home
+      labelled(cm(ledgerCm('node-a.b0'), { [m(0)]: h('active', 'ns/a0/net1', 'node-a'), [m(1)]: h('released', 'ns/a1/net1', 'node-a', T - GRACE) }), 'block'),
+      labelled(cm(ledgerCm('node-a'), { [m(4)]: h('active', 'ns/a4/net1', 'node-a'), [m(5)]: h('released', 'ns/a5/net1', 'node-a', T - 1) }), 'node'),
+      labelled(cm(ledgerCm('node-b.b2'), { [m(8)]: h('active', 'ns/b8/net1', 'node-b'), [m(9)]: h('reserved', 'ns/b9/net1', 'node-b') }), 'block'),
+      labelled(cm(ledgerCm('node-a.b3'), { [m(13)]: h('active', 'ns/old/net1', 'node-a') }), 'block'),
+      labelled(cm(claimsCm(OUTSIDE), { [OUTSIDE]: h('active', 'ns/c/net1', 'node-b') }), 'claims'),
+      owners,
+    ];
+  }
+
+  it('homes: block ConfigMaps and the legacy ledger are the homes of their blocks; leases are counted per node, both styles', () => {
+    const c = census(newWorld(), T, GRACE);
+    assert.deepEqual(c.leases, { 'node-a': 3, 'node-b': 1 });
+    assert.equal(c.blocksLeased, 4);
+    assert.equal(c.blocks, 4);
+    assert.deepEqual(
+      c.entries.map((e) => [e.mac, e.cm, e.atHome, e.live]),
+      [
+        [m(0), 'macmux-ledger-node-a.b0', true, true],
+        [m(1), 'macmux-ledger-node-a.b0', true, false],
+        [m(4), 'macmux-ledger-node-a', true, true],
+        [m(5), 'macmux-ledger-node-a', true, true],
+        [m(8), 'macmux-ledger-node-b.b2', true, true],
+        [m(9), 'macmux-ledger-node-b.b2', true, true],
+        [m(13), 'macmux-ledger-node-a.b3', true, true],
+        [m(13), POOL_CM, false, true],
+        [OUTSIDE, claimsCm(OUTSIDE), true, true],
+      ],
+    );
+    assert.equal(c.allocated, 6, '00 04 05 08 09 0d');
+    assert.deepEqual([c.duplicates, c.damaged], [[], []]);
+  });
+
+  it('owner index shards are counted as objects, never read as holdings (their values are mac|since|key)', () => {
+    const c = census(newWorld(), T, GRACE);
+    assert.ok(!c.entries.some((e) => e.cm === owners.name));
+    assert.ok(!c.damaged.some((d) => d.startsWith(owners.name)), 'a 32-hex key is not a damaged MAC key');
+    assert.equal(c.objects.owners, 1);
+    // Without labels (as kubectl get may print them), the name says the kind.
+    assert.equal(kindOf({ name: 'macmux-owners-00', data: {} }), 'owners');
+  });
+
+  it('objects per kind and the largest of each, in UTF-8 bytes of the JSON of its data', () => {
+    const world = newWorld();
+    const c = census(world, T, GRACE);
+    assert.deepEqual(c.objects, { pool: 1, block: 3, node: 1, claims: 1, owners: 1 });
+    const bytes = (name: string) => Buffer.byteLength(JSON.stringify(world.find((x) => x.name === name)!.data));
+    assert.deepEqual(c.largest, {
+      pool: bytes(POOL_CM),
+      block: Math.max(bytes('macmux-ledger-node-a.b0'), bytes('macmux-ledger-node-b.b2'), bytes('macmux-ledger-node-a.b3')),
+      node: bytes('macmux-ledger-node-a'),
+      claims: bytes(claimsCm(OUTSIDE)),
+      owners: bytes(owners.name),
+    });
+    // UTF-8, not UTF-16 code units: a multi-byte character counts as its bytes.
+    const wide = census([{ name: 'macmux-claims-00', labels: { 'macmux.io/ledger': 'claims' }, data: { note: 'é' } }], T, GRACE);
+    assert.equal(wide.largest.claims, Buffer.byteLength('{"note":"é"}'));
+    assert.equal(wide.largest.claims, 13);
+  });
+
+  it('kinds: from the label value; from the name where there is none; a legacy ledger of a node whose name ends in .b<k> stays a node ledger by its label', () => {
+    assert.deepEqual(
+      [POOL_CM, ledgerCm('n.b7'), ledgerCm('n'), claimsCm(OUTSIDE), 'macmux-owners-ff'].map((name) => kindOf({ name, data: {} })),
+      ['pool', 'block', 'node', 'claims', 'owners'],
+    );
+    assert.equal(kindOf({ name: ledgerCm('n.b7'), labels: { 'macmux.io/ledger': 'node' }, data: {} }), 'node');
+    assert.equal(kindOf({ name: 'macmux-owners-01', labels: INDEX, data: {} }), 'owners');
+  });
+
+  it("a node's scope: allocated counts only MACs at its homes (so the nodes' figures add up), free MACs of its blocks", () => {
+    const all = newWorld();
+    const a = census(all, T, GRACE, { node: 'node-a' });
+    const b = census(all, T, GRACE, { node: 'node-b' });
+    assert.equal(a.allocated, 4, '00 04 05 0d');
+    assert.equal(b.allocated, 2, '08 09');
+    assert.equal(a.allocated + b.allocated, census(all, T, GRACE).allocated);
+    assert.equal(a.nodeFree, 12 - 4, 'blocks 0, 1, 3: 12 MACs, 01 past grace is free');
+    assert.equal(b.nodeFree, 2);
+    assert.equal(census(all, T, GRACE, { node: 'node-z' }).nodeFree, 0, 'a node without blocks has none free');
+    assert.equal(census(all, T, GRACE).nodeFree, undefined);
+    assert.deepEqual(homesOf(LEASES, 'node-a'), ['macmux-ledger-node-a', 'macmux-ledger-node-a.b0', 'macmux-ledger-node-a.b3']);
+    assert.deepEqual([leaseHolder('node-a.b3', 3), leaseHolder('node-a.b3', '3'), leaseHolder('node-a', 1), leaseHolder('node-a.b3', 4)], ['node-a', 'node-a', 'node-a', 'node-a.b3']);
+  });
+
+  it("a node's share read alone (pool, its homes, one claims and one owners shard): a duplicate between its home and a pool leftover is found", () => {
+    const share = newWorld().filter((x) => [POOL_CM, ledgerCm('node-a.b3'), 'macmux-owners-3f'].includes(x.name));
+    share[0]!.data[macKey(m(13))] = h('active', 'ns/intruder/net1', 'node-b');
+    const c = census(share, T, GRACE, { node: 'node-a' });
+    assert.deepEqual(c.duplicates.map((d) => [d.mac, d.holders.map((x) => x.cm)]), [[m(13), ['macmux-ledger-node-a.b3', POOL_CM]]]);
+    assert.deepEqual(c.objects, { pool: 1, block: 1, node: 0, claims: 0, owners: 1 });
+    assert.equal(c.allocated, 1);
+  });
+});
+
+test("a node's share: its homes, then one claims and one owners shard by rotation, every shard once in 256 scans", () => {
+  const leases = { '0': 'node-a.b0', '1': 'node-a', '2': 'node-b.b2' };
+  const first = nodeShare(leases, 'node-a', 0);
+  assert.deepEqual(first.slice(0, 2), ['macmux-ledger-node-a', 'macmux-ledger-node-a.b0']);
+  assert.equal(first.length, 4);
+  const [claims, owners] = first.slice(2);
+  assert.match(claims!, /^macmux-claims-[0-9a-f]{2}$/);
+  assert.equal(owners, `macmux-owners-${claims!.slice(-2)}`);
+  const seen = new Set(Array.from({ length: 256 }, (_, t) => nodeShare(leases, 'node-a', t)[2]));
+  assert.equal(seen.size, 256);
+  assert.equal(nodeShare(leases, 'node-a', 256)[2], claims, 'and then again');
+  const starts = new Set(Array.from({ length: 50 }, (_, i) => nodeShare({}, `node-${i}`, 0)[0]));
+  assert.ok(starts.size > 30, `nodes start at different shards (${starts.size} of 50)`);
+  assert.deepEqual(nodeShare({}, 'node-z', 0).length, 2, 'a node without blocks reads only the two shards');
 });

@@ -69,6 +69,47 @@ describe('doctor: ledger integrity', () => {
   });
 });
 
+describe('doctor: ledger integrity on the block layout (issue 15) beside legacy node ledgers', () => {
+  // Blocks of 16: block 0 legacy (n1), blocks 1 and 2 new-style (n1, n2); owner index shards are not holdings.
+  const leases = '{"0":"n1","1":"n1.b1","2":"n2.b2"}';
+  const world = (): Cm[] => [
+    pool({}, leases),
+    { name: 'macmux-ledger-n1', labels: { 'macmux.io/ledger': 'node' }, data: { '020000000001': h('a/p/x', 'n1') } },
+    { name: 'macmux-ledger-n1.b1', labels: { 'macmux.io/ledger': 'block' }, data: { '020000000011': h('a/q/x', 'n1') } },
+    { name: 'macmux-ledger-n2.b2', labels: { 'macmux.io/ledger': 'block' }, data: { '020000000021': h('a/r/x', 'n2') } },
+    { name: 'macmux-owners-7a', labels: { 'macmux.io/ledger-index': 'owners' }, data: { '0123456789abcdef0123456789abcdef': '02:00:00:00:00:11|1700000000|a/q/x' } },
+  ];
+
+  it('block ConfigMaps are homes, leases are counted per node, owner index shards are no holdings', () => {
+    const c = check(facts(world()), 'integrity');
+    assert.equal(c.status, 'ok', c.detail);
+    assert.deepEqual(c.data!.leases, { n1: 2, n2: 1 });
+    assert.match(c.detail, /3 leased to 2 nodes, 3 allocated; 5 ConfigMaps \(1 pool, 2 block, 1 node, 1 owners\), 3 live holdings at their homes/);
+    assert.deepEqual(c.data!.objects, { pool: 1, block: 2, node: 1, claims: 0, owners: 1 });
+    assert.equal(check(facts(world()), 'duplicates').status, 'ok');
+  });
+
+  it("fails a MAC kept in another block's ConfigMap of the same node, and one in the legacy ledger of a block leased new-style", () => {
+    const cms = world();
+    cms[2]!.data['020000000002'] = h('a/s/x', 'n1'); // block 0 (legacy, macmux-ledger-n1) recorded in n1.b1
+    cms[1]!.data['020000000012'] = h('a/t/x', 'n1'); // block 1 (new-style, n1.b1) recorded in the legacy ledger
+    const c = check(facts(cms), 'integrity');
+    assert.equal(c.status, 'fail', c.detail);
+    assert.deepEqual(c.data!.problems, [
+      'macmux-ledger-n1.b1 records 02:00:00:00:00:02 (a/s/x, active) outside the block 1 leased to n1',
+      'macmux-ledger-n1 records 02:00:00:00:00:12 (a/t/x, active) outside the blocks leased to n1',
+    ]);
+  });
+
+  it('warns about a ledger object over the 256 KiB bound', () => {
+    const cms = world();
+    const bigOwners = { ...cms[4]!, data: { ...cms[4]!.data, ['f'.repeat(32)]: `02:00:00:00:00:11|1|${'y'.repeat(256 * 1024)}` } };
+    const w = check(facts([...cms.slice(0, 4), bigOwners]), 'integrity');
+    assert.equal(w.status, 'warn', w.detail);
+    assert.match(w.detail, /over the 256 KiB bound: the largest owners ConfigMap has \d+ bytes/);
+  });
+});
+
 describe('doctor: agreement', () => {
   const cms = [pool(), { name: 'macmux-ledger-n1', data: { '020000000001': h('a/p/x', 'n1') } }];
   const journal = (entries: Record<string, object>): Facts['journal'] => ({ file: '/j', journal: { format: 1, entries: entries as never, intents: [], seen: {} } });

@@ -10,6 +10,8 @@ import { buildProgram } from '../../src/cli/program';
 import { loadConf, toNetworkList } from '../../src/config/load';
 import { assignable, parseRange, poolSize } from '../../src/mac/range';
 import { claimsCm, LEDGER_LABEL, ledgerCm, POOL_CM } from '../../src/mac/home';
+import { INDEX_LABEL, nodeShare } from '../../src/mac/census';
+import { createExporter } from '../../src/metrics/exporter';
 import { NETWORK_STATUS_ANNOTATION } from '../../src/annotations/status';
 import { isUnicast, parseMac } from '../../src/mac/address';
 import { parseNetworks, NETWORKS_ANNOTATION } from '../../src/annotations/networks';
@@ -416,7 +418,9 @@ describe('daemonset/ manifests', () => {
     interface PolicyBinding extends Obj {
       spec: { policyName: string; validationActions: string[]; paramRef?: unknown; matchResources?: unknown };
     }
-    const objs = yamlFiles(optionalDir).flatMap((f) => docsOf(read(optionalDir, f)));
+    const objs = yamlFiles(optionalDir)
+      .flatMap((f) => docsOf(read(optionalDir, f)))
+      .filter((o) => o.apiVersion.startsWith('admissionregistration.k8s.io/'));
     const policies = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicy') as Policy[];
     const bindings = objs.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding') as PolicyBinding[];
     /** The admission operation of each API verb; reads are never admission requests. */
@@ -521,18 +525,115 @@ describe('daemonset/ manifests', () => {
     it('the ledger policy allows only the ConfigMap names and the label macmux\'s ledger uses', () => {
       const p = policy('macmux-ledger-writes');
       assert.equal(variable(p, 'ledgerLabel'), `'${LEDGER_LABEL}'`);
+      assert.equal(variable(p, 'indexLabel'), `'${INDEX_LABEL}'`, 'the owner index label (src/mac/census.ts)');
       const claimsPrefix = claimsCm('02:00:00:00:00:01').replace(/[0-9a-f]{2}$/, '');
+      const ownersPrefix = nodeShare({}, 'n', 0)[1]!.replace(/[0-9a-f]{2}$/, '');
+      assert.equal(ownersPrefix, 'macmux-owners-');
       const names = p.spec.validations.find((v) => v.expression.includes('metadata.name'))!.expression;
-      assert.deepEqual([...names.matchAll(/'([^']*)'/g)].map((m) => m[1]).sort(), [POOL_CM, ledgerCm(''), claimsPrefix].sort());
+      assert.deepEqual([...names.matchAll(/'([^']*)'/g)].map((m) => m[1]).sort(), [POOL_CM, ledgerCm(''), claimsPrefix, ownersPrefix].sort());
+      assert.match(names, new RegExp(`startsWith\\('${ownersPrefix}'\\)`));
       assert.match(names, new RegExp(`object\\.metadata\\.name == '${POOL_CM}'`), 'the pool by its exact name');
       assert.match(names, new RegExp(`startsWith\\('${ledgerCm('')}'\\)`));
       assert.match(names, new RegExp(`startsWith\\('${claimsPrefix}'\\)`));
       const settings = only('ConfigMap', 'macmux-config').metadata.name;
       assert.ok(settings !== POOL_CM && !settings.startsWith(ledgerCm('')) && !settings.startsWith(claimsPrefix), 'macmux-config is not a ledger name');
-      const label = p.spec.validations.find((v) => v.expression.includes('variables.ledgerLabel'))!.expression;
-      assert.match(label, /variables\.ledgerLabel in object\.metadata\.labels/);
-      assert.match(label, /variables\.ledgerLabel in oldObject\.metadata\.labels/);
+      // The label key a name must carry: the index label for owner index shards, the ledger label for the rest.
+      assert.equal(variable(p, 'labelKey'), `object.metadata.name.startsWith('${ownersPrefix}') ? variables.indexLabel : variables.ledgerLabel`);
+      const label = p.spec.validations.find((v) => v.expression.includes('variables.labelKey'))!.expression;
+      assert.match(label, /variables\.labelKey in object\.metadata\.labels/);
+      assert.match(label, /variables\.labelKey in oldObject\.metadata\.labels/);
       assert.match(label, /request\.operation == 'CREATE'/, 'a create has no oldObject');
+    });
+  });
+
+  describe('optional PrometheusRule (daemonset/optional/prometheusrule.yaml)', () => {
+    interface AlertRule {
+      alert: string;
+      expr: string;
+      for?: string;
+      labels?: Record<string, string>;
+      annotations?: Record<string, string>;
+    }
+    const file = 'prometheusrule.yaml';
+    const rules = () => {
+      const docs = docsOf(read(optionalDir, file));
+      assert.deepEqual(docs.map((o) => `${o.apiVersion} ${o.kind}`), ['monitoring.coreos.com/v1 PrometheusRule']);
+      const groups = (docs[0] as Obj & { spec: { groups: Array<{ name: string; rules: AlertRule[] }> } }).spec.groups;
+      assert.ok(groups.length > 0 && groups.every((g) => typeof g.name === 'string' && g.rules.length > 0));
+      return groups.flatMap((g) => g.rules);
+    };
+    const rule = (name: string) => {
+      const r = rules().find((x) => x.alert === name);
+      assert.ok(r, `alert ${name}`);
+      return r;
+    };
+    /** The metrics and their label names as the exporter of a DaemonSet pod registers them (with an API and a node). */
+    async function registry(): Promise<Map<string, Set<string>>> {
+      const e = createExporter({ statsFile: '/nonexistent/macmux-stats.json', readLedger: async () => [], node: 'n', graceSec: 600, processMetrics: false });
+      const text = await e.metrics();
+      const out = new Map<string, Set<string>>();
+      for (const [, name] of text.matchAll(/^# TYPE (\w+) \w+$/gm)) out.set(name!, new Set());
+      for (const [, name, labels] of text.matchAll(/^(\w+)\{([^}]*)\}/gm)) for (const [, l] of labels!.matchAll(/(\w+)="/g)) out.get(name!)?.add(l!);
+      return out;
+    }
+
+    it('is not applied by kubectl apply -f daemonset/ (clusters without the monitoring.coreos.com CRDs), and sits in the kube-system namespace', () => {
+      assert.ok(!all.some((o) => o.kind === 'PrometheusRule'));
+      const o = docsOf(read(optionalDir, file))[0]!;
+      assert.equal(o.metadata.namespace, ds().metadata.namespace);
+    });
+
+    it('every rule is an alert with an expression, a severity, a summary and a description', () => {
+      assert.deepEqual(rules().map((r) => r.alert).sort(), ['MacmuxDuplicateMacs', 'MacmuxLedgerObjectOversized', 'MacmuxPoolExhausted', 'MacmuxPoolNearlyExhausted']);
+      for (const r of rules()) {
+        assert.equal(typeof r.expr, 'string', r.alert);
+        assert.match(r.for ?? '', /^\d+m$/, `${r.alert}: for`);
+        assert.ok(['warning', 'critical'].includes(r.labels?.severity ?? ''), `${r.alert}: severity`);
+        assert.ok(r.annotations?.summary && r.annotations.description, `${r.alert}: summary and description`);
+        assert.equal((r.expr.match(/\(/g) ?? []).length, (r.expr.match(/\)/g) ?? []).length, `${r.alert}: balanced parentheses`);
+      }
+    });
+
+    it('every metric an expression names is one the exporter serves, with the labels it aggregates by', async () => {
+      const reg = await registry();
+      for (const r of rules()) {
+        const metrics = [...r.expr.matchAll(/\b(macmux_\w+)\b/g)].map((m) => m[1]!);
+        assert.ok(metrics.length > 0, `${r.alert} names a metric`);
+        for (const m of metrics) assert.ok(reg.has(m), `${r.alert}: ${m} is served by the exporter (it serves ${[...reg.keys()].filter((k) => k.startsWith('macmux_')).join(' ')})`);
+        // `by (job, kind)`: job is Prometheus's own; any other label must be one of every metric aggregated.
+        for (const [, agg, labels, metric] of r.expr.matchAll(/\b(max|min|sum) by \(([^)]*)\) \((macmux_\w+)\)/g)) {
+          for (const l of labels!.split(',').map((x) => x.trim())) {
+            if (l !== 'job') assert.ok(reg.get(metric!)!.has(l), `${r.alert}: ${agg} by ${l} of ${metric}, which has labels ${[...reg.get(metric!)!].join(', ')}`);
+          }
+        }
+      }
+    });
+
+    it('thresholds as documented: any duplicate; 90% and 100% of blocks leased or MACs held; objects over 200 KiB (bound 256 KiB, API limit 1 MiB)', () => {
+      assert.match(rule('MacmuxDuplicateMacs').expr, /^max by \(job\) \(macmux_duplicate_macs\) > 0$/);
+      assert.equal(rule('MacmuxDuplicateMacs').labels!.severity, 'critical');
+      const nearly = rule('MacmuxPoolNearlyExhausted');
+      assert.equal(nearly.labels!.severity, 'warning');
+      assert.match(nearly.expr, /max by \(job\) \(macmux_blocks_leased\) \/ max by \(job\) \(macmux_pool_blocks\) >= 0\.9\b/);
+      assert.match(nearly.expr, /sum by \(job\) \(macmux_pool_allocated\) \/ max by \(job\) \(macmux_pool_size\) >= 0\.9\b/);
+      const exhausted = rule('MacmuxPoolExhausted');
+      assert.equal(exhausted.labels!.severity, 'critical');
+      // 101 comes when every block is leased and the node's own blocks are full.
+      assert.match(exhausted.expr, /max by \(job\) \(macmux_blocks_leased\) >= max by \(job\) \(macmux_pool_blocks\)\s+and on \(job\) min by \(job\) \(macmux_node_free_macs\) == 0/);
+      assert.match(exhausted.expr, /sum by \(job\) \(macmux_pool_allocated\) >= max by \(job\) \(macmux_pool_size\)/);
+      const big = rule('MacmuxLedgerObjectOversized');
+      const threshold = Number(/macmux_ledger_largest_object_bytes\) > (\d+)$/.exec(big.expr)?.[1]);
+      assert.equal(threshold, 200 * 1024);
+      assert.ok(threshold < 256 * 1024 && 256 * 1024 < 1024 * 1024);
+      assert.match(big.expr, /by \(job, kind\)/, 'per kind');
+    });
+
+    it('docs/operations.md and daemonset/README.md document every alert', () => {
+      const ops = readFileSync(join(dir, '..', 'docs', 'operations.md'), 'utf8');
+      const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+      for (const r of rules()) assert.ok(ops.includes(r.alert), `docs/operations.md names ${r.alert}`);
+      assert.match(readme, /optional\/prometheusrule\.yaml/);
+      for (const m of ['macmux_ledger_objects', 'macmux_ledger_largest_object_bytes', 'macmux_pool_blocks', 'macmux_node_free_macs']) assert.ok(ops.includes(`\`${m}\``), `docs/operations.md lists ${m}`);
     });
   });
 

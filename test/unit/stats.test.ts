@@ -243,7 +243,7 @@ test('the exporter serves the stats file as counters and a histogram with the st
   await recordInvocation(dir, inv({ result: 'failure', code: 100, seconds: 0.3, counts: counts(0, 0, 1) }), log);
   await recordInvocation(dir, inv({ verb: 'DEL', seconds: 0.01, counts: counts(0, 3, 0) }), log);
   const warnings: string[] = [];
-  const e = createExporter({ statsFile: statsFile(dir), listLedger: async () => ledger(), graceSec: 600, processMetrics: false, warn: (w) => warnings.push(w) });
+  const e = createExporter({ statsFile: statsFile(dir), readLedger: async () => ledger(), graceSec: 600, processMetrics: false, warn: (w) => warnings.push(w) });
   await e.scan();
   const text = await e.metrics();
   assert.equal(e.contentType, 'text/plain; version=0.0.4; charset=utf-8');
@@ -288,6 +288,44 @@ test('the exporter serves the stats file as counters and a histogram with the st
   assert.equal(value(again, 'macmux_invocation_duration_seconds_count{verb="DEL",result="success"}'), 2);
 });
 
+test("the exporter's census of a node's share: objects and largest object per kind, the pool's blocks, allocated and free MACs at the node's homes", async () => {
+  const dir = tmp('exp');
+  const share: Cm[] = [
+    { ...cm(POOL_CM, {}, { RANGE_START: m(0), RANGE_END: m(15), BLOCK_SIZE: '4', LEASES: '{"0":"node-a.b0","1":"node-a","2":"node-b.b2"}' }), labels: { 'macmux.io/ledger': 'pool' } },
+    { ...cm(ledgerCm('node-a.b0'), { [m(0)]: held('ns/p1/net1'), [m(1)]: held('ns/p2/net1', 'released', T() - 1000) }), labels: { 'macmux.io/ledger': 'block' } },
+    { ...cm(ledgerCm('node-a'), { [m(4)]: held('ns/p4/net1') }), labels: { 'macmux.io/ledger': 'node' } },
+    { name: 'macmux-owners-5c', labels: { 'macmux.io/ledger-index': 'owners' }, data: { ['a'.repeat(32)]: `${m(1)}|${T()}|ns/p2/net1` } },
+  ];
+  const e = createExporter({ statsFile: statsFile(dir), readLedger: async () => share, node: 'node-a', graceSec: 600, processMetrics: false });
+  await e.scan();
+  const text = await e.metrics();
+  const bytes = (i: number) => Buffer.byteLength(JSON.stringify(share[i]!.data));
+  assert.deepEqual(samples(text, 'macmux_ledger_objects{').sort(), [
+    'macmux_ledger_objects{kind="block"} 1',
+    'macmux_ledger_objects{kind="claims"} 0',
+    'macmux_ledger_objects{kind="node"} 1',
+    'macmux_ledger_objects{kind="owners"} 1',
+    'macmux_ledger_objects{kind="pool"} 1',
+  ]);
+  assert.deepEqual(samples(text, 'macmux_ledger_largest_object_bytes{').sort(), [
+    `macmux_ledger_largest_object_bytes{kind="block"} ${bytes(1)}`,
+    'macmux_ledger_largest_object_bytes{kind="claims"} 0',
+    `macmux_ledger_largest_object_bytes{kind="node"} ${bytes(2)}`,
+    `macmux_ledger_largest_object_bytes{kind="owners"} ${bytes(3)}`,
+    `macmux_ledger_largest_object_bytes{kind="pool"} ${bytes(0)}`,
+  ]);
+  assert.match(text, /# TYPE macmux_ledger_objects gauge\n/);
+  assert.deepEqual(samples(text, 'macmux_pool_blocks'), ['macmux_pool_blocks 4']);
+  assert.deepEqual(samples(text, 'macmux_blocks_leased'), ['macmux_blocks_leased 3']);
+  assert.deepEqual(samples(text, 'macmux_pool_allocated'), ['macmux_pool_allocated 2'], '00 and 04; 01 is past grace');
+  assert.deepEqual(samples(text, 'macmux_node_free_macs'), ['macmux_node_free_macs 6'], 'blocks 0 and 1: 8 MACs, 2 held');
+  assert.deepEqual(samples(text, 'macmux_ledger_damaged_entries'), ['macmux_ledger_damaged_entries 0'], 'owner index entries are not holdings');
+  // Without a node there is no node-free figure.
+  const all = createExporter({ statsFile: statsFile(dir), readLedger: async () => share, graceSec: 600, processMetrics: false });
+  await all.scan();
+  assert.deepEqual(samples(await all.metrics(), 'macmux_node_free_macs'), []);
+});
+
 test('the exporter without a stats file: counters at 0, no invocation series; process metrics on by default', async () => {
   const dir = tmp('exp');
   const e = createExporter({ statsFile: statsFile(dir), graceSec: 600 });
@@ -305,7 +343,7 @@ test('a failed census keeps the last figures, counts the failure and warns; dupl
   const dir = tmp('exp');
   let cms: Cm[] | Error = ledger();
   const warnings: string[] = [];
-  const e = createExporter({ statsFile: statsFile(dir), listLedger: async () => (cms instanceof Error ? Promise.reject(cms) : cms), graceSec: 600, processMetrics: false, warn: (w) => warnings.push(w) });
+  const e = createExporter({ statsFile: statsFile(dir), readLedger: async () => (cms instanceof Error ? Promise.reject(cms) : cms), graceSec: 600, processMetrics: false, warn: (w) => warnings.push(w) });
   await e.scan();
   cms = new Error('connection refused');
   await e.scan();
@@ -330,7 +368,7 @@ test('a failed census keeps the last figures, counts the failure and warns; dupl
 test('the exporter runs a census at start() and every scanIntervalSec, and stop() ends it', async () => {
   const dir = tmp('exp');
   let calls = 0;
-  const e = createExporter({ statsFile: statsFile(dir), listLedger: async () => (calls++, ledger()), graceSec: 600, scanIntervalSec: 0.1, processMetrics: false });
+  const e = createExporter({ statsFile: statsFile(dir), readLedger: async () => (calls++, ledger()), graceSec: 600, scanIntervalSec: 0.1, processMetrics: false });
   e.start();
   e.start(); // idempotent
   await new Promise((r) => setTimeout(r, 350));

@@ -1,13 +1,15 @@
 // Doctor's ledger checks, judged from the ConfigMaps and this node's journal: integrity, local agreement, duplicates (pure).
-import { census, type Census, type Entry } from '../../mac/census';
+import { census, leaseHolder, LEDGER_KINDS, type Census, type Entry } from '../../mac/census';
 import { poolView, type PoolView } from '../../mac/cluster';
-import { blocksOf, homeOf, POOL_CM } from '../../mac/home';
+import { homeOf, POOL_CM } from '../../mac/home';
 import { blockCount, blockOf, macToInt, rangeText } from '../../mac/range';
 import { apiDown } from './check-api';
 import type { Check, CheckName, Facts } from './types';
 
 const NODE_PREFIX = 'macmux-ledger-';
 const MAX_LISTED = 5;
+/** Every ledger object stays under this by design (docs/ledger.md); above it, one grew as it should not. */
+const OBJECT_BOUND = 256 * 1024;
 
 /** The picture all three checks share, or why they cannot run. */
 type Ledger = { skip: string; failure?: string } | { view?: PoolView; viewError?: string; census?: Census; cmCount: number };
@@ -79,10 +81,12 @@ export function integrityCheck(f: Facts, l: Ledger = ledgerOf(f)): Check {
   const reported = new Set<Entry>();
   for (const e of c.entries) {
     if (!e.cm.startsWith(NODE_PREFIX)) continue;
-    const node = e.cm.slice(NODE_PREFIX.length);
+    // A block's home is named after its lease value: `<node>.b<k>` (one block) or a legacy bare `<node>` (any of its legacy blocks).
+    const value = e.cm.slice(NODE_PREFIX.length);
     const block = blockOf(spec, macToInt(e.mac));
-    if (block !== undefined && blocksOf(leases, node).includes(block)) continue;
-    problems.push(`${e.cm} records ${e.mac} (${e.owner}, ${e.state}) outside the blocks leased to ${node}`);
+    if (block !== undefined && leases[String(block)] === value) continue;
+    const node = /\.b\d+$/.test(value) ? leaseHolder(value, value.slice(value.lastIndexOf('.b') + 2)) : value;
+    problems.push(`${e.cm} records ${e.mac} (${e.owner}, ${e.state}) outside the ${node === value ? 'blocks' : `block ${value.slice(value.lastIndexOf('.b') + 2)}`} leased to ${node}`);
     reported.add(e);
   }
   let leftovers = 0;
@@ -111,13 +115,17 @@ export function integrityCheck(f: Facts, l: Ledger = ledgerOf(f)): Check {
   }
   const live = c.entries.filter((e) => e.live).length;
   const nodes = Object.keys(c.leases).length;
+  const kinds = LEDGER_KINDS.filter((k) => c.objects[k] > 0);
+  const big = kinds.filter((k) => c.largest[k] > OBJECT_BOUND);
   return {
     name: 'integrity',
-    status: 'ok',
+    status: big.length ? 'warn' : 'ok',
     detail:
       `${POOL_CM} ${rangeText(spec)}: ${c.poolSize} MACs in blocks of ${spec.blockSize}, ${c.blocksLeased} leased to ${nodes} node${nodes === 1 ? '' : 's'}, ${c.allocated} allocated; ` +
-      `${l.cmCount} ConfigMaps, ${live} live holding${live === 1 ? '' : 's'} at ${live === 1 ? 'its home' : 'their homes'}${leftovers ? ` (${leftovers} leftover${leftovers === 1 ? '' : 's'} in ${POOL_CM} awaiting migration)` : ''}`,
-    data: { poolSize: c.poolSize, allocated: c.allocated, blocksLeased: c.blocksLeased, leases: c.leases, configMaps: l.cmCount, liveHoldings: live },
+      `${l.cmCount} ConfigMaps (${kinds.map((k) => `${c.objects[k]} ${k}`).join(', ')}), ${live} live holding${live === 1 ? '' : 's'} at ${live === 1 ? 'its home' : 'their homes'}${leftovers ? ` (${leftovers} leftover${leftovers === 1 ? '' : 's'} in ${POOL_CM} awaiting migration)` : ''}` +
+      (big.length ? `; over the ${OBJECT_BOUND / 1024} KiB bound: the largest ${big.map((k) => `${k} ConfigMap has ${c.largest[k]} bytes`).join(', the largest ')}` : ''),
+    ...(big.length ? { hint: `see docs/ledger.md (size bounds): a block larger than 256 MACs (BLOCK_SIZE in ${POOL_CM}) makes block ConfigMaps grow past it; the API server refuses objects over 1 MiB` } : {}),
+    data: { poolSize: c.poolSize, allocated: c.allocated, blocksLeased: c.blocksLeased, leases: c.leases, configMaps: l.cmCount, objects: c.objects, largestBytes: c.largest, liveHoldings: live },
   };
 }
 
