@@ -3,7 +3,7 @@ import type { KubeApi } from '../k8s/api';
 import { kubeStore } from '../k8s/cmstore';
 import { ClusterLedger } from '../mac/cluster';
 import { decodeHolding, keyMac } from '../mac/holding';
-import { POOL_CM } from '../mac/home';
+import { homesOf, POOL_CM, type Leases } from '../mac/home';
 import { anchorState, sweepRetained, type Seen, type Swept } from '../mac/retention-sweep';
 import { withApi, type ApiSettings } from './kube';
 import type { InstallLog } from './log';
@@ -16,15 +16,15 @@ export const SWEEP_EVERY = 10;
  * (a legacy lease) or `<node>.b<k>` for block k, and its home is `macmux-ledger-<value>`.
  */
 export function ownHomes(leasesJson: string | undefined, node: string): string[] {
-  let leases: Record<string, unknown>;
+  let leases: unknown;
   try {
-    leases = JSON.parse(leasesJson ?? '{}') as Record<string, unknown>;
+    leases = JSON.parse(leasesJson ?? '{}');
   } catch {
     return [];
   }
-  const homes = new Set<string>();
-  for (const [k, v] of Object.entries(leases ?? {})) if (v === node || v === `${node}.b${k}`) homes.add(`macmux-ledger-${v}`);
-  return [...homes].sort();
+  if (typeof leases !== 'object' || leases === null) return [];
+  for (const v of Object.values(leases)) if (typeof v !== 'string') return [];
+  return homesOf(leases as Leases, node);
 }
 
 /** One sweep over `node`'s homes: each anchor asked once, each holding whose anchor is gone freed at once. */

@@ -1,7 +1,8 @@
 // A census of the cluster ledger from its ConfigMaps: every holding, the pool's figures, objects per kind, and MACs held twice (pure).
 import { createHash } from 'node:crypto';
 import { decodeHolding, isFree, keyMac, type Holding } from './holding';
-import { homeOf, ledgerCm, LEDGER_LABEL, POOL_CM, type Leases } from './home';
+import { homeOf, homesOf, kindOf as kindOfName, leaseNode, LEDGER_LABEL, POOL_CM, type Leases } from './home';
+import { OWNERS_LABEL } from './owners';
 import { blockBounds, blockCount, blockOf, inRange, macToInt, poolSize, type PoolSpec } from './range';
 import { poolView } from './cluster';
 import type { Cm } from './store';
@@ -21,23 +22,8 @@ export interface Entry extends Holding {
 export const LEDGER_KINDS = ['pool', 'block', 'node', 'claims', 'owners'] as const;
 export type LedgerKind = (typeof LEDGER_KINDS)[number];
 
-/** The owner index's label key: not LEDGER_LABEL, so that lists of the ledger (and older releases) never see its shards. */
-export const INDEX_LABEL = 'macmux.io/ledger-index';
 const OWNERS_PREFIX = 'macmux-owners-';
 const CLAIMS_PREFIX = 'macmux-claims-';
-/** `<node>.b<k>`: the lease value, and so the home name suffix, of a block leased by this release. */
-const NEW_STYLE = /^(.+)\.b(\d+)$/;
-
-/** The node that holds lease `value` of block `k`: `<node>.b<k>` (new-style) or the bare node name (legacy). */
-export function leaseHolder(value: string, k: number | string): string {
-  const m = NEW_STYLE.exec(value);
-  return m && m[2] === String(k) ? m[1]! : value;
-}
-
-/** The home ConfigMaps of `node`'s blocks: one per new-style lease, its legacy ledger once for all legacy ones. */
-export function homesOf(leases: Leases, node: string): string[] {
-  return [...new Set(Object.entries(leases).filter(([k, v]) => leaseHolder(v, k) === node).map(([, v]) => ledgerCm(v)))].sort();
-}
 
 /** Shards of the claims and of the owner index: 256 each, `<prefix><xx>`. */
 const SHARDS = 256;
@@ -56,13 +42,10 @@ export function nodeShare(leases: Leases, node: string, turn: number): string[] 
 
 /** The kind of a ledger ConfigMap: from its label (the index label means owners), else from its name. */
 export function kindOf(cm: Cm): LedgerKind {
-  if (cm.labels?.[INDEX_LABEL] !== undefined) return 'owners';
+  if (cm.labels?.[OWNERS_LABEL] !== undefined) return 'owners';
   const label = cm.labels?.[LEDGER_LABEL] as LedgerKind | undefined;
   if (label && (LEDGER_KINDS as readonly string[]).includes(label) && label !== 'owners') return label;
-  if (cm.name === POOL_CM) return 'pool';
-  if (cm.name.startsWith(OWNERS_PREFIX)) return 'owners';
-  if (cm.name.startsWith(CLAIMS_PREFIX)) return 'claims';
-  return NEW_STYLE.test(cm.name) ? 'block' : 'node';
+  return cm.name.startsWith(OWNERS_PREFIX) ? 'owners' : kindOfName(cm.name);
 }
 
 /** The size the API server stores for the ConfigMap's data, near enough: the UTF-8 bytes of its JSON. */
@@ -135,7 +118,7 @@ export function census(cms: Cm[], now: number, graceSec: number, scope: CensusSc
   const duplicates = [...byMac].filter(([, hs]) => new Set(hs.map((h) => h.owner)).size > 1).map(([mac, holders]) => ({ mac, holders }));
   const leasesOf = view?.leases ?? {};
   const leases: Record<string, number> = {};
-  for (const [k, v] of Object.entries(leasesOf)) leases[leaseHolder(v, k)] = (leases[leaseHolder(v, k)] ?? 0) + 1;
+  for (const [k, v] of Object.entries(leasesOf)) leases[leaseNode(v, k)] = (leases[leaseNode(v, k)] ?? 0) + 1;
 
   let allocated = 0;
   let nodeFree: number | undefined;
@@ -144,7 +127,7 @@ export function census(cms: Cm[], now: number, graceSec: number, scope: CensusSc
     const counted = (hs: Entry[]) => (inScope ? hs.some((e) => e.atHome && inScope.has(e.cm)) : true);
     allocated = [...byMac].filter(([m, hs]) => inRange(view.spec, macToInt(m)) && counted(hs)).length;
     if (scope.node !== undefined) {
-      const mine = Object.keys(leasesOf).filter((k) => leaseHolder(leasesOf[k]!, k) === scope.node).map(Number);
+      const mine = Object.keys(leasesOf).filter((k) => leaseNode(leasesOf[k]!, k) === scope.node).map(Number);
       const [size, held] = [mine.reduce((n, k) => n + blockSize(view.spec, k), 0), new Set<string>()];
       for (const e of entries) if (e.live && e.atHome && mine.includes(blockOf(view.spec, macToInt(e.mac)) ?? -1)) held.add(e.mac);
       nodeFree = Math.max(0, size - held.size);

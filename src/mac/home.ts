@@ -44,6 +44,9 @@ export const blocksOf = (leases: Leases, node: string) =>
     .map(Number)
     .sort((a, b) => a - b);
 
+/** The home ConfigMaps of `node`'s blocks: one per block of this release's leases, its legacy ledger once for all legacy ones. */
+export const homesOf = (leases: Leases, node: string) => [...new Set(blocksOf(leases, node).map((b) => ledgerCm(leases[String(b)]!)))].sort();
+
 /** The blocks `node` leases with one ConfigMap each (this release's leases): the only ones it allocates from. */
 export const ownBlocks = (leases: Leases, node: string) => blocksOf(leases, node).filter((b) => leases[String(b)] === leaseValue(node, b));
 

@@ -1,7 +1,8 @@
 // Unit tests for src/mac/census.ts: live holdings, duplicates across ConfigMaps, leftovers of one owner, grace, damaged entries and the pool's figures.
 import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { census, homesOf, kindOf, leaseHolder, nodeShare } from '../../src/mac/census';
+import { census, kindOf, nodeShare } from '../../src/mac/census';
+import { homesOf, leaseNode } from '../../src/mac/home';
 import { encodeHolding, macKey, type Holding } from '../../src/mac/holding';
 import { claimsCm, ledgerCm, POOL_CM } from '../../src/mac/home';
 import type { Cm } from '../../src/mac/store';
@@ -218,7 +219,7 @@ describe('the block layout (issue 15), with legacy node ledgers beside it', () =
     assert.equal(census(all, T, GRACE, { node: 'node-z' }).nodeFree, 0, 'a node without blocks has none free');
     assert.equal(census(all, T, GRACE).nodeFree, undefined);
     assert.deepEqual(homesOf(LEASES, 'node-a'), ['macmux-ledger-node-a', 'macmux-ledger-node-a.b0', 'macmux-ledger-node-a.b3']);
-    assert.deepEqual([leaseHolder('node-a.b3', 3), leaseHolder('node-a.b3', '3'), leaseHolder('node-a', 1), leaseHolder('node-a.b3', 4)], ['node-a', 'node-a', 'node-a', 'node-a.b3']);
+    assert.deepEqual([leaseNode('node-a.b3', 3), leaseNode('node-a.b3', '3'), leaseNode('node-a', 1), leaseNode('node-a.b3', 4)], ['node-a', 'node-a', 'node-a', 'node-a.b3']);
   });
 
   it("a node's share read alone (pool, its homes, one claims and one owners shard): a duplicate between its home and a pool leftover is found", () => {

@@ -10,7 +10,8 @@ import { buildProgram } from '../../src/cli/program';
 import { loadConf, toNetworkList } from '../../src/config/load';
 import { assignable, parseRange, poolSize } from '../../src/mac/range';
 import { claimsCm, LEDGER_LABEL, ledgerCm, POOL_CM } from '../../src/mac/home';
-import { INDEX_LABEL, nodeShare } from '../../src/mac/census';
+import { nodeShare } from '../../src/mac/census';
+import { OWNERS_LABEL } from '../../src/mac/owners';
 import { createExporter } from '../../src/metrics/exporter';
 import { NETWORK_STATUS_ANNOTATION } from '../../src/annotations/status';
 import { isUnicast, parseMac } from '../../src/mac/address';
@@ -525,7 +526,7 @@ describe('daemonset/ manifests', () => {
     it('the ledger policy allows only the ConfigMap names and the label macmux\'s ledger uses', () => {
       const p = policy('macmux-ledger-writes');
       assert.equal(variable(p, 'ledgerLabel'), `'${LEDGER_LABEL}'`);
-      assert.equal(variable(p, 'indexLabel'), `'${INDEX_LABEL}'`, 'the owner index label (src/mac/census.ts)');
+      assert.equal(variable(p, 'indexLabel'), `'${OWNERS_LABEL}'`, 'the owner index label (src/mac/owners.ts)');
       const claimsPrefix = claimsCm('02:00:00:00:00:01').replace(/[0-9a-f]{2}$/, '');
       const ownersPrefix = nodeShare({}, 'n', 0)[1]!.replace(/[0-9a-f]{2}$/, '');
       assert.equal(ownersPrefix, 'macmux-owners-');

@@ -1,7 +1,7 @@
 // Doctor's ledger checks, judged from the ConfigMaps and this node's journal: integrity, local agreement, duplicates (pure).
-import { census, leaseHolder, LEDGER_KINDS, type Census, type Entry } from '../../mac/census';
+import { census, LEDGER_KINDS, type Census, type Entry } from '../../mac/census';
 import { poolView, type PoolView } from '../../mac/cluster';
-import { homeOf, POOL_CM } from '../../mac/home';
+import { homeOf, leaseNode, POOL_CM } from '../../mac/home';
 import { blockCount, blockOf, macToInt, rangeText } from '../../mac/range';
 import { apiDown } from './check-api';
 import type { Check, CheckName, Facts } from './types';
@@ -85,7 +85,7 @@ export function integrityCheck(f: Facts, l: Ledger = ledgerOf(f)): Check {
     const value = e.cm.slice(NODE_PREFIX.length);
     const block = blockOf(spec, macToInt(e.mac));
     if (block !== undefined && leases[String(block)] === value) continue;
-    const node = /\.b\d+$/.test(value) ? leaseHolder(value, value.slice(value.lastIndexOf('.b') + 2)) : value;
+    const node = /\.b\d+$/.test(value) ? leaseNode(value, value.slice(value.lastIndexOf('.b') + 2)) : value;
     problems.push(`${e.cm} records ${e.mac} (${e.owner}, ${e.state}) outside the ${node === value ? 'blocks' : `block ${value.slice(value.lastIndexOf('.b') + 2)}`} leased to ${node}`);
     reported.add(e);
   }
