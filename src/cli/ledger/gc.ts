@@ -2,6 +2,7 @@
 // and frees every retained MAC whose owner (StatefulSet, VirtualMachineInstance) is gone.
 import { historyRecord, type HistoryRecord } from '../../mac/history';
 import type { Entry } from '../../mac/census';
+import type { Who } from '../../mac/cluster';
 import { anchorState, sweepRetained } from '../../mac/retention-sweep';
 import { print, table, type CliIo } from '../io';
 import { clusterOf, operatorHistory, podOfOwner, takeCensus, withSession, type LedgerOpts } from './common';
@@ -50,6 +51,7 @@ export async function gc(io: CliIo, opts: LedgerOpts & { dryRun?: boolean }): Pr
     };
     const out: Collected[] = [];
     const records: HistoryRecord[] = [];
+    const indexed: Array<{ mac: string; who: Who }> = [];
     const cluster = clusterOf(x);
     for (const e of held.values()) {
       if (!(await podGone(e))) continue;
@@ -63,10 +65,15 @@ export async function gc(io: CliIo, opts: LedgerOpts & { dryRun?: boolean }): Pr
       if (!opts.dryRun) {
         const done = await cluster.operatorRelease(e.mac, e.owner, false, { node: e.node, since: e.since, ...(e.uid !== undefined ? { uid: e.uid } : {}) });
         row.action = done.held ? 'released' : 'skipped';
-        if (done.held) records.push(historyRecord(e.mac, e.owner, 'operator-release', e.node));
+        if (done.held) {
+          records.push(historyRecord(e.mac, e.owner, 'operator-release', e.node));
+          indexed.push({ mac: e.mac, who: { owner: e.owner, ...(e.uid !== undefined ? { uid: e.uid } : {}), ...(e.retain !== undefined ? { retain: e.retain } : {}) } });
+        }
       }
       out.push(row);
     }
+    // Released into their grace period: a re-created pod of the owner finds them through the owner index.
+    await cluster.recordReleased(indexed);
     // Retained released MACs (the copy at home, each owner asked once): freed once their owner is gone.
     const retained = new Map<string, Entry>();
     for (const e of c.entries) if (e.retain !== undefined && (!retained.has(`${e.mac} ${e.owner}`) || e.atHome)) retained.set(`${e.mac} ${e.owner}`, e);
