@@ -398,6 +398,20 @@ test("a claim an older release left in the pool is migrated to the block's Confi
   assert.equal(allHoldings(store).get(mac(2))!.length, 1);
 });
 
+test('a claim of a MAC an older release left in the pool, in a block nobody leases: the claim leases the block, migrates the leftover, and honours it', async () => {
+  const { store, a, b } = setup();
+  await a.pool();
+  await oldPoolClaim(store, mac(9), { owner: owner('req'), state: 'released', node: 'node-b', since: T - 10, uid: 'uid-req-1' });
+  await oldPoolClaim(store, mac(10), { owner: owner('kept'), state: 'active', node: 'node-b', since: T, uid: 'uid-kept-1' });
+  await rejects(b.claim(mac(9), pod('other')), Code.MacConflict, /held by ns\/req\/net1/);
+  assert.deepEqual(leasesOf(store), { '2': 'node-b.b2' }, 'leased by the refused claim all the same');
+  assert.equal(holdingIn(store, POOL_CM, mac(9)), undefined, 'migrated');
+  assert.equal(holdingIn(store, blk('node-b', 2), mac(10))?.owner, owner('kept'));
+  await a.claim(mac(9), pod('req', 2));
+  assert.deepEqual(holdingIn(store, blk('node-b', 2), mac(9)), { owner: owner('req'), state: 'active', node: 'node-a', since: T, uid: 'uid-req-2' });
+  assert.deepEqual(Object.keys(dataOf(store, POOL_CM)!).sort(), [...POOL_KEYS].sort());
+});
+
 test('a claim left in the pool after its block was leased (migration never ran) is still honoured everywhere', async () => {
   const { store, clock, a, b } = setup();
   await a.pool();
@@ -808,8 +822,11 @@ test('legacy leases: claims and releases of MACs of legacy blocks go to the lega
   clock.t += GRACE;
   await b.claim(mac(0), owner('other'));
   assert.equal(holdingIn(store, ledgerCm('node-a'), mac(0))?.owner, owner('other'));
-  // findHeld looks in this node's legacy blocks too.
+  // findHeld looks in this node's legacy blocks too: the legacy ledger read once, though it is the home of two blocks.
+  const gets = store.reads.get;
   assert.equal(await a.findHeld(pod('old9'), []), mac(9));
+  assert.equal(await a.findHeld(pod('nobody'), []), undefined);
+  assert.equal(store.reads.get - gets, 4, 'each lookup: the pool, then the legacy ledger');
 });
 
 test('legacy leases: allocate never hands out a MAC of a legacy block, it leases new-style blocks of its own', async () => {
