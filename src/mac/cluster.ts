@@ -378,8 +378,9 @@ export class ClusterLedger {
       const cm = await this.store.get(homeOf(mac, macToInt(mac), pool.spec, pool.leases));
       if (cm && held(cm.data, mac)) return mac;
     }
-    for (const block of blocksOf(pool.leases, this.opts.node)) {
-      const cm = await this.store.get(ledgerCm(pool.leases[String(block)]!));
+    // Each home once: a legacy ledger is the home of all of its node's legacy blocks.
+    for (const home of new Set(blocksOf(pool.leases, this.opts.node).map((b) => ledgerCm(pool.leases[String(b)]!)))) {
+      const cm = await this.store.get(home);
       const key = cm && Object.keys(cm.data).find((k) => !RESERVED_KEYS.has(k) && held(cm.data, keyMac(k)));
       if (key) return keyMac(key);
     }

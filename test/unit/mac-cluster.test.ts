@@ -1,12 +1,19 @@
-// Unit tests for src/mac/cluster.ts: the pool, block leases, claims on every MAC's home, grace, findOwner and compare-and-swap under contention, against MemoryStore.
+// Unit tests for src/mac/cluster.ts and src/mac/home.ts: the pool, block leases (both styles), claims on every MAC's home, grace, the owner index, full blocks and compare-and-swap under contention, against MemoryStore.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClusterLedger, type ClusterOptions } from '../../src/mac/cluster';
+import { ClusterLedger, POOL_MAX_BYTES, type ClusterOptions, type Who } from '../../src/mac/cluster';
 import { MemoryStore, type Cm, type CmStore } from '../../src/mac/store';
-import { decodeHolding, macKey, ownerOf, type Holding } from '../../src/mac/holding';
-import { claimsCm, homeOf, ledgerCm, LEDGER_LABEL, POOL_CM, type Leases } from '../../src/mac/home';
+import { decodeHolding, encodeHolding, macKey, ownerOf, type Holding } from '../../src/mac/holding';
+import { blocksOf, claimsCm, homeOf, isLegacyLease, leaseNode, leaseValue, ledgerCm, LEDGER_LABEL, ownBlocks, POOL_CM, type Leases } from '../../src/mac/home';
+import { indexKey, OWNERS_LABEL } from '../../src/mac/owners';
 import { assignable, inRange, intToMac, macToInt, parseRange } from '../../src/mac/range';
 import { CniError, Code } from '../../src/cni/errors';
+import type { KubeApi } from '../../src/k8s/api';
+import { withNodeLedger } from '../../src/mac/session';
+import { readSeen } from '../../src/mac/journal';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const T = 1_700_000_000;
 const GRACE = 600;
@@ -41,11 +48,28 @@ const holdingIn = (store: MemoryStore, name: string, m: string): Holding | undef
   return v === undefined ? undefined : decodeHolding(v);
 };
 const leasesOf = (store: MemoryStore): Leases => JSON.parse(dataOf(store, POOL_CM)!.LEASES!) as Leases;
+/** The ConfigMap of block `k` leased by `node` (this release's layout): `macmux-ledger-<node>.b<k>`. */
+const blk = (node: string, k: number) => ledgerCm(leaseValue(node, k));
+
+/** Rewrites the pool ConfigMap's data as another writer would (a compare-and-swap that bumps its resourceVersion). */
+async function editPool(store: MemoryStore, edit: (data: Record<string, string>) => void): Promise<void> {
+  const pool = store.cms.get(POOL_CM)!;
+  const data = { ...pool.data };
+  edit(data);
+  assert.notEqual(await store.update({ ...pool, data }), 'conflict');
+}
+
+/** A requested MAC recorded in the pool ConfigMap, as a release before 15 did for a block nobody leased (this release never writes one). */
+const oldPoolClaim = (store: MemoryStore, m: string, h: Holding) =>
+  editPool(store, (d) => {
+    d[macKey(m)] = encodeHolding(h);
+  });
 
 /** Every holding in every ConfigMap of the store, by MAC. */
 function allHoldings(store: MemoryStore): Map<string, Array<{ cm: string; h: Holding }>> {
   const out = new Map<string, Array<{ cm: string; h: Holding }>>();
   for (const cm of store.cms.values()) {
+    if (cm.labels?.[OWNERS_LABEL] !== undefined) continue; // the owner index: hints, not holdings
     for (const [k, v] of Object.entries(cm.data)) {
       if (cm.name === POOL_CM && POOL_KEYS.has(k)) continue;
       const h = decodeHolding(v);
@@ -193,16 +217,19 @@ test('two nodes creating the pool at once: one creates it, both see the same ran
 
 // ---- allocation ----
 
-test('allocate leases block 0, hands out its MACs in order, then leases the next block', async () => {
+test('allocate leases block 0 (lease value <node>.b0), hands out its MACs in order into that block\'s own ConfigMap, then leases the next block', async () => {
   const { store, a } = setup();
   const got: string[] = [];
   for (let i = 0; i < 4; i++) got.push(await a.allocate(owner(`p${i}`)));
   assert.deepEqual(got, [mac(0), mac(1), mac(2), mac(3)]);
-  assert.deepEqual(leasesOf(store), { '0': 'node-a' });
-  for (let i = 0; i < 4; i++) assert.deepEqual(holdingIn(store, ledgerCm('node-a'), got[i]!), { owner: owner(`p${i}`), state: 'active', node: 'node-a', since: T });
-  assert.equal(store.cms.get(ledgerCm('node-a'))!.labels?.[LEDGER_LABEL], 'node');
+  assert.deepEqual(leasesOf(store), { '0': 'node-a.b0' });
+  assert.equal(blk('node-a', 0), 'macmux-ledger-node-a.b0');
+  for (let i = 0; i < 4; i++) assert.deepEqual(holdingIn(store, blk('node-a', 0), got[i]!), { owner: owner(`p${i}`), state: 'active', node: 'node-a', since: T });
+  assert.equal(store.cms.get(blk('node-a', 0))!.labels?.[LEDGER_LABEL], 'block');
   assert.equal(await a.allocate(owner('p4')), mac(4));
-  assert.deepEqual(leasesOf(store), { '0': 'node-a', '1': 'node-a' });
+  assert.deepEqual(leasesOf(store), { '0': 'node-a.b0', '1': 'node-a.b1' });
+  assert.deepEqual(Object.keys(dataOf(store, blk('node-a', 1))!), [macKey(mac(4))], 'block 1 has a ConfigMap of its own');
+  assert.equal(store.cms.has(ledgerCm('node-a')), false, 'no node-wide ledger');
 });
 
 test('two nodes lease different blocks, and each hands out only its own', async () => {
@@ -211,9 +238,9 @@ test('two nodes lease different blocks, and each hands out only its own', async 
   assert.equal(await b.allocate(owner('b0')), mac(4));
   assert.equal(await a.allocate(owner('a1')), mac(1));
   assert.equal(await b.allocate(owner('b1')), mac(5));
-  assert.deepEqual(leasesOf(store), { '0': 'node-a', '1': 'node-b' });
-  assert.equal(holdingIn(store, ledgerCm('node-b'), mac(5))?.owner, owner('b1'));
-  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(5)), undefined);
+  assert.deepEqual(leasesOf(store), { '0': 'node-a.b0', '1': 'node-b.b1' });
+  assert.equal(holdingIn(store, blk('node-b', 1), mac(5))?.owner, owner('b1'));
+  assert.equal(holdingIn(store, blk('node-a', 0), mac(5)), undefined);
 });
 
 test('when every block is leased and full, allocate fails with code 101 naming the range', async () => {
@@ -223,7 +250,7 @@ test('when every block is leased and full, allocate fails with code 101 naming t
   const e = await rejects(a.allocate(owner('late')), Code.PoolExhausted, /02:00:00:00:00:00-02:00:00:00:00:07/);
   assert.match(e.message, /exhausted/);
   await rejects(b.allocate(owner('late')), Code.PoolExhausted);
-  assert.deepEqual(leasesOf(store), { '0': 'node-a', '1': 'node-b' });
+  assert.deepEqual(leasesOf(store), { '0': 'node-a.b0', '1': 'node-b.b1' });
   assert.equal(allHoldings(store).size, 8);
 });
 
@@ -251,7 +278,7 @@ test('allocate hands out the next free MAC of its block when another node took t
   const { store, a, b } = setup({ rangeStart: '02:00:00:00:00:00', rangeEnd: '02:00:00:00:00:03', blockSize: 4 });
   assert.equal(await a.allocate(owner('a0')), mac(0));
   await b.claim(mac(1), owner('b-req'));
-  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(1))?.owner, owner('b-req'));
+  assert.equal(holdingIn(store, blk('node-a', 0), mac(1))?.owner, owner('b-req'));
   assert.equal(await a.allocate(owner('a1')), mac(2));
   assert.equal(await a.allocate(owner('a2')), mac(3));
   await rejects(a.allocate(owner('a3')), Code.PoolExhausted);
@@ -262,39 +289,52 @@ test('concurrent allocations on one node lease only the blocks they fill', async
   const a = ledger(store, 'node-a', { t: T }, { maxConflicts: 1000 });
   const got = await Promise.all(Array.from({ length: 16 }, (_, i) => a.allocate(owner(`p${i}`))));
   assert.deepEqual([...got].sort(), Array.from({ length: 16 }, (_, i) => mac(i)));
-  assert.deepEqual(leasesOf(store), { '0': 'node-a', '1': 'node-a', '2': 'node-a', '3': 'node-a' });
+  assert.deepEqual(leasesOf(store), { '0': 'node-a.b0', '1': 'node-a.b1', '2': 'node-a.b2', '3': 'node-a.b3' });
   await rejects(a.allocate(owner('late')), Code.PoolExhausted);
 });
 
 // ---- requested MACs ----
 
-test('a claim inside an unleased block is recorded in the pool ConfigMap', async () => {
-  const { store, b } = setup();
+test('a claim inside an unleased block leases that block to the claiming node and is recorded in its ConfigMap; nothing is written to the pool but the lease', async () => {
+  const { store, a, b } = setup();
   await b.claim(mac(6), owner('req'));
-  assert.deepEqual(holdingIn(store, POOL_CM, mac(6)), { owner: owner('req'), state: 'active', node: 'node-b', since: T });
-  assert.deepEqual((await b.pool(true)).claims[mac(6)]?.owner, owner('req'));
-  assert.deepEqual(leasesOf(store), {}, 'claiming does not lease');
+  assert.deepEqual(leasesOf(store), { '1': 'node-b.b1' });
+  assert.deepEqual(holdingIn(store, blk('node-b', 1), mac(6)), { owner: owner('req'), state: 'active', node: 'node-b', since: T });
+  assert.deepEqual(Object.keys(dataOf(store, POOL_CM)!).sort(), [...POOL_KEYS].sort(), 'no MAC in the pool');
+  assert.deepEqual((await b.pool(true)).claims, {});
+  // The block is node-b's now: it allocates from it (around the claim), node-a leases another.
+  assert.deepEqual([await b.allocate(owner('b0')), await b.allocate(owner('b1')), await b.allocate(owner('b2'))], [mac(4), mac(5), mac(7)]);
+  assert.equal(await a.allocate(owner('a0')), mac(0));
+  assert.deepEqual(leasesOf(store), { '0': 'node-a.b0', '1': 'node-b.b1' });
 });
 
-test("a claim inside a leased block is recorded in that node's ledger, whichever node claims it", async () => {
+test("a claim inside a leased block is recorded in that block's ConfigMap, whichever node claims it", async () => {
   const { store, a, b } = setup();
   await a.allocate(owner('a0'));
   await b.claim(mac(2), owner('req'));
-  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), mac(2)), { owner: owner('req'), state: 'active', node: 'node-b', since: T });
+  assert.deepEqual(holdingIn(store, blk('node-a', 0), mac(2)), { owner: owner('req'), state: 'active', node: 'node-b', since: T });
   assert.equal(holdingIn(store, POOL_CM, mac(2)), undefined);
-  assert.equal(store.cms.has(ledgerCm('node-b')), false);
+  assert.deepEqual([...store.cms.keys()].filter((n) => n.includes('node-b')), [], 'node-b leased nothing and wrote no ConfigMap of its own');
+  assert.deepEqual(leasesOf(store), { '0': 'node-a.b0' });
 });
 
-test("a claim inside a block leased by a node that has no ledger yet creates that node's ledger", async () => {
-  const { store, b } = setup();
-  // Create the pool through node-b, then lease block 3 to node-z by hand.
-  await b.pool();
-  const pool = store.cms.get(POOL_CM)!;
-  assert.notEqual(await store.update({ ...pool, data: { ...pool.data, LEASES: '{"3":"node-z"}' } }), 'conflict');
-  await b.claim(mac(13), owner('req'));
-  assert.equal(holdingIn(store, ledgerCm('node-z'), mac(13))?.owner, owner('req'));
-  assert.equal(store.cms.get(ledgerCm('node-z'))!.labels?.[LEDGER_LABEL], 'node');
-});
+for (const [style, value, kind] of [
+  ['a legacy lease (bare node name)', 'node-z', 'node'],
+  ['a lease of this release (<node>.b<k>)', 'node-z.b3', 'block'],
+] as const) {
+  test(`a claim inside a block leased by ${style} whose ConfigMap does not exist yet creates it, at macmux-ledger-<lease value>`, async () => {
+    const { store, b } = setup();
+    // Create the pool through node-b, then lease block 3 to node-z by hand.
+    await b.pool();
+    await editPool(store, (d) => {
+      d.LEASES = JSON.stringify({ '3': value });
+    });
+    await b.claim(mac(13), owner('req'));
+    assert.equal(holdingIn(store, `macmux-ledger-${value}`, mac(13))?.owner, owner('req'));
+    assert.equal(store.cms.get(`macmux-ledger-${value}`)!.labels?.[LEDGER_LABEL], kind);
+    assert.deepEqual(leasesOf(store), { '3': value }, 'the lease is left as it is');
+  });
+}
 
 test('a claim outside the range is recorded in its claims shard', async () => {
   const { store, a } = setup();
@@ -308,8 +348,8 @@ test('a claim outside the range is recorded in its claims shard', async () => {
 });
 
 const WHERE: Array<[string, string, boolean]> = [
-  ['in an unleased block (pool)', mac(9), false],
-  ["in a leased block (node ledger)", mac(2), true],
+  ['in an unleased block (leased on the claim)', mac(9), false],
+  ["in a leased block (the block's ConfigMap)", mac(2), true],
   ['outside the range (claims shard)', '0a:00:00:00:00:01', false],
 ];
 for (const [where, m, lease] of WHERE) {
@@ -332,23 +372,24 @@ for (const [where, m, lease] of WHERE) {
   });
 }
 
-test('allocate never hands out a claimed MAC, whether claimed in a leased block or before the lease', async () => {
+test('allocate never hands out a claimed MAC, whether claimed in a block it leases or in one the claim leased', async () => {
   const { a, b } = setup();
-  await b.claim(mac(1), owner('early')); // block 0, unleased: recorded in the pool
-  assert.equal(await a.allocate(owner('p0')), mac(0));
-  await b.claim(mac(2), owner('late')); // block 0, now node-a's: recorded in its ledger
-  const got = [await a.allocate(owner('p1')), await a.allocate(owner('p2'))];
-  assert.deepEqual(got, [mac(3), mac(4)]);
+  await b.claim(mac(1), owner('early')); // block 0, unleased: leased to node-b by the claim
+  assert.equal(await a.allocate(owner('p0')), mac(4), 'node-a leases block 1');
+  assert.deepEqual([await b.allocate(owner('b0')), await b.allocate(owner('b1')), await b.allocate(owner('b2'))], [mac(0), mac(2), mac(3)]);
+  await b.claim(mac(6), owner('late')); // block 1, node-a's: recorded in its ConfigMap
+  const got = [await a.allocate(owner('p1')), await a.allocate(owner('p2')), await a.allocate(owner('p3'))];
+  assert.deepEqual(got, [mac(5), mac(7), mac(8)]);
 });
 
-test("a claim made in the pool is migrated to the node's ledger when its block is leased, and stays refused to others", async () => {
+test("a claim an older release left in the pool is migrated to the block's ConfigMap when its block is leased, and stays refused to others", async () => {
   const { store, a, b } = setup();
-  await b.claim(mac(2), pod('req'));
-  assert.ok(holdingIn(store, POOL_CM, mac(2)));
+  await a.pool();
+  await oldPoolClaim(store, mac(2), { owner: owner('req'), state: 'active', node: 'node-b', since: T, uid: 'uid-req-1' });
   await a.allocate(owner('p0'));
-  assert.deepEqual(leasesOf(store), { '0': 'node-a' });
+  assert.deepEqual(leasesOf(store), { '0': 'node-a.b0' });
   assert.equal(holdingIn(store, POOL_CM, mac(2)), undefined, 'no longer in the pool');
-  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), mac(2)), { owner: owner('req'), state: 'active', node: 'node-b', since: T, uid: 'uid-req-1' });
+  assert.deepEqual(holdingIn(store, blk('node-a', 0), mac(2)), { owner: owner('req'), state: 'active', node: 'node-b', since: T, uid: 'uid-req-1' });
   const got = [await a.allocate(owner('p1')), await a.allocate(owner('p2')), await a.allocate(owner('p3'))];
   assert.deepEqual(got, [mac(1), mac(3), mac(4)]);
   await rejects(b.claim(mac(2), owner('other')), Code.MacConflict, /held by ns\/req\/net1/);
@@ -357,12 +398,28 @@ test("a claim made in the pool is migrated to the node's ledger when its block i
   assert.equal(allHoldings(store).get(mac(2))!.length, 1);
 });
 
+test('a claim of a MAC an older release left in the pool, in a block nobody leases: the claim leases the block, migrates the leftover, and honours it', async () => {
+  const { store, a, b } = setup();
+  await a.pool();
+  await oldPoolClaim(store, mac(9), { owner: owner('req'), state: 'released', node: 'node-b', since: T - 10, uid: 'uid-req-1' });
+  await oldPoolClaim(store, mac(10), { owner: owner('kept'), state: 'active', node: 'node-b', since: T, uid: 'uid-kept-1' });
+  await rejects(b.claim(mac(9), pod('other')), Code.MacConflict, /held by ns\/req\/net1/);
+  assert.deepEqual(leasesOf(store), { '2': 'node-b.b2' }, 'leased by the refused claim all the same');
+  assert.equal(holdingIn(store, POOL_CM, mac(9)), undefined, 'migrated');
+  assert.equal(holdingIn(store, blk('node-b', 2), mac(10))?.owner, owner('kept'));
+  await a.claim(mac(9), pod('req', 2));
+  assert.deepEqual(holdingIn(store, blk('node-b', 2), mac(9)), { owner: owner('req'), state: 'active', node: 'node-a', since: T, uid: 'uid-req-2' });
+  assert.deepEqual(Object.keys(dataOf(store, POOL_CM)!).sort(), [...POOL_KEYS].sort());
+});
+
 test('a claim left in the pool after its block was leased (migration never ran) is still honoured everywhere', async () => {
   const { store, clock, a, b } = setup();
-  await b.claim(mac(1), pod('req'));
-  // node-a leased block 0 and died before moving the claim: LEASES says node-a, the claim is still in the pool.
-  const pool = store.cms.get(POOL_CM)!;
-  assert.notEqual(await store.update({ ...pool, data: { ...pool.data, LEASES: '{"0":"node-a"}' } }), 'conflict');
+  await a.pool();
+  await oldPoolClaim(store, mac(1), { owner: owner('req'), state: 'active', node: 'node-b', since: T, uid: 'uid-req-1' });
+  // node-a leased block 0 and died before moving the claim: LEASES says node-a.b0, the claim is still in the pool.
+  await editPool(store, (d) => {
+    d.LEASES = '{"0":"node-a.b0"}';
+  });
   assert.deepEqual([await a.allocate(owner('p0')), await a.allocate(owner('p1'))], [mac(0), mac(2)]);
   await rejects(b.claim(mac(1), owner('other')), Code.MacConflict, /held by ns\/req\/net1/);
   await b.claim(mac(1), pod('req'));
@@ -371,7 +428,8 @@ test('a claim left in the pool after its block was leased (migration never ran) 
   await rejects(b.claim(mac(1), owner('other')), Code.MacConflict);
   clock.t += GRACE;
   await b.claim(mac(1), owner('other'));
-  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(1))?.owner, owner('other'));
+  assert.equal(holdingIn(store, blk('node-a', 0), mac(1))?.owner, owner('other'));
+  assert.equal(holdingIn(store, POOL_CM, mac(1))?.owner, owner('req'), 'the pool copy is only a leftover now: released, then left alone');
 });
 
 test("a release racing the migration of its claim is not undone by the migration's older copy", async () => {
@@ -379,11 +437,12 @@ test("a release racing the migration of its claim is not undone by the migration
   const clock = { t: T };
   const a = ledger(store, 'node-a', clock);
   const b = ledger(store, 'node-b', clock);
-  await b.claim(mac(1), owner('req'));
-  // Just before node-a copies the claim into its ledger, its owner releases it from node-b.
+  await a.pool();
+  await oldPoolClaim(store, mac(1), { owner: owner('req'), state: 'active', node: 'node-b', since: T });
+  // Just before node-a copies the claim into its block's ConfigMap, its owner releases it from node-b.
   let raced = false;
   store.before = async (_op, cm) => {
-    if (!raced && cm.name === ledgerCm('node-a') && cm.data[macKey(mac(1))]) {
+    if (!raced && cm.name === blk('node-a', 0) && cm.data[macKey(mac(1))]) {
       raced = true;
       await b.release(mac(1), owner('req'));
     }
@@ -391,22 +450,23 @@ test("a release racing the migration of its claim is not undone by the migration
   await a.allocate(owner('p0'));
   assert.ok(raced, 'the race was staged');
   store.before = undefined;
-  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(1))?.state, 'released');
+  assert.equal(holdingIn(store, blk('node-a', 0), mac(1))?.state, 'released');
+  assert.equal(holdingIn(store, POOL_CM, mac(1)), undefined, 'the migration finished');
   clock.t += GRACE;
   await b.claim(mac(1), owner('other'));
-  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(1))?.owner, owner('other'));
+  assert.equal(holdingIn(store, blk('node-a', 0), mac(1))?.owner, owner('other'));
 });
 
-test('a claim that races a lease of its block ends up in the new lessee ledger, not in the pool', async () => {
+test('a claim whose lease of the block loses to another node ends up in the winner\'s block ConfigMap, not in the pool', async () => {
   const store = new HookStore();
   const clock = { t: T };
   const a = ledger(store, 'node-a', clock);
   const b = ledger(store, 'node-b', clock);
   await a.pool();
-  // node-b read the pool (block 0 unleased) and is about to write its claim there; node-a leases block 0 first.
+  // node-b read the pool (block 0 unleased) and is about to lease block 0 for its claim; node-a leases it first.
   let raced = false;
   store.before = async (op, cm) => {
-    if (!raced && op === 'update' && cm.name === POOL_CM && cm.data[macKey(mac(2))]) {
+    if (!raced && op === 'update' && cm.name === POOL_CM && cm.data.LEASES?.includes('node-b')) {
       raced = true;
       await a.allocate(owner('p0'));
     }
@@ -414,8 +474,10 @@ test('a claim that races a lease of its block ends up in the new lessee ledger, 
   await b.claim(mac(2), owner('req'));
   assert.ok(raced);
   store.before = undefined;
+  assert.deepEqual(leasesOf(store), { '0': 'node-a.b0' });
   assert.equal(holdingIn(store, POOL_CM, mac(2)), undefined);
-  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(2))?.owner, owner('req'));
+  assert.equal(store.cms.has(blk('node-b', 0)), false);
+  assert.equal(holdingIn(store, blk('node-a', 0), mac(2))?.owner, owner('req'));
   assert.deepEqual([await a.allocate(owner('p1')), await a.allocate(owner('p2'))], [mac(1), mac(3)]);
 });
 
@@ -426,26 +488,26 @@ test('release keeps a pool MAC for its owner during grace; after grace anyone ma
   const m = await a.allocate(pod('web-0'));
   clock.t += 10;
   await a.release(m, pod('web-0'));
-  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), m), { owner: owner('web-0'), state: 'released', node: 'node-a', since: T + 10, uid: 'uid-web-0-1' });
+  assert.deepEqual(holdingIn(store, blk('node-a', 0), m), { owner: owner('web-0'), state: 'released', node: 'node-a', since: T + 10, uid: 'uid-web-0-1' });
   clock.t += GRACE - 1;
   await rejects(b.claim(m, owner('intruder')), Code.MacConflict, /held by ns\/web-0\/net1 \(uid uid-web-0-1, released on node node-a\) \(released 599s ago, held for its owner for 600s\)/);
   await b.claim(m, pod('web-0', 2));
-  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), m), { owner: owner('web-0'), state: 'active', node: 'node-b', since: T + GRACE + 9, uid: 'uid-web-0-2' });
+  assert.deepEqual(holdingIn(store, blk('node-a', 0), m), { owner: owner('web-0'), state: 'active', node: 'node-b', since: T + GRACE + 9, uid: 'uid-web-0-2' });
   await b.release(m, pod('web-0', 2));
   clock.t += GRACE;
   await b.claim(m, owner('intruder'));
-  assert.equal(holdingIn(store, ledgerCm('node-a'), m)?.owner, owner('intruder'));
+  assert.equal(holdingIn(store, blk('node-a', 0), m)?.owner, owner('intruder'));
 });
 
 for (const [where, m] of [
-  ['in the pool', mac(9)],
+  ['in a block its claim leased', mac(9)],
   ['in a claims shard', '0a:00:00:00:00:01'],
 ] as const) {
   test(`release of a requested MAC ${where}: held during grace, free after`, async () => {
     const { store, clock, a, b } = setup();
     await a.claim(m, owner('req'));
     await a.release(m, owner('req'));
-    const home = m === mac(9) ? POOL_CM : claimsCm(m);
+    const home = m === mac(9) ? blk('node-a', 2) : claimsCm(m);
     assert.equal(holdingIn(store, home, m)?.state, 'released');
     await rejects(b.claim(m, owner('other')), Code.MacConflict);
     clock.t += GRACE;
@@ -458,16 +520,16 @@ test("release is idempotent and another owner's release changes nothing (and wri
   const { store, clock, a } = setup();
   const m = await a.allocate(owner('p0'));
   await a.release(m, owner('p0'));
-  const first = holdingIn(store, ledgerCm('node-a'), m);
+  const first = holdingIn(store, blk('node-a', 0), m);
   const writes = store.writes;
   clock.t += 100;
   await a.release(m, owner('p0'));
   await a.release(m, owner('someone-else'));
-  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), m), first, 'the grace period still runs from the first release');
+  assert.deepEqual(holdingIn(store, blk('node-a', 0), m), first, 'the grace period still runs from the first release');
   const m2 = await a.allocate(owner('p1'));
   const w2 = store.writes;
   await a.release(m2, owner('someone-else'));
-  assert.equal(holdingIn(store, ledgerCm('node-a'), m2)?.state, 'active');
+  assert.equal(holdingIn(store, blk('node-a', 0), m2)?.state, 'active');
   assert.equal(store.writes, w2);
   assert.equal(writes + 1, w2, 'only the allocation wrote');
 });
@@ -496,97 +558,204 @@ test('a pool deleted while a block is being leased: code 3 naming it, as before'
   await assert.rejects(c.allocate(owner('p')), (e: unknown) => e instanceof CniError && e.code === Code.UnknownContainer && e.message === `ConfigMap ${POOL_CM} does not exist`);
 });
 
-// ---- findOwner: a pod re-created on another node ----
+// ---- findOwner: the owner index, for a pod re-created on another node ----
 
-test('findOwner: released on node A, found and re-claimed from node B during grace', async () => {
+/** What a DEL does: release `m` for `who`, then point the owner index at it. */
+async function del(l: ClusterLedger, m: string, who: Who): Promise<void> {
+  assert.equal(await l.release(m, who), true, `${m} released for ${typeof who === 'string' ? who : who.owner}`);
+  await l.recordReleased([{ mac: m, who }]);
+}
+
+test('findOwner: released on node A (release, then recordReleased), found from node B during grace and re-claimed there', async () => {
   const { store, clock, a, b } = setup();
   await a.allocate(owner('other'));
   const m = await a.allocate(pod('web-0'));
-  assert.equal(await b.findOwner(pod('web-0')), m, 'a live holding is found');
+  assert.equal(await b.findOwner(pod('web-0')), undefined, 'a live holding is not in the index: only releases are');
   clock.t += 30;
-  await a.release(m, pod('web-0'));
+  await del(a, m, pod('web-0'));
+  const shard = indexKey(owner('web-0')).shard;
+  assert.equal(store.cms.get(shard)?.labels?.[OWNERS_LABEL], 'owners');
+  assert.equal(store.cms.get(shard)?.labels?.[LEDGER_LABEL], undefined, 'not under the ledger label (the census and older releases never list it)');
   clock.t += GRACE - 1;
-  assert.equal(await b.findOwner(pod('web-0')), m);
-  await b.claim(m, pod('web-0'));
-  assert.deepEqual(holdingIn(store, ledgerCm('node-a'), m), { owner: owner('web-0'), state: 'active', node: 'node-b', since: clock.t, uid: 'uid-web-0-1' });
+  assert.equal(await b.findOwner(pod('web-0', 2)), m, 'the re-created pod (another UID) finds it');
+  await b.claim(m, pod('web-0', 2));
+  assert.deepEqual(holdingIn(store, blk('node-a', 0), m), { owner: owner('web-0'), state: 'active', node: 'node-b', since: clock.t, uid: 'uid-web-0-2' });
   assert.equal(await b.findOwner(owner('nobody')), undefined);
+  assert.equal(await b.findOwner(ownerOf('ns', 'web-0', 'net2')), undefined, "another attachment of the pod has no entry");
 });
 
 test('findOwner: not after grace', async () => {
   const { clock, a, b } = setup();
   const m = await a.allocate(pod('web-0'));
-  await a.release(m, pod('web-0'));
-  clock.t += GRACE;
+  await del(a, m, pod('web-0'));
+  clock.t += GRACE - 1;
+  assert.equal(await b.findOwner(pod('web-0')), m);
+  clock.t += 1;
   assert.equal(await b.findOwner(pod('web-0')), undefined);
   assert.equal(await a.findOwner(pod('web-0')), undefined);
 });
 
-test('findOwner: the most recent holding of the owner when it has several', async () => {
+test('findOwner: the newest release of the owner wins', async () => {
   const { clock, a, b } = setup();
   const old = await a.allocate(pod('web-0'));
-  await a.release(old, pod('web-0'));
+  await del(a, old, pod('web-0'));
   clock.t += 5;
-  const newer = await b.allocate(pod('web-0'));
+  const newer = await b.allocate(pod('web-0', 2));
   assert.notEqual(old, newer);
-  assert.equal(await a.findOwner(pod('web-0')), newer);
+  await del(b, newer, pod('web-0', 2));
+  assert.equal(await a.findOwner(pod('web-0', 3)), newer);
+  assert.equal(await b.findOwner(pod('web-0', 3)), newer);
 });
 
-test('findOwner: this node\'s own ledger comes from the seen cache while a metadata list shows it unchanged; the others from one list without it', async () => {
-  const { store, a, b } = setup();
-  const mine = await a.allocate(pod('web-0'));
-  await b.allocate(pod('web-1'));
-  const before = { ...store.reads };
-  assert.equal(await a.findOwner(pod('web-0')), mine, 'found in the cached copy');
-  assert.equal(await a.findOwner(pod('web-1')), mac(4), "found in node-b's ledger");
-  assert.equal(store.reads.get, before.get, 'its own ledger was not read');
-  assert.equal(store.reads.listMeta - before.listMeta, 2);
-  // Each list carried the pool and node-b's ledger, never node-a's.
-  assert.equal(store.reads.listed - before.listed, 4);
+test('findOwner: exactly one read (one GET of one owners shard) per lookup, whatever the number of nodes and ConfigMaps', async () => {
+  const range = { rangeStart: '02:00:00:00:00:00', rangeEnd: '02:00:00:00:ff:ff', blockSize: 4 };
+  const costs: Array<{ nodes: number; cms: number; get: number; list: number; listMeta: number }> = [];
+  for (const nodes of [2, 40]) {
+    const store = new MemoryStore();
+    const clock = { t: T };
+    const ls = Array.from({ length: nodes }, (_, i) => ledger(store, `node-${i}`, clock, { fallback: range }));
+    for (const [i, l] of ls.entries()) {
+      for (let k = 0; k < 6; k++) {
+        const who = pod(`p${i}-${k}`);
+        const m = await l.allocate(who);
+        if (k % 2 === 0) await del(l, m, who);
+      }
+    }
+    const reader = ledger(store, 'node-new', clock, { fallback: range });
+    const before = { ...store.reads };
+    assert.ok(await reader.findOwner(pod(`p${nodes - 1}-4`, 2)));
+    assert.ok(await reader.findOwner(pod('p0-0', 2)));
+    assert.equal(await reader.findOwner(pod('nobody')), undefined);
+    costs.push({ nodes, cms: store.cms.size, get: store.reads.get - before.get, list: store.reads.list - before.list, listMeta: store.reads.listMeta - before.listMeta });
+  }
+  assert.ok(costs[1]!.cms > 10 * costs[0]!.cms, JSON.stringify(costs));
+  assert.deepEqual(
+    costs.map(({ get, list, listMeta }) => ({ get, list, listMeta })),
+    [
+      { get: 3, list: 0, listMeta: 0 },
+      { get: 3, list: 0, listMeta: 0 },
+    ],
+  );
 });
 
-test('findOwner: a change another node made to this node\'s ledger since it was cached is seen (read again, and cached)', async () => {
-  const { store, a, b } = setup();
-  await a.allocate(owner('p0'));
-  // node-b records a requested MAC whose home is node-a's block (a pod of node-b asking for it).
-  await b.claim(mac(2), pod('moved'));
-  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(2))?.owner, owner('moved'));
-  const gets = store.reads.get;
-  assert.equal(await a.findOwner(pod('moved')), mac(2));
-  assert.equal(store.reads.get, gets + 1, 'the stale copy was replaced by a fresh read');
-  assert.equal(a.seen.get(ledgerCm('node-a'))?.resourceVersion, store.cms.get(ledgerCm('node-a'))?.resourceVersion);
-  assert.equal(await a.findOwner(pod('moved')), mac(2));
-  assert.equal(store.reads.get, gets + 1, 'then served from the cache');
+test('findOwner: a stale index entry (its MAC now held by another owner) is only a hint: claim refuses it with code 100, never a duplicate', async () => {
+  const { store, clock, a, b } = setup();
+  const m = await a.allocate(pod('web-0'));
+  await del(a, m, pod('web-0'));
+  // The operator frees it at once (release --force) and another pod takes it: the index still points web-0 at it.
+  await a.operatorRelease(m, owner('web-0'), true);
+  await a.claim(m, pod('intruder'));
+  clock.t += 10;
+  assert.equal(await b.findOwner(pod('web-0', 2)), m);
+  await rejects(b.claim(m, pod('web-0', 2)), Code.MacConflict, /held by ns\/intruder\/net1/);
+  assert.deepEqual(
+    allHoldings(store).get(m)!.map((x) => [x.cm, x.h.owner, x.h.state]),
+    [[blk('node-a', 0), owner('intruder'), 'active']],
+  );
 });
 
-test('findOwner: a cached copy of a ledger ConfigMap deleted since is not trusted', async () => {
-  const { store, a } = setup();
-  const m = await a.allocate(owner('gone'));
-  store.cms.delete(ledgerCm('node-a'));
-  assert.equal(await a.findOwner(owner('gone')), undefined);
-  assert.equal(a.seen.has(ledgerCm('node-a')), false);
-  assert.notEqual(m, undefined);
-});
-
-test('findOwner: without a cached copy of its own ledger, one full list, which fills the cache', async () => {
+test("recordReleased: one pod's attachments share one shard, written once; release says false when nothing was released for the owner; an index write that fails is only a warning", async () => {
   const { store, clock, a } = setup();
-  const m = await a.allocate(owner('web-0'));
-  const fresh = ledger(store, 'node-a', clock);
-  const before = { ...store.reads };
-  assert.equal(await fresh.findOwner(owner('web-0')), m);
-  assert.deepEqual([store.reads.list - before.list, store.reads.listMeta - before.listMeta], [1, 0]);
-  assert.equal(fresh.seen.get(ledgerCm('node-a'))?.resourceVersion, store.cms.get(ledgerCm('node-a'))?.resourceVersion);
+  const w1 = { owner: ownerOf('ns', 'web-0', 'net1'), uid: 'u1' };
+  const w2 = { owner: ownerOf('ns', 'web-0', 'net2'), uid: 'u1' };
+  const m1 = await a.allocate(w1);
+  const m2 = await a.allocate(w2);
+  assert.equal(await a.release(m1, w1), true);
+  assert.equal(await a.release(m2, w2), true);
+  assert.equal(await a.release(m2, owner('someone-else')), false);
+  assert.equal(await a.release('0a:00:00:00:00:01', w1), false, 'nothing held there');
+  const writes = store.writes;
+  await a.recordReleased([
+    { mac: m1, who: w1 },
+    { mac: m2, who: w2 },
+  ]);
+  assert.equal(store.writes - writes, 1);
+  assert.deepEqual([await a.findOwner(w1), await a.findOwner(w2)], [m1, m2]);
+  clock.t += 1;
+  const warned: string[] = [];
+  const broken: CmStore = Object.assign(Object.create(store) as MemoryStore, {
+    update: async (cm: Cm) => {
+      if (cm.name.startsWith('macmux-owners-')) throw new CniError(Code.TryAgainLater, 'API down');
+      return store.update(cm);
+    },
+  });
+  await ledger(broken, 'node-a', clock, { warn: (msg) => warned.push(msg) }).recordReleased([{ mac: m1, who: w1 }]);
+  assert.equal(warned.length, 1);
+  assert.match(warned[0]!, /^owner index macmux-owners-[0-9a-f]{2} not updated .*ns\/web-0\/net1.*: API down$/);
 });
 
-// ---- full blocks: skipped while the node ledger's resourceVersion stands ----
+// ---- full blocks: skipped while their ConfigMap's resourceVersion stands ----
 
-test('allocation remembers the blocks it found full of live MACs, at the resourceVersion it then wrote, and skips them', async () => {
+test('allocation remembers a block it found full of live MACs, at its ConfigMap\'s resourceVersion, and reads nothing for it', async () => {
   const { store, a } = setup();
   for (let i = 0; i < 4; i++) assert.equal(await a.allocate(owner(`p${i}`)), mac(i));
   assert.equal(await a.allocate(owner('p4')), mac(4));
-  const rv = store.cms.get(ledgerCm('node-a'))!.resourceVersion;
-  assert.deepEqual(a.fullBlocks.get(ledgerCm('node-a')), { resourceVersion: rv, blocks: [0] });
+  const rv = store.cms.get(blk('node-a', 0))!.resourceVersion;
+  assert.deepEqual(a.fullBlocks.get(blk('node-a', 0)), { resourceVersion: rv, blocks: [0] });
+  assert.equal(a.fullBlocks.has(blk('node-a', 1)), false);
+  const gets = store.reads.get;
   assert.equal(await a.allocate(owner('p5')), mac(5));
-  assert.deepEqual(a.fullBlocks.get(ledgerCm('node-a')), { resourceVersion: store.cms.get(ledgerCm('node-a'))!.resourceVersion, blocks: [0] }, 'carried over its own write');
+  assert.equal(store.reads.get, gets);
+  assert.deepEqual(a.fullBlocks.get(blk('node-a', 0)), { resourceVersion: rv, blocks: [0] });
+});
+
+/** The KubeApi calls kubeStore makes, served by a MemoryStore: the ledger session of src/mac/session.ts in a unit test. */
+function memoryApi(store: MemoryStore): KubeApi {
+  type K = { metadata: { name: string; resourceVersion?: string; labels?: Record<string, string> }; data?: Record<string, string> };
+  const toK = (cm: Cm): K => ({ metadata: { name: cm.name, ...(cm.resourceVersion ? { resourceVersion: cm.resourceVersion } : {}), ...(cm.labels ? { labels: cm.labels } : {}) }, data: cm.data });
+  const fromK = (k: K): Cm => ({ name: k.metadata.name, ...(k.metadata.resourceVersion ? { resourceVersion: k.metadata.resourceVersion } : {}), ...(k.metadata.labels ? { labels: k.metadata.labels } : {}), data: k.data ?? {} });
+  return {
+    getConfigMap: async (_ns: string, name: string) => {
+      const cm = await store.get(name);
+      return cm && toK(cm);
+    },
+    createConfigMap: async (_ns: string, k: K) => {
+      const r = await store.create(fromK(k));
+      return r === 'exists' ? r : toK(r);
+    },
+    updateConfigMap: async (_ns: string, k: K) => {
+      const r = await store.update(fromK(k));
+      return r === 'conflict' ? r : toK(r);
+    },
+    listConfigMaps: async () => assert.fail('the session listed ConfigMaps'),
+  } as unknown as KubeApi;
+}
+
+test("the seen cache the session writes keeps no copy of a full block's ConfigMap, only its record: the next invocation skips it with no read; this node's write to the block makes it readable again", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'macmux-full-'));
+  try {
+    const store = new MemoryStore();
+    const api = memoryApi(store);
+    // Grace 0: a released MAC is free at once.
+    const n = { node: 'node-a', log: { info: () => {}, error: (m: string) => assert.fail(m) }, conf: { cacheDir: dir, lockTimeout: 5, macNamespace: 'macmux', macGracePeriod: 0, macPool: FALLBACK } };
+    const session = <T>(fn: (c: ClusterLedger) => Promise<T>) => withNodeLedger(n, api, (_j, c) => fn(c));
+    assert.deepEqual(
+      await session(async (c) => {
+        const got: string[] = [];
+        for (let i = 0; i < 5; i++) got.push(await c.allocate(owner(`p${i}`)));
+        return got;
+      }),
+      [0, 1, 2, 3, 4].map(mac),
+    );
+    const full = readSeen(dir)!;
+    assert.deepEqual(Object.keys(full.cms).sort(), [blk('node-a', 1), POOL_CM]);
+    assert.deepEqual(full.full, { [blk('node-a', 0)]: { resourceVersion: store.cms.get(blk('node-a', 0))!.resourceVersion, blocks: [0] } });
+
+    const gets = store.reads.get;
+    assert.equal(await session((c) => c.allocate(owner('p5'))), mac(5));
+    assert.equal(store.reads.get, gets, 'block 0 skipped unread, block 1 and the pool from the cache');
+
+    // This node writes to block 0 (a DEL): its fresh copy is cached again, its record dropped.
+    await session((c) => c.release(mac(1), owner('p1')));
+    const after = readSeen(dir)!;
+    assert.equal(after.cms[blk('node-a', 0)]?.resourceVersion, store.cms.get(blk('node-a', 0))!.resourceVersion);
+    assert.equal(after.full[blk('node-a', 0)], undefined);
+    const gets2 = store.reads.get;
+    assert.equal(await session((c) => c.allocate(owner('p6'))), mac(1));
+    assert.equal(store.reads.get, gets2, 'block 0 scanned from the cache, unread');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a MAC of a full block freed by a write (a release, then its grace over) is found again: the remembered blocks were of an older resourceVersion', async () => {
@@ -602,25 +771,174 @@ test('a block with a MAC released but in grace is not remembered as full: once t
   for (let i = 0; i < 4; i++) await a.allocate(owner(`p${i}`));
   await a.release(mac(2), owner('p2'));
   assert.equal(await a.allocate(owner('p4')), mac(4));
-  assert.equal(a.fullBlocks.get(ledgerCm('node-a'))?.blocks.includes(0) ?? false, false);
+  assert.equal(a.fullBlocks.has(blk('node-a', 0)), false);
   const writes = store.writes;
   clock.t += GRACE;
   assert.equal(store.writes, writes);
   assert.equal(await a.allocate(owner('p5')), mac(2));
 });
 
-test('remembered full blocks of a resourceVersion another writer changed are not trusted', async () => {
-  const { store, clock, a, b } = setup();
+test('a full block another writer changed stays skipped until this node writes to it: that write brings the fresh copy, and the block is scanned again', async () => {
+  const { store, clock, a } = setup();
   for (let i = 0; i < 5; i++) await a.allocate(owner(`p${i}`));
-  assert.deepEqual(a.fullBlocks.get(ledgerCm('node-a'))?.blocks, [0]);
-  // Another process (an operator's release --force) frees mac(3) in node-a's ledger; node-a's cached copy is now stale.
-  const other = ledger(store, 'node-a', clock);
-  await other.operatorRelease(mac(3), owner('p3'), true);
-  // From its stale copy, node-a takes the next MAC it sees free (a 409 brings the fresh copy, on which it is still free)...
-  assert.equal(await a.allocate(owner('late')), mac(5));
-  // ... and the blocks it remembered were of the stale resourceVersion: block 0 is scanned again.
+  assert.deepEqual(a.fullBlocks.get(blk('node-a', 0))?.blocks, [0]);
+  // Another process (an operator's release --force) frees mac(3) in block 0; node-a's record of it is now stale.
+  await ledger(store, 'node-a', clock).operatorRelease(mac(3), owner('p3'), true);
+  assert.equal(await a.allocate(owner('late')), mac(5), 'nothing told node-a: block 0 is still skipped');
+  // node-a's own write to block 0 (a DEL) meets a 409 on its stale copy and re-reads it: the record of block 0 is dropped.
+  await a.release(mac(2), owner('p2'));
+  assert.equal(a.fullBlocks.has(blk('node-a', 0)), false);
+  assert.equal(a.seen.get(blk('node-a', 0))?.resourceVersion, store.cms.get(blk('node-a', 0))!.resourceVersion);
   assert.equal(await a.allocate(owner('later')), mac(3));
-  assert.notEqual(b, undefined);
+});
+
+// ---- legacy leases (releases before 15) side by side ----
+
+/** A pool as a release before 15 left it: blocks 0 and 2 leased to node-a by its bare name, their MACs in macmux-ledger-node-a. */
+async function legacySetup() {
+  const s = setup();
+  await s.a.pool();
+  await editPool(s.store, (d) => {
+    d.LEASES = JSON.stringify({ '0': 'node-a', '2': 'node-a' });
+  });
+  const held = (p: string): Holding => ({ owner: owner(p), state: 'active', node: 'node-a', since: T, uid: `uid-${p}-1` });
+  const data = { [macKey(mac(0))]: encodeHolding(held('old0')), [macKey(mac(9))]: encodeHolding(held('old9')) };
+  assert.notEqual(await s.store.create({ name: ledgerCm('node-a'), labels: { [LEDGER_LABEL]: 'node' }, data }), 'exists');
+  return s;
+}
+
+test('legacy leases: claims and releases of MACs of legacy blocks go to the legacy ledger, their home for every release', async () => {
+  const { store, clock, a, b } = await legacySetup();
+  await b.claim(mac(1), pod('req'));
+  await a.claim(mac(10), pod('req2'));
+  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(1))?.owner, owner('req'));
+  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(10))?.owner, owner('req2'));
+  assert.deepEqual(leasesOf(store), { '0': 'node-a', '2': 'node-a' }, 'no lease changed');
+  assert.deepEqual([...store.cms.keys()].sort(), [ledgerCm('node-a'), POOL_CM], 'no block ConfigMap');
+  assert.equal(await a.release(mac(0), pod('old0')), true);
+  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(0))?.state, 'released');
+  await rejects(b.claim(mac(0), owner('other')), Code.MacConflict, /held by ns\/old0\/net1/);
+  await rejects(b.claim(mac(9), owner('other')), Code.MacConflict, /held by ns\/old9\/net1/);
+  clock.t += GRACE;
+  await b.claim(mac(0), owner('other'));
+  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(0))?.owner, owner('other'));
+  // findHeld looks in this node's legacy blocks too: the legacy ledger read once, though it is the home of two blocks.
+  const gets = store.reads.get;
+  assert.equal(await a.findHeld(pod('old9'), []), mac(9));
+  assert.equal(await a.findHeld(pod('nobody'), []), undefined);
+  assert.equal(store.reads.get - gets, 4, 'each lookup: the pool, then the legacy ledger');
+});
+
+test('legacy leases: allocate never hands out a MAC of a legacy block, it leases new-style blocks of its own', async () => {
+  const { store, a, b } = await legacySetup();
+  const got: string[] = [];
+  for (let i = 0; i < 5; i++) got.push(await a.allocate(owner(`n${i}`)));
+  // Blocks 0 and 2 have free MACs, but they are the legacy ledger's: block 1, then block 3.
+  assert.deepEqual(got, [mac(4), mac(5), mac(6), mac(7), mac(12)]);
+  assert.deepEqual(leasesOf(store), { '0': 'node-a', '1': 'node-a.b1', '2': 'node-a', '3': 'node-a.b3' });
+  assert.deepEqual(Object.keys(dataOf(store, ledgerCm('node-a'))!).sort(), [macKey(mac(0)), macKey(mac(9))], 'the legacy ledger took nothing');
+  for (let i = 5; i < 8; i++) await a.allocate(owner(`n${i}`));
+  await rejects(a.allocate(owner('late')), Code.PoolExhausted);
+  await rejects(b.allocate(owner('late')), Code.PoolExhausted);
+});
+
+test('home.ts: lease values of both styles, their node, blocks and homes, with node names ending in .b<digits>', () => {
+  assert.equal(leaseValue('node-a', 3), 'node-a.b3');
+  const cases: Array<[string, number, boolean, string]> = [
+    ['node-a', 3, true, 'node-a'],
+    ['node-a.b3', 3, false, 'node-a'],
+    // A node named x.b3: its legacy lease of block 4, and its new-style lease of block 3.
+    ['x.b3', 4, true, 'x.b3'],
+    ['x.b3.b3', 3, false, 'x.b3'],
+    ['n.b12', 2, true, 'n.b12'],
+    ['n.b1.b12', 12, false, 'n.b1'],
+    ['.b3', 3, true, '.b3'],
+  ];
+  for (const [value, k, legacy, node] of cases) {
+    assert.equal(isLegacyLease(value, k), legacy, `${value} of block ${k}`);
+    assert.equal(leaseNode(value, k), node, `${value} of block ${k}`);
+  }
+  const leases: Leases = { '0': 'a', '1': 'a.b1', '2': 'x.b7', '3': 'x.b7.b3', '4': 'b.b4', '7': 'x.b7' };
+  assert.deepEqual(blocksOf(leases, 'a'), [0, 1]);
+  assert.deepEqual(ownBlocks(leases, 'a'), [1]);
+  assert.deepEqual(blocksOf(leases, 'x.b7'), [2, 3, 7]);
+  assert.deepEqual(ownBlocks(leases, 'x.b7'), [3]);
+  assert.deepEqual(blocksOf(leases, 'b'), [4]);
+  assert.deepEqual(blocksOf(leases, 'c'), []);
+  // The documented ambiguity: x.b7's legacy lease of block 7 reads as node x's new-style lease too (both write the same home by compare-and-swap).
+  assert.deepEqual(blocksOf(leases, 'x'), [7]);
+  const spec = parseRange('02:00:00:00:00:00', '02:00:00:00:00:1f', 4);
+  const home = (m: string) => homeOf(m, macToInt(m), spec, leases);
+  assert.deepEqual([mac(1), mac(5), mac(9), mac(13), mac(17), mac(29), mac(20)].map(home), [
+    'macmux-ledger-a',
+    'macmux-ledger-a.b1',
+    'macmux-ledger-x.b7',
+    'macmux-ledger-x.b7.b3',
+    'macmux-ledger-b.b4',
+    'macmux-ledger-x.b7',
+    POOL_CM,
+  ]);
+  assert.equal(home('0a:00:00:00:00:01'), claimsCm('0a:00:00:00:00:01'));
+});
+
+// ---- the pool's bound ----
+
+test('the pool ConfigMap stays within POOL_MAX_BYTES: a lease that would take it past is refused with code 101 and writes nothing', async () => {
+  const range = { rangeStart: '02:00:00:00:00:00', rangeEnd: '02:00:00:00:ff:ff', blockSize: 1 };
+  const store = new MemoryStore();
+  const clock = { t: T };
+  await ledger(store, 'node-0', clock, { fallback: range }).pool();
+  // Leases of nodes with long names, then short ones, until another short one would take the pool within 100 bytes of its bound.
+  const long = (i: number) => `${'n'.repeat(240)}-${i}`;
+  const leases: Leases = {};
+  const size = () => Buffer.byteLength(JSON.stringify({ ...store.cms.get(POOL_CM)!.data, LEASES: JSON.stringify(leases) }));
+  let k = 0;
+  for (; size() < POOL_MAX_BYTES - 2000; k++) leases[String(k)] = leaseValue(long(k), k);
+  for (; ; k++) {
+    leases[String(k)] = leaseValue(`s${k}`, k);
+    if (size() > POOL_MAX_BYTES - 100) break;
+  }
+  delete leases[String(k)];
+  assert.ok(k > 900, `${k} leases`);
+  await editPool(store, (d) => {
+    d.LEASES = JSON.stringify(leases);
+  });
+  const rv = store.cms.get(POOL_CM)!.resourceVersion;
+  const writes = store.writes;
+  const big = ledger(store, 'b'.repeat(253), clock, { fallback: range });
+  await rejects(big.allocate(owner('p')), Code.PoolExhausted, new RegExp(`ConfigMap macmux-pool would grow to \\d+ bytes with another lease, past its bound of ${POOL_MAX_BYTES}`));
+  await rejects(big.claim(mac(50_000), owner('q')), Code.PoolExhausted, /past its bound/);
+  assert.equal(store.cms.get(POOL_CM)!.resourceVersion, rv);
+  assert.equal(store.writes, writes, 'nothing written');
+  // A short lease value still fits: the bound is on bytes.
+  const small = ledger(store, 'n', clock, { fallback: range });
+  assert.equal(await small.allocate(owner('p')), mac(k));
+  assert.equal(leasesOf(store)[String(k)], `n.b${k}`);
+  assert.ok(Buffer.byteLength(JSON.stringify(store.cms.get(POOL_CM)!.data)) <= POOL_MAX_BYTES);
+});
+
+// ---- findHeld: what a dead ADD took ----
+
+test("findHeld: the MAC held for the pod among the candidates or in this node's blocks; not another UID's, owner's, node's, nor a released one", async () => {
+  const { a, b } = setup();
+  const m = await a.allocate(pod('x'));
+  await a.allocate(pod('y'));
+  const far = '0a:00:00:00:00:01';
+  await a.claim(far, pod('z'));
+  assert.equal(await a.findHeld(pod('x'), []), m, "found in this node's block");
+  assert.equal(await a.findHeld(pod('x'), ['0a:00:00:00:00:09', mac(12)]), m, 'candidates whose homes do not exist are passed over');
+  assert.equal(await a.findHeld(pod('z'), []), undefined, 'a claims shard is searched only as a candidate');
+  assert.equal(await a.findHeld(pod('z'), [far]), far);
+  assert.equal(await a.findHeld(pod('x', 2), [m]), undefined, 'another UID');
+  assert.equal(await a.findHeld(owner('x'), [m]), undefined, 'no UID');
+  assert.equal(await a.findHeld(pod('nobody'), [m]), undefined, 'another owner');
+  assert.equal(await b.findHeld(pod('x'), [m]), undefined, 'written by node-a, not node-b');
+  // node-b's claim in node-a's block: found as a candidate, not by a scan of node-b's blocks.
+  await b.claim(mac(2), pod('w'));
+  assert.equal(await b.findHeld(pod('w'), []), undefined);
+  assert.equal(await b.findHeld(pod('w'), [mac(2)]), mac(2));
+  await a.release(m, pod('x'));
+  assert.equal(await a.findHeld(pod('x'), [m]), undefined, 'released');
 });
 
 // ---- compare-and-swap ----
@@ -634,14 +952,14 @@ test('a 409 on the ledger write is retried on a fresh copy, and the MAC is recor
   // Before node-a's next write, another node claims the MAC node-a is about to take.
   let staged = false;
   store.before = async (op, cm) => {
-    if (!staged && op === 'update' && cm.name === ledgerCm('node-a')) {
+    if (!staged && op === 'update' && cm.name === blk('node-a', 0)) {
       staged = true;
       await b.claim(mac(1), owner('b-req'));
     }
   };
   assert.equal(await a.allocate(owner('p1')), mac(2));
-  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(1))?.owner, owner('b-req'));
-  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(2))?.owner, owner('p1'));
+  assert.equal(holdingIn(store, blk('node-a', 0), mac(1))?.owner, owner('b-req'));
+  assert.equal(holdingIn(store, blk('node-a', 0), mac(2))?.owner, owner('p1'));
 });
 
 test('a store that always answers 409 makes the ledger give up with code 11 after maxConflicts', async () => {
@@ -652,7 +970,7 @@ test('a store that always answers 409 makes the ledger give up with code 11 afte
   const a = ledger(chaos, 'node-a', clock, { maxConflicts: 5 });
   await rejects(a.allocate(owner('p1')), Code.TryAgainLater, /gave up after 5 conflicting writes/);
   assert.equal(chaos.conflicts, 5);
-  await rejects(a.claim(mac(2), owner('p2')), Code.TryAgainLater); // its home, node-a's ledger, exists: every update is a 409
+  await rejects(a.claim(mac(2), owner('p2')), Code.TryAgainLater); // its home, block 0's ConfigMap, exists: every update is a 409
 });
 
 test('the common case costs one write: a second allocation on the same node is a single update', async () => {
@@ -803,11 +1121,14 @@ for (const chaos of [false, true]) {
       assert.equal(h?.state, 'active');
     }
 
-    // Each node leased only the blocks it filled (a block is leased when the node's others are full).
+    // Each node leased only the blocks it filled (a block is leased when the node's others are full), and those its claims fell in.
     for (const node of ['node-a', 'node-b'] as const) {
-      const leased = Object.values(leases).filter((n) => n === node).length;
-      const held = Object.keys(dataOf(inner, ledgerCm(node)) ?? {}).length;
-      assert.ok(leased <= Math.ceil(held / LOAD_RANGE.blockSize), `${node} leased ${leased} blocks for ${held} MACs`);
+      const mine = Object.entries(leases).filter(([k, v]) => v === leaseValue(node, k));
+      assert.equal(mine.length, blocksOf(leases, node).length, `${node}: every lease new-style`);
+      for (const [k] of mine) assert.ok(Object.keys(dataOf(inner, blk(node, Number(k))) ?? {}).length > 0, `${node}: block ${k} leased and empty`);
+      const allocs = ops.filter((o) => o.node === node && o.kind === 'allocate').length;
+      const claimed = new Set(ops.filter((o) => o.node === node && o.kind === 'claim' && inRange(spec, macToInt(o.mac!))).map((o) => Math.floor((macToInt(o.mac!) - spec.start) / spec.blockSize))).size;
+      assert.ok(mine.length <= Math.ceil(allocs / LOAD_RANGE.blockSize) + claimed, `${node} leased ${mine.length} blocks for ${allocs} allocations and claims in ${claimed} blocks`);
     }
     assert.ok(contestedWon > 0, 'some contested claims won');
   });

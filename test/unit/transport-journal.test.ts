@@ -42,8 +42,12 @@ test('the seen cache lives in its own file, and the journal no longer carries th
   try {
     assert.equal(readSeen(dir), undefined, 'no file: no cache');
     const cm = { name: 'macmux-ledger-n', resourceVersion: '7', labels: { 'macmux.io/ledger': 'node' }, data: { '02000000000a': 'a|ns/p/net|n|1' } };
-    writeSeen(dir, { cms: { [cm.name]: cm }, full: { [cm.name]: { resourceVersion: '7', blocks: [0, 3] }, other: { resourceVersion: '1', blocks: [0] } } });
-    assert.deepEqual(readSeen(dir), { cms: { [cm.name]: cm }, full: { [cm.name]: { resourceVersion: '7', blocks: [0, 3] } } }, 'full blocks only of a cached ConfigMap');
+    // A full block's ConfigMap is kept as its record alone (no copy): the record stays; one of another resourceVersion than the cached copy does not.
+    const full = { resourceVersion: '3', blocks: [5] };
+    writeSeen(dir, { cms: { [cm.name]: cm }, full: { [cm.name]: { resourceVersion: '7', blocks: [0, 3] }, 'macmux-ledger-n.b5': full } });
+    assert.deepEqual(readSeen(dir), { cms: { [cm.name]: cm }, full: { [cm.name]: { resourceVersion: '7', blocks: [0, 3] }, 'macmux-ledger-n.b5': full } });
+    writeSeen(dir, { cms: { [cm.name]: cm }, full: { [cm.name]: { resourceVersion: '6', blocks: [0] }, 'macmux-ledger-n.b5': full } });
+    assert.deepEqual(readSeen(dir), { cms: { [cm.name]: cm }, full: { 'macmux-ledger-n.b5': full } }, 'not a record of another resourceVersion than the copy');
     writeJournal(dir, { format: 1, entries: {}, intents: [], seen: { [cm.name]: cm } });
     assert.deepEqual(JSON.parse(readFileSync(join(journalDir(dir), 'journal.json'), 'utf8')).seen, {}, 'the journal is written without them');
     // A journal of an earlier version still gives its cached ConfigMaps once.
@@ -54,7 +58,7 @@ test('the seen cache lives in its own file, and the journal no longer carries th
   }
 });
 
-test('a damaged or foreign seen cache is an empty one; entries without a resourceVersion, and full blocks not of the cached resourceVersion, are dropped', () => {
+test('a damaged or foreign seen cache is an empty one; entries without a resourceVersion, full blocks not of the cached resourceVersion and malformed ones are dropped', () => {
   const dir = mkdtempSync(join(tmpdir(), 'macmux-seen-'));
   try {
     mkdirSync(journalDir(dir), { recursive: true });
@@ -75,6 +79,10 @@ test('a damaged or foreign seen cache is an empty one; entries without a resourc
     assert.deepEqual(readSeen(dir)!.full, {}, 'full blocks of another resourceVersion are dropped');
     writeFileSync(file, JSON.stringify({ format: 1, cms: { c: { name: 'c', resourceVersion: '2', data: {} } }, full: { c: { resourceVersion: '2', blocks: [0, -1] } } }));
     assert.deepEqual(readSeen(dir)!.full, {}, 'malformed blocks are dropped');
+    // Records without a copy: kept only when well-formed.
+    const bad = { d: { resourceVersion: 4, blocks: [0] }, e: { blocks: [0] }, f: { resourceVersion: '4', blocks: [0.5] }, g: { resourceVersion: '4', blocks: 'x' }, h: null };
+    writeFileSync(file, JSON.stringify({ format: 1, cms: {}, full: { ...bad, ok: { resourceVersion: '4', blocks: [2] } } }));
+    assert.deepEqual(readSeen(dir)!.full, { ok: { resourceVersion: '4', blocks: [2] } });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
