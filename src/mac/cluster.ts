@@ -60,8 +60,6 @@ export class ClusterLedger {
    * while the resourceVersion stands, allocation skips them without scanning.
    */
   readonly fullBlocks = new Map<string, FullBlocks>();
-  /** The last update cas() made: on which resourceVersion it was based, and the one it produced. */
-  private lastWrite?: { name: string; base: string; rv: string };
   private readonly now: () => number;
 
   constructor(
@@ -125,70 +123,95 @@ export class ClusterLedger {
     throw new CniError(Code.TryAgainLater, `MAC ${mac}: its block kept changing hands while claiming it`);
   }
 
-  /** A pool MAC for `who`: from this node's blocks, leasing another block when they are full. */
+  /**
+   * A pool MAC for `who`: from this node's blocks, leasing another block when they are full. Only the
+   * blocks this release leased (one ConfigMap each); a node's legacy blocks (leased by a release before
+   * 15, all in one ConfigMap) are its last resort once the pool has no block left to lease.
+   */
   async allocate(who: Who): Promise<string> {
     const node = this.opts.node;
     const c = this.claimant(who);
-    const owner = c.owner;
+    let rechecked = false;
     for (let attempt = 0; attempt < 10; attempt++) {
       const pool = await this.pool(attempt > 0);
-      // Only this release's leases, one ConfigMap each: a legacy ledger (all of a node's blocks in one) takes no new MACs.
-      for (const block of ownBlocks(pool.leases, node)) {
-        const mine = ledgerCm(leaseValue(node, block));
-        // 'taken': another writer got the MAC first; look again in the same block, on a fresh copy.
-        for (;;) {
-          // A block found full at the resourceVersion last seen is skipped unread (the seen cache keeps no copy of a full block's ConfigMap).
-          const known = this.fullBlocks.get(mine);
-          const cached = this.seen.get(mine);
-          if (known?.blocks.includes(block) && (cached === undefined || cached.resourceVersion === known.resourceVersion)) break;
-          const cm = cached ?? (await this.store.get(mine));
-          const rv = cm?.resourceVersion;
-          const full = rv !== undefined && known?.resourceVersion === rv ? known.blocks : [];
-          const data = cm?.data ?? {};
-          const now = this.now();
-          const anyClaims = Object.keys(pool.claims).length > 0;
-          let allLive = true;
-          // Called for every MAC of every full block before a free one (10,000 at 10,000 entries): the key straight from the integer.
-          const taken = (x: number) => {
-            const v = data[x.toString(16).padStart(12, '0')];
-            if (v !== undefined && isLiveEncoded(v)) return true;
-            allLive = false;
-            let h = v === undefined ? undefined : decodeHolding(v);
-            if (h === undefined && anyClaims) h = pool.claims[intToMac(x)];
-            return !isFree(h, now, this.opts.graceSec);
-          };
-          const x = freeInBlock(pool.spec, block, taken);
-          if (x === undefined) {
-            if (allLive && rv !== undefined) this.fullBlocks.set(mine, { resourceVersion: rv, blocks: [...full, block] });
-            break;
-          }
-          const mac = intToMac(x);
-          const got = await this.cas(mine, labelsFor(mine), true, (data) => {
-            const h = holding(data, mac);
-            // Already this owner's, written here: our own write, applied although its answer was lost (the retry got a 409).
-            if (h && h.owner === owner && h.uid === c.uid && h.node === node && h.state !== 'released') return false;
-            if (!isFree(h, this.now(), this.opts.graceSec)) return 'taken';
-            return put(data, mac, reserve(undefined, c, this.now(), this.opts.graceSec, mac), 'active', this.now());
-          }).catch((e: unknown) => {
-            // A block whose ConfigMap is at its byte bound (long owner names in a large block) is full for this node: on to the next.
-            if (e instanceof Oversize && rv !== undefined) return 'oversize' as const;
-            throw e;
-          });
-          if (got === 'oversize') {
-            this.fullBlocks.set(mine, { resourceVersion: rv!, blocks: [...full, block] });
-            break;
-          }
-          if (got !== 'taken') {
-            // Written on the copy scanned: the full blocks stay full at the new resourceVersion (the write only took a MAC).
-            const w = this.lastWrite;
-            if (rv !== undefined && w?.name === mine && w.base === rv && full.length > 0) this.fullBlocks.set(mine, { resourceVersion: w.rv, blocks: full });
-            return mac;
-          }
-        }
+      const skipped: string[] = [];
+      const mac = await this.allocateIn(pool, ownBlocks(pool.leases, node), c, skipped);
+      if (mac !== undefined) return mac;
+      // Before leasing, the blocks skipped unread as full are read once more: another node may have freed MACs there (a pod that moved away, an operator's release).
+      if (skipped.length > 0 && !rechecked) {
+        rechecked = true;
+        for (const name of skipped) this.forget(name);
+        continue;
       }
-      await this.leaseBlock(pool);
+      try {
+        await this.leaseBlock(pool);
+      } catch (e) {
+        if (!(e instanceof CniError && e.code === Code.PoolExhausted)) throw e;
+        const own = new Set(ownBlocks(pool.leases, node));
+        const legacy = blocksOf(pool.leases, node).filter((b) => !own.has(b));
+        const last = legacy.length > 0 ? await this.allocateIn(pool, legacy, c, []) : undefined;
+        if (last === undefined) throw e;
+        return last;
+      }
     }
-    throw new CniError(Code.TryAgainLater, `could not allocate a MAC for ${owner}: the pool kept changing`);
+    throw new CniError(Code.TryAgainLater, `could not allocate a MAC for ${c.owner}: the pool kept changing`);
+  }
+
+  /** A free MAC of `blocks` (this node's) taken for `c` by a compare-and-swap on its block's home; undefined when all are full. Blocks skipped unread go to `skipped`. */
+  private async allocateIn(pool: PoolView, blocks: number[], c: Claimant, skipped: string[]): Promise<string | undefined> {
+    const node = this.opts.node;
+    for (const block of blocks) {
+      const mine = ledgerCm(pool.leases[String(block)]!);
+      // 'taken': another writer got the MAC first; look again in the same block, on a fresh copy.
+      for (;;) {
+        // A block found full at the resourceVersion last seen is skipped unread (the seen cache keeps no copy of a full block's ConfigMap).
+        const known = this.fullBlocks.get(mine);
+        const cached = this.seen.get(mine);
+        if (known?.blocks.includes(block) && (cached === undefined || cached.resourceVersion === known.resourceVersion)) {
+          skipped.push(mine);
+          break;
+        }
+        const cm = cached ?? (await this.store.get(mine));
+        const rv = cm?.resourceVersion;
+        const full = rv !== undefined && known?.resourceVersion === rv ? known.blocks : [];
+        const data = cm?.data ?? {};
+        const now = this.now();
+        const anyClaims = Object.keys(pool.claims).length > 0;
+        let allLive = true;
+        // Called for every MAC of a block before a free one: the key straight from the integer.
+        const taken = (x: number) => {
+          const v = data[x.toString(16).padStart(12, '0')];
+          if (v !== undefined && isLiveEncoded(v)) return true;
+          allLive = false;
+          let h = v === undefined ? undefined : decodeHolding(v);
+          if (h === undefined && anyClaims) h = pool.claims[intToMac(x)];
+          return !isFree(h, now, this.opts.graceSec);
+        };
+        const x = freeInBlock(pool.spec, block, taken);
+        if (x === undefined) {
+          if (allLive && rv !== undefined) this.fullBlocks.set(mine, { resourceVersion: rv, blocks: [...full, block] });
+          break;
+        }
+        const mac = intToMac(x);
+        const got = await this.cas(mine, labelsFor(mine), true, (data) => {
+          const h = holding(data, mac);
+          // Already this owner's, written here: our own write, applied although its answer was lost (the retry got a 409).
+          if (h && h.owner === c.owner && h.uid === c.uid && h.node === node && h.state !== 'released') return false;
+          if (!isFree(h, this.now(), this.opts.graceSec)) return 'taken';
+          return put(data, mac, reserve(undefined, c, this.now(), this.opts.graceSec, mac), 'active', this.now());
+        }).catch((e: unknown) => {
+          // A block whose ConfigMap is at its byte bound (long owner names in a large block) is full for this node: on to the next.
+          if (e instanceof Oversize && rv !== undefined) return 'oversize' as const;
+          throw e;
+        });
+        if (got === 'oversize') {
+          this.fullBlocks.set(mine, { resourceVersion: rv!, blocks: [...full, block] });
+          break;
+        }
+        if (got !== 'taken') return mac;
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -394,7 +417,6 @@ export class ClusterLedger {
    */
   private async cas<T extends string>(name: string, labels: Record<string, string>, create: boolean, mutate: (data: Record<string, string>) => boolean | T, cache = true): Promise<T | 'ok' | 'written' | 'missing'> {
     const limit = this.opts.maxConflicts ?? 50;
-    this.lastWrite = undefined;
     for (let attempt = 0; attempt < limit; attempt++) {
       const fromCache = cache ? this.seen.get(name) : undefined;
       const cm = fromCache ?? (await this.store.get(name));
@@ -443,7 +465,6 @@ export class ClusterLedger {
         this.forget(name);
         continue;
       }
-      this.lastWrite = cm.resourceVersion && written.resourceVersion ? { name, base: cm.resourceVersion, rv: written.resourceVersion } : undefined;
       if (cache) this.seen.set(name, written);
       return 'written';
     }

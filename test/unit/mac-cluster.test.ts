@@ -829,7 +829,7 @@ test('legacy leases: claims and releases of MACs of legacy blocks go to the lega
   assert.equal(store.reads.get - gets, 4, 'each lookup: the pool, then the legacy ledger');
 });
 
-test('legacy leases: allocate never hands out a MAC of a legacy block, it leases new-style blocks of its own', async () => {
+test('legacy leases: allocate hands out a MAC of a legacy block only as a last resort, once no block is left to lease', async () => {
   const { store, a, b } = await legacySetup();
   const got: string[] = [];
   for (let i = 0; i < 5; i++) got.push(await a.allocate(owner(`n${i}`)));
@@ -838,8 +838,13 @@ test('legacy leases: allocate never hands out a MAC of a legacy block, it leases
   assert.deepEqual(leasesOf(store), { '0': 'node-a', '1': 'node-a.b1', '2': 'node-a', '3': 'node-a.b3' });
   assert.deepEqual(Object.keys(dataOf(store, ledgerCm('node-a'))!).sort(), [macKey(mac(0)), macKey(mac(9))], 'the legacy ledger took nothing');
   for (let i = 5; i < 8; i++) await a.allocate(owner(`n${i}`));
+  // Every block leased and node-a's new-style ones full: its legacy blocks' free MACs, in the legacy ledger (their home).
+  const last: string[] = [];
+  for (let i = 0; i < 6; i++) last.push(await a.allocate(owner(`last${i}`)));
+  assert.deepEqual(last, [mac(1), mac(2), mac(3), mac(8), mac(10), mac(11)]);
+  assert.equal(holdingIn(store, ledgerCm('node-a'), mac(1))?.owner, owner('last0'));
   await rejects(a.allocate(owner('late')), Code.PoolExhausted);
-  await rejects(b.allocate(owner('late')), Code.PoolExhausted);
+  await rejects(b.allocate(owner('late')), Code.PoolExhausted, /exhausted/);
 });
 
 test('home.ts: lease values of both styles, their node, blocks and homes, with node names ending in .b<digits>', () => {
@@ -1017,14 +1022,15 @@ function workload(rnd: () => number): { ops: Op[]; overlapping: Set<string>; con
   const ops: Op[] = [];
   const node = (i: number) => (i % 2 === 0 ? 'node-a' : 'node-b');
   for (let i = 0; i < 200; i++) ops.push({ kind: 'allocate', node: node(i), owner: ownerOf('load', `alloc-${i}`, 'net1') });
-  // Requested MACs: inside the range in the top blocks (past what allocation needs), and outside it.
-  const inside = (k: number) => intToMac(macToInt('02:00:00:00:06:00') + k * 7);
+  // Requested MACs: inside the range, each the last MAC of its own block among the top 30 (a claim leases its block to the
+  // claiming node, whose allocations then start at the block's first MAC and never get that far), and outside it.
+  const inside = (k: number) => intToMac(macToInt('02:00:00:00:00:00') + (34 + k) * 32 + 31);
   const outside = (k: number) => intToMac(macToInt('00:1b:2c:00:00:00') + k * 1031);
   for (let k = 0; k < 20; k++) ops.push({ kind: 'claim', node: node(k), owner: ownerOf('load', `solo-in-${k}`, 'net1'), mac: inside(k) });
   for (let k = 0; k < 20; k++) ops.push({ kind: 'claim', node: node(k + 1), owner: ownerOf('load', `solo-out-${k}`, 'net1'), mac: outside(k) });
   const overlapping = new Set<string>();
   for (let k = 0; k < 20; k++) {
-    const m = k < 10 ? inside(100 + k) : outside(100 + k);
+    const m = k < 10 ? inside(20 + k) : outside(100 + k);
     overlapping.add(m);
     for (let j = 0; j < 3; j++) ops.push({ kind: 'claim', node: node(j + k), owner: ownerOf('load', `dup-${k}-${j}`, 'net1'), mac: m });
   }
@@ -1133,3 +1139,15 @@ for (const chaos of [false, true]) {
     assert.ok(contestedWon > 0, 'some contested claims won');
   });
 }
+
+test('before leasing another block, a node reads once more the blocks it skipped as full: a MAC freed there by another writer is handed out', async () => {
+  const { store, a, b } = setup();
+  for (let i = 0; i < 4; i++) await a.allocate(owner(`p${i}`));
+  assert.equal(await a.allocate(owner('p4')), mac(4), 'block 0 full: block 1 leased');
+  for (let i = 5; i < 8; i++) await a.allocate(owner(`p${i}`));
+  // Another writer (an operator's forced release, from anywhere) frees a MAC of block 0, which node-a skips unread as full.
+  await b.operatorRelease(mac(2), owner('p2'), true);
+  const leases = JSON.stringify(leasesOf(store));
+  assert.equal(await a.allocate(owner('late')), mac(2));
+  assert.equal(JSON.stringify(leasesOf(store)), leases, 'no block leased');
+});
