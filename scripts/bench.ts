@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   console.log(machineLine(binary, RUNS));
   const rows: Row[] = [];
   const notes: string[] = [];
-  /** Operations that failed without stopping the bench (section 4's code 11 under load): printed after the table, exit 1. */
+  /** Operations that failed without stopping the bench (section 4's code 11 under load, 7b's invocations): printed after the table, exit 1. */
   const failures: Run[] = [];
   /** Section 7a's operations that failed: printed after the table, exit 1. */
   const errors: string[] = [];
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   print(rows, notes, failures, errors);
 }
 
-const kib = (bytes: number): string => (bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${bytes} B`);
+const kib = (bytes: number): string => (bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${Math.round(bytes)} B`);
 const per = (x: number, n: number, digits = 2): string => (n > 0 ? (x / n).toFixed(digits) : 'n/a');
 
 /** "pool 34.3 KiB (1 object), node 3.6 KiB (300)…", and the largest of all. */
