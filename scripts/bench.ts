@@ -11,7 +11,7 @@ import { cachedDels, record, roundTrips } from './bench/roundtrip';
 import { Sandbox } from './bench/sandbox';
 import { median, mib, ms, percentile, rankFromTop, ratio, verdict } from './bench/stats';
 import { renderTable, type Row } from './bench/table';
-import { OBJECT_LIMIT, simulate, type ScaleFigures } from './bench/scale';
+import { OBJECT_LIMIT, SCALE_DEFAULTS, simulate, type ScaleFigures } from './bench/scale';
 import { BINARY_SCALE_DEFAULTS as BIN, scaleThroughBinary, type BinaryScaleFigures } from './bench/scale-binary';
 import { versionColdStart } from './bench/version';
 
@@ -169,8 +169,12 @@ async function scaleSection(which: 'all' | 'scale' | 'scale-a' | 'scale-b', sb: 
   );
 }
 
+const D = SCALE_DEFAULTS;
+const pct = (x: number) => `${Math.round(x * 100)}%`;
 const SCALE_NOTE =
-  'each step every node runs its DELs due, then one ADD, 8 nodes at a time (Promise.all) so that their writes race. An ADD is `assign`\'s for one pool attachment: `findOwner`, then `claim` of what it found (a conflict falls back), else `allocate`; 5% ask for a MAC (`claim`): half inside the range in blocks nobody leases, half outside it, and 10% of those at the same step by a second node (one is refused, code 100). 20% of pods are deleted (`release`) 1–20 steps later; half of those are created again (same name, another UID), on the same node or another, up to 1.5 grace periods later. Simulated clock 5 s per step, grace 600 s. Duplicates: `census()` of the ledger ConfigMaps at the end, and every ADD checked against the live pods. Writes: every create and update call, 409s included. Read: objects answered by get and list and the UTF-8 bytes of their data. Flatness: the same ADDs per node at 10 nodes. Objects: kind from the `macmux.io/ledger` label (`owners` for `macmux.io/ledger-index`), bytes of the JSON of their data.';
+  `each step every node runs its DELs due, then one ADD, ${D.parallel} nodes at a time (Promise.all) so that their writes race. An ADD is \`assign\`'s for one pool attachment: \`findOwner\`, then \`claim\` of what it found (a conflict falls back), else \`allocate\`; ${pct(D.requested)} ask for a MAC (\`claim\`): half inside the range in blocks nobody leases, half outside it, and ${pct(D.contested)} of those at the same step by a second node (one is refused, code 100). ` +
+  `${pct(D.deleted)} of pods are deleted (\`release\`) 1–20 steps later; ${pct(D.recreated)} of those are created again (same name, another UID), on another node for ${pct(D.elsewhere)} of them, up to 1.5 grace periods later. Simulated clock ${D.stepSec} s per step, grace ${D.graceSec} s. ` +
+  'Duplicates: `census()` of the ledger ConfigMaps at the end, and every ADD checked against the live pods. Writes: every create and update call, 409s included (refused ones by the kind of object). Read: objects answered by get and list and the UTF-8 bytes of their data. Flatness: the same ADDs per node at 10 nodes. Objects: kind from the `macmux.io/ledger` label (`owners` for `macmux.io/ledger-index`), bytes of the JSON of their data.';
 
 /** The table, its notes, and what failed (exit 1): operations that failed, and section 7a's errors. */
 function print(rows: Row[], notes: string[], failures: Run[], errors: string[]): void {
