@@ -11,6 +11,8 @@ import { cachedDels, record, roundTrips } from './bench/roundtrip';
 import { Sandbox } from './bench/sandbox';
 import { median, mib, ms, percentile, rankFromTop, ratio, verdict } from './bench/stats';
 import { renderTable, type Row } from './bench/table';
+import { OBJECT_LIMIT, SCALE_DEFAULTS, simulate, type ScaleFigures } from './bench/scale';
+import { BINARY_SCALE_DEFAULTS as BIN, scaleThroughBinary, type BinaryScaleFigures } from './bench/scale-binary';
 import { versionColdStart } from './bench/version';
 
 const binary = resolve(process.env.MACMUX_BINARY ?? resolve(__dirname, '..', 'dist', 'macmux'));
@@ -19,7 +21,15 @@ const RUNS = Math.max(1, Number(process.env.MMBENCH_RUNS ?? 20));
 const VERSION_RUNS = Math.max(RUNS, 30);
 const LEDGER = { concurrency: 8, adds: Math.max(8, Number(process.env.MMBENCH_ADDS ?? 96)), chunk: 16, seedEntries: 10_000 };
 
-const TARGET = { version: 1.3, overheadMs: 60, cachedDel: 1.5, ledger: 1.2, rssKiB: 80 * 1024 };
+/** Section 7a's size (MMBENCH_SCALE_NODES × MMBENCH_SCALE_ADDS), compared with the same ADDs per node at 10 nodes; 7b's (MMBENCH_SCALE_BIN_NODES × MMBENCH_SCALE_BIN_PODS). */
+const SCALE = {
+  nodes: Math.max(10, Number(process.env.MMBENCH_SCALE_NODES ?? 1000)),
+  adds: Math.max(1, Number(process.env.MMBENCH_SCALE_ADDS ?? 200)),
+  binNodes: Math.max(2, Number(process.env.MMBENCH_SCALE_BIN_NODES ?? 20)),
+  binPods: Math.max(4, Number(process.env.MMBENCH_SCALE_BIN_PODS ?? 20)),
+};
+
+const TARGET = { version: 1.3, overheadMs: 60, cachedDel: 1.5, ledger: 1.2, rssKiB: 80 * 1024, writesPerAdd: 1.05, flat: 1.2 };
 
 /** "met" / "missed by ..." for a ratio target, with what the excess means in ms. */
 function ratioVerdict(value: number, base: number, limit: number): string {
@@ -27,15 +37,21 @@ function ratioVerdict(value: number, base: number, limit: number): string {
   return v === 'met' ? v : `${v}, ${ms(value - limit * base)} over the allowance`;
 }
 
+/** MMBENCH_ONLY=scale runs section 7 alone (scale-a: its in-memory part, scale-b: its run through the binary). */
+const ONLY = process.env.MMBENCH_ONLY ?? '';
+
 async function main(): Promise<void> {
   for (const w of envWarnings()) console.log(w);
+  if (ONLY) return only(ONLY);
   if (!existsSync(binary)) throw new Error(`no binary at ${binary}: run npm run build, or set MACMUX_BINARY`);
   if (!existsSync(TIME)) throw new Error(`${TIME} is missing (Debian package "time"): the bench reads peak RSS from it`);
   console.log(machineLine(binary, RUNS));
   const rows: Row[] = [];
   const notes: string[] = [];
-  /** Operations that failed without stopping the bench (section 4's code 11 under load): printed after the table, exit 1. */
+  /** Operations that failed without stopping the bench (section 4's code 11 under load, 7b's invocations): printed after the table, exit 1. */
   const failures: Run[] = [];
+  /** Section 7a's operations that failed: printed after the table, exit 1. */
+  const errors: string[] = [];
 
   // 1. VERSION cold start
   const v = await versionColdStart(binary, VERSION_RUNS);
@@ -95,19 +111,97 @@ async function main(): Promise<void> {
         `The 10,000 entries are active holdings of other pods of the same namespace and NAD in the ConfigMaps of the blocks of 256 leased to the node, one per block. p99 is nearest-rank: ${rankFromTop(empty.latencies.length, 99)}. ADD/s is ADDs over the chunks' wall time.`,
       `- 6: a fresh \`node\` runs one GET against the test API server (its CA signed the server certificate directly) through macmux's agent (\`src/k8s/agent.ts\`, bundled), or through an https.Agent with the same CA; timed in the process from making the agent to the response's end.`,
     );
+    await scaleSection('all', sb, rows, notes, failures, errors);
   } finally {
     await api?.stop();
     sb.cleanup();
   }
+  print(rows, notes, failures, errors);
+}
 
+const kib = (bytes: number): string => (bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${Math.round(bytes)} B`);
+const per = (x: number, n: number, digits = 2): string => (n > 0 ? (x / n).toFixed(digits) : 'n/a');
+
+/** "pool 34.3 KiB (1 object), node 3.6 KiB (300)…", and the largest of all. */
+function kindsText(kinds: ScaleFigures['kinds']): { text: string; max: number } {
+  const ks = Object.entries(kinds).sort(([a], [b]) => a.localeCompare(b));
+  return { text: ks.map(([k, v]) => `${k} ${kib(v.bytes)} (${v.objects})`).join(', '), max: Math.max(0, ...ks.map(([, v]) => v.bytes)) };
+}
+
+const refusedText = (by: Record<string, number>): string =>
+  Object.entries(by)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ') || 'none';
+
+/**
+ * 7. The ledger at scale: (a) N nodes × M ADDs in memory with the real ClusterLedger, and the same ADDs per
+ * node at 10 nodes for flatness; (b) a smaller cluster through the binary against the test API server.
+ */
+async function scaleSection(which: 'all' | 'scale' | 'scale-a' | 'scale-b', sb: Sandbox | undefined, rows: Row[], notes: string[], failures: Run[], errors: string[]): Promise<void> {
+  if (which !== 'scale-b') {
+    const small = await simulate({ nodes: 10, adds: SCALE.adds });
+    const f = await simulate({ nodes: SCALE.nodes, adds: SCALE.adds });
+    const size = `${f.opts.nodes.toLocaleString('en-US')} nodes × ${f.opts.adds} ADDs`;
+    const dups = f.duplicates + f.liveClashes + small.duplicates + small.liveClashes;
+    rows.push({ measure: `7a. Ledger at ${size}, in memory: duplicate MACs (${f.add.ops.toLocaleString('en-US')} ADDs, ${f.del.ops.toLocaleString('en-US')} DELs, ${(f.ms / 1000).toFixed(0)} s)`, value: `${f.duplicates} in the census, ${f.liveClashes} among live pods`, baseline: `${f.refused} contested ADDs refused (code 100); ${f.sticky.same} of ${f.sticky.within} pods created again within grace got their MAC back; ${f.damaged} damaged entries`, target: '0', verdict: dups === 0 ? 'met' : `**missed**: ${dups}` });
+    rows.push({ measure: '7a. … writes per ADD, every 409 retry counted', value: per(f.add.attempts, f.add.ops, 3), baseline: `${per(f.add.writes, f.add.ops, 3)} successful; refused by kind: ${refusedText(f.add.refusedByKind)}; per DEL ${per(f.del.attempts, f.del.ops, 3)}`, target: `≤ ${TARGET.writesPerAdd}`, verdict: verdict(f.add.attempts / f.add.ops, { limit: TARGET.writesPerAdd, show: (x) => x.toFixed(3) }) });
+    rows.push({ measure: '7a. … read per ADD: requests, objects, bytes', value: `${per(f.add.requests, f.add.ops)} requests, ${per(f.add.objects, f.add.ops, 1)} objects, ${kib(f.add.bytes / f.add.ops)}`, baseline: `per DEL ${per(f.del.requests, f.del.ops)} requests, ${per(f.del.objects, f.del.ops, 1)} objects, ${kib(f.del.bytes / Math.max(1, f.del.ops))}` });
+    const [b10, bN] = [small.add.bytes / small.add.ops, f.add.bytes / f.add.ops];
+    rows.push({ measure: `7a. … bytes read per ADD at ${f.opts.nodes.toLocaleString('en-US')} nodes / at 10 nodes`, value: ratio(bN / b10), baseline: `${kib(bN)} / ${kib(b10)}`, target: `≤ ${TARGET.flat}×`, verdict: verdict(bN / b10, { limit: TARGET.flat, show: ratio }) });
+    const k = kindsText(f.kinds);
+    rows.push({ measure: '7a. … largest object of each kind (objects of the kind)', value: k.text, target: `≤ ${kib(OBJECT_LIMIT)}`, verdict: verdict(k.max, { limit: OBJECT_LIMIT, show: kib }) });
+    for (const x of [small, f]) if (x.failed > 0) errors.push(`7a at ${x.opts.nodes} nodes: ${x.failed} operation(s) failed; the first: ${x.firstFailure}`);
+  }
+  if (which !== 'scale-a') {
+    const b: BinaryScaleFigures = await scaleThroughBinary(sb!, binary, { nodes: SCALE.binNodes, pods: SCALE.binPods });
+    const { add, del } = b;
+    rows.push({ measure: `7b. Ledger through the binary, ${b.opts.nodes} nodes × ${b.opts.pods} pods, test API server over HTTPS: duplicate MACs (${add.ops} ADDs, ${del.ops} DELs, ${((add.ms + del.ms) / 1000).toFixed(0)} s)`, value: String(b.duplicates), baseline: `${b.recreated.same} of ${b.recreated.pods} pods created again on another node got their MAC back; ${b.damaged} damaged entries`, target: '0', verdict: b.duplicates === 0 ? 'met' : '**missed**' });
+    rows.push({ measure: '7b. … ConfigMap writes per ADD, every 409 counted', value: per(add.writes, add.ops, 3), baseline: `${add.conflicts} 409s; per DEL ${per(del.writes, del.ops, 3)}`, target: `≤ ${TARGET.writesPerAdd}`, verdict: verdict(add.writes / add.ops, { limit: TARGET.writesPerAdd, show: (x) => x.toFixed(3) }) });
+    rows.push({ measure: '7b. … requests and response bytes per ADD', value: `${per(add.requests, add.ops)} requests, ${kib(add.bytes / add.ops)}`, baseline: `of which ledger ConfigMaps ${per(add.cmRequests, add.ops)}, ${kib(add.cmBytes / add.ops)}; per DEL ${per(del.requests, del.ops)} requests, ${kib(del.bytes / Math.max(1, del.ops))}` });
+    const k = kindsText(b.kinds);
+    rows.push({ measure: '7b. … largest object of each kind (objects of the kind)', value: k.text, target: `≤ ${kib(OBJECT_LIMIT)}`, verdict: verdict(k.max, { limit: OBJECT_LIMIT, show: kib }) });
+    failures.push(...b.failed);
+  }
+  notes.push(
+    `- 7a: one process, \`MemoryStore\` (src/mac/store.ts) and one \`ClusterLedger\` per node whose seen cache lasts across the node's operations; ${SCALE_NOTE}`,
+    `- 7b: each node is its own nodeName and cacheDir (one macNamespace); a pod is eth0 on loopback plus one macvlan NAD on a host bridge. Its pods ADD one after another, ${BIN.parallel} nodes at a time; every ${BIN.requestEvery}th pod asks for a MAC (inside the range in a block nobody leases, or outside it); every ${BIN.deleteEvery}th is deleted, then created again on the next node. Figures from the test API server's request log: every request of the ADD phases (the pod, NAD and namespace reads included), ConfigMap creates and updates with their 409s, response body bytes.`,
+  );
+}
+
+const D = SCALE_DEFAULTS;
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+const SCALE_NOTE =
+  `each step every node runs its DELs due, then one ADD, ${D.parallel} nodes at a time (Promise.all) so that their writes race. An ADD is \`assign\`'s for one pool attachment: \`findOwner\`, then \`claim\` of what it found (a conflict falls back), else \`allocate\`; ${pct(D.requested)} ask for a MAC (\`claim\`): half inside the range in blocks nobody leases, half outside it, and ${pct(D.contested)} of those at the same step by a second node (one is refused, code 100). ` +
+  `${pct(D.deleted)} of pods are deleted (\`release\`) 1–20 steps later; ${pct(D.recreated)} of those are created again (same name, another UID), on another node for ${pct(D.elsewhere)} of them, up to 1.5 grace periods later. Simulated clock ${D.stepSec} s per step, grace ${D.graceSec} s. ` +
+  'Duplicates: `census()` of the ledger ConfigMaps at the end, and every ADD checked against the live pods. Writes: every create and update call, 409s included (refused ones by the kind of object). Read: objects answered by get and list and the UTF-8 bytes of their data. Flatness: the same ADDs per node at 10 nodes. Objects: kind from the `macmux.io/ledger` label (`owners` for `macmux.io/ledger-index`), bytes of the JSON of their data.';
+
+/** The table, its notes, and what failed (exit 1): operations that failed, and section 7a's errors. */
+function print(rows: Row[], notes: string[], failures: Run[], errors: string[]): void {
   console.log('');
   console.log(renderTable(rows));
   console.log('');
   for (const n of notes) console.log(n);
   if (failures.length > 0) {
-    console.error(`\nbench failed: ${failures.length} operation(s) failed (code 11 under the load of section 4); the first:\n${new OperationFailed(failures[0]!).message}`);
+    console.error(`\nbench failed: ${failures.length} operation(s) failed (code 11 under the load of section 4, or an invocation of 7b); the first:\n${new OperationFailed(failures[0]!).message}`);
     process.exitCode = 1;
   }
+  for (const e of errors) console.error(`\nbench failed: ${e}`);
+  if (errors.length > 0) process.exitCode = 1;
+}
+
+/** Section 7 alone (MMBENCH_ONLY), for a quick look at it. */
+async function only(which: string): Promise<void> {
+  if (which !== 'scale' && which !== 'scale-a' && which !== 'scale-b') throw new Error(`MMBENCH_ONLY=${which}: known are scale, scale-a, scale-b`);
+  if (which !== 'scale-a' && !existsSync(binary)) throw new Error(`no binary at ${binary}: run npm run build, or set MACMUX_BINARY`);
+  const [rows, notes, failures, errors]: [Row[], string[], Run[], string[]] = [[], [], [], []];
+  const sb = which === 'scale-a' ? undefined : new Sandbox();
+  try {
+    await scaleSection(which, sb, rows, notes, failures, errors);
+  } finally {
+    sb?.cleanup();
+  }
+  print(rows, notes, failures, errors);
 }
 
 main().catch((e: Error) => {

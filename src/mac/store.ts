@@ -25,15 +25,22 @@ export class MemoryStore implements CmStore {
   private rv = 0;
   readonly cms = new Map<string, Cm>();
   writes = 0;
+  /** Write requests (create and update calls), refused ones ('exists', 'conflict') included: what an API server serves. */
+  attempts = 0;
   /** Requests served, by kind: for tests of how much a lookup reads. */
   reads = { get: 0, list: 0, listMeta: 0, listed: 0 };
+  /** Objects answered by get and list, and their data's size (UTF-8 bytes of JSON.stringify(data)): what lookups cost. */
+  objectsRead = 0;
+  bytesRead = 0;
 
   async get(name: string): Promise<Cm | undefined> {
     this.reads.get++;
     const cm = this.cms.get(name);
+    if (cm) this.count(cm);
     return cm && structuredClone(cm);
   }
   async create(cm: Cm): Promise<Cm | 'exists'> {
+    this.attempts++;
     if (this.cms.has(cm.name)) return 'exists';
     this.writes++;
     const stored = { ...structuredClone(cm), resourceVersion: String(++this.rv) };
@@ -41,6 +48,7 @@ export class MemoryStore implements CmStore {
     return structuredClone(stored);
   }
   async update(cm: Cm): Promise<Cm | 'conflict'> {
+    this.attempts++;
     const cur = this.cms.get(cm.name);
     if (!cur || cur.resourceVersion !== cm.resourceVersion) return 'conflict';
     this.writes++;
@@ -52,10 +60,15 @@ export class MemoryStore implements CmStore {
     this.reads.list++;
     const out = [...this.cms.values()].filter((c) => c.labels?.[labelKey] !== undefined && c.name !== except).map((c) => structuredClone(c));
     this.reads.listed += out.length;
+    for (const c of out) this.count(c);
     return out;
   }
   async listMeta(labelKey: string): Promise<Array<{ name: string; resourceVersion?: string }>> {
     this.reads.listMeta++;
     return [...this.cms.values()].filter((c) => c.labels?.[labelKey] !== undefined).map((c) => ({ name: c.name, ...(c.resourceVersion ? { resourceVersion: c.resourceVersion } : {}) }));
+  }
+  private count(cm: Cm): void {
+    this.objectsRead++;
+    this.bytesRead += Buffer.byteLength(JSON.stringify(cm.data));
   }
 }

@@ -38,6 +38,8 @@ export interface LoggedRequest extends RequestInfo {
   body: unknown;
   /** status answered; 0 while pending or when a fault dropped the connection */
   status: number;
+  /** bytes of the response body sent; absent while pending, or when a fault dropped or replaced the answer */
+  bytes?: number;
   /** the bearer token sent, if any */
   auth?: string;
 }
@@ -317,8 +319,11 @@ export class ApiServer {
   }
 
   private respond(res: ServerResponse, entry: LoggedRequest | undefined, code: number, body: unknown, headers: Record<string, string> = {}): void {
-    if (entry) entry.status = code;
     const text = JSON.stringify(body);
+    if (entry) {
+      entry.status = code;
+      entry.bytes = Buffer.byteLength(text);
+    }
     res.writeHead(code, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Content-Length': Buffer.byteLength(text), ...headers });
     res.end(text);
   }

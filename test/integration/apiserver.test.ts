@@ -506,7 +506,9 @@ describe('request log and direct access', () => {
     await core.listNamespacedConfigMap({ namespace: 'kube-system', labelSelector: 'app=macmux' });
     await call(api, 'GET', '/api/v1/namespaces/kube-system');
     await call(api, 'DELETE', '/apis/k8s.cni.cncf.io/v1/namespaces/default/network-attachment-definitions/n');
-    const [patch, list, get, del] = api.requests;
+    const [{ bytes, ...patch }, list, get, del] = api.requests;
+    // The response body's size: the patched pod as stored.
+    assert.equal(bytes, Buffer.byteLength(JSON.stringify(api.get('Pod', 'default', 'p'))));
     assert.deepEqual(patch, {
       method: 'PATCH',
       path: '/api/v1/namespaces/default/pods/p',
