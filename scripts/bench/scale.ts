@@ -125,9 +125,9 @@ export async function addModel(cluster: ClusterLedger, who: { owner: string; uid
   return cluster.allocate(who);
 }
 
-/** One pod's DEL: its MAC released on its home, kept for its owner for the grace period. */
+/** One pod's DEL: its MAC released on its home, kept for its owner for the grace period, and the owner index pointed at it. */
 export async function delModel(cluster: ClusterLedger, who: { owner: string; uid: string }, mac: string): Promise<void> {
-  await cluster.release(mac, who);
+  if (await cluster.release(mac, who)) await cluster.recordReleased([{ mac, who }]);
 }
 
 const newTally = (): Tally => ({ ops: 0, requests: 0, attempts: 0, writes: 0, objects: 0, bytes: 0, refusedByKind: {} });

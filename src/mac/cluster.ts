@@ -89,6 +89,22 @@ export class ClusterLedger {
     return poolView(cm);
   }
 
+  /**
+   * The home of `mac` (`n` its integer) and the pool it was found in. The cached pool answers when it
+   * shows the MAC's block leased or the MAC outside the range: a lease never changes hands (`ledger migrate`
+   * turns writers of a moved block away with a marker), and leftovers are only ever added to unleased
+   * blocks. Otherwise, or with `fresh`, the pool is read.
+   */
+  private async homeOf(mac: string, n: number, fresh = false): Promise<{ pool: PoolView; home: string }> {
+    if (!fresh) {
+      const pool = await this.pool();
+      const home = homeOf(mac, n, pool.spec, pool.leases);
+      if (home !== POOL_CM) return { pool, home };
+    }
+    const pool = await this.pool(true);
+    return { pool, home: homeOf(mac, n, pool.spec, pool.leases) };
+  }
+
   /** `who` as a Claimant on this node. */
   private claimant(who: Who): Claimant & { retain?: string } {
     return typeof who === 'string' ? { owner: who, node: this.opts.node } : { ...who, node: this.opts.node };
@@ -103,14 +119,14 @@ export class ClusterLedger {
     const n = macToInt(mac);
     const c = this.claimant(who);
     for (let attempt = 0; attempt < 3; attempt++) {
-      const pool = await this.pool(true);
-      const home = homeOf(mac, n, pool.spec, pool.leases);
+      const { pool, home } = await this.homeOf(mac, n, attempt > 0);
       if (home === POOL_CM) {
         await this.leaseBlock(pool, blockOf(pool.spec, n));
         continue;
       }
       const leftover = pool.claims[mac];
       if (leftover && !mayTake(leftover, c, this.now(), this.opts.graceSec)) {
+        if (attempt === 0) continue; // a refusal seen on the cached pool is checked on a fresh one
         throw new CniError(Code.MacConflict, `MAC ${mac} is already held by ${holderText(leftover)}`);
       }
       await this.cas(home, labelsFor(home), true, (data) => {
@@ -340,8 +356,7 @@ export class ClusterLedger {
    */
   private async rewriteCopies(mac: string, edit: (cur: Holding | undefined, at: { home: boolean; viaLeftover: boolean }) => Holding | 'delete' | undefined): Promise<Copy[]> {
     const key = macKey(mac);
-    const pool = await this.pool(true);
-    const home = homeOf(mac, macToInt(mac), pool.spec, pool.leases);
+    const { pool, home } = await this.homeOf(mac, macToInt(mac));
     const leftover = home !== POOL_CM ? pool.claims[mac] : undefined;
     const copies: Copy[] = [];
     for (const name of leftover ? [home, POOL_CM] : [home]) {
