@@ -57,8 +57,8 @@ export async function readPool(api: KubeApi, namespace: string): Promise<MacPool
 
 /**
  * The metrics census's reads for `node`, one call per scan: the pool, then this node's homes (the
- * ConfigMaps of the blocks it leases, both lease styles) and one claims and one owners shard by
- * rotation (nodeShare), one GET each. Never a list: what a scan costs does not grow with the cluster.
+ * ConfigMaps of the blocks it leases, both lease styles) and one claims shard by rotation
+ * (nodeShare), one GET each. Never a list: what a scan costs does not grow with the cluster.
  */
 export function readNodeShare(s: ApiSettings, budgetMs: number, node: string): () => Promise<Cm[]> {
   let turn = 0;

@@ -38,7 +38,7 @@ export const API_PERMISSIONS: ReadonlyArray<{ resource: string; group?: string; 
   { resource: 'namespaces', verbs: ['get'] },
   { resource: 'nodes', verbs: ['get'] },
   { resource: 'network-attachment-definitions', group: 'k8s.cni.cncf.io', verbs: ['get', 'list'] },
-  { resource: 'configmaps', verbs: ['get', 'list', 'create', 'update'], namespaced: 'macmux' },
+  { resource: 'configmaps', verbs: ['get', 'list', 'create', 'update', 'delete'], namespaced: 'macmux' },
   { resource: 'statefulsets', group: 'apps', verbs: ['get'] },
   { resource: 'virtualmachineinstances', group: 'kubevirt.io', verbs: ['get'] },
   { resource: 'virtualmachines', group: 'kubevirt.io', verbs: ['get'] },
@@ -161,6 +161,15 @@ export class KubeApi {
     if (res.status === 409 || res.status === 404) return 'conflict';
     expectOk(res.status, res.body, `update ConfigMap ${namespace}/${name}`);
     return res.body as unknown as ConfigMap;
+  }
+
+  /** Deletes it if its resourceVersion is still `resourceVersion` (a DeleteOptions precondition): 'conflict' (409) otherwise, 'missing' (404). */
+  async deleteConfigMap(namespace: string, name: string, resourceVersion: string): Promise<'deleted' | 'conflict' | 'missing'> {
+    const res = await this.http.send({ method: 'DELETE', path: `/api/v1/namespaces/${seg(namespace)}/configmaps/${seg(name)}`, verb: 'delete', resource: `configmaps ${namespace}/${name}`, body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion } } });
+    if (res.status === 404) return 'missing';
+    if (res.status === 409) return 'conflict';
+    expectOk(res.status, res.body, `delete ConfigMap ${namespace}/${name}`);
+    return 'deleted';
   }
 
   /**

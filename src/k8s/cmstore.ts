@@ -28,6 +28,9 @@ export function kubeStore(api: KubeApi, namespace: string): CmStore {
       const c = await api.updateConfigMap(namespace, fromCm(cm, namespace));
       return c === 'conflict' ? c : toCm(c);
     },
+    async delete(name, resourceVersion) {
+      return api.deleteConfigMap(namespace, name, resourceVersion);
+    },
     async list(labelKey, except) {
       return (await api.listConfigMaps(namespace, labelKey, except ? { except } : {})).map(toCm);
     },

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { decodeHolding, isFree, keyMac, type Holding } from './holding';
 import { homeOf, homesOf, kindOf as kindOfName, leaseNode, LEDGER_LABEL, POOL_CM, type Leases } from './home';
-import { OWNERS_LABEL } from './owners';
+import { OWNERS_LABEL, OWNERS_PREFIX } from './owners';
 import { blockBounds, blockCount, blockOf, inRange, macToInt, poolSize, type PoolSpec } from './range';
 import { poolView } from './cluster';
 import type { Cm } from './store';
@@ -18,11 +18,10 @@ export interface Entry extends Holding {
   live: boolean;
 }
 
-/** The kinds of ledger object: the pool, a block's home (new), a node's legacy ledger, a claims shard, an owners index shard. */
+/** The kinds of ledger object: the pool, a block's home (new), a node's legacy ledger, a claims shard, an owner-index object. */
 export const LEDGER_KINDS = ['pool', 'block', 'node', 'claims', 'owners'] as const;
 export type LedgerKind = (typeof LEDGER_KINDS)[number];
 
-const OWNERS_PREFIX = 'macmux-owners-';
 const CLAIMS_PREFIX = 'macmux-claims-';
 
 /** Shards of the claims and of the owner index: 256 each, `<prefix><xx>`. */
@@ -30,14 +29,14 @@ const SHARDS = 256;
 
 /**
  * What one node's periodic census reads besides the pool, at its `turn`-th scan: the homes of its
- * blocks, and one claims and one owners shard by rotation. The rotation starts at a hash of the node's
- * name, so that at any moment the nodes of a cluster look at different shards, and each node goes
- * through all 256 in 256 scans.
+ * blocks, and one claims shard by rotation. The rotation starts at a hash of the node's name, so that
+ * at any moment the nodes of a cluster look at different shards, and each node goes through all 256
+ * in 256 scans. (The owner index has one small object per pod, not shards: the census reads none.)
  */
 export function nodeShare(leases: Leases, node: string, turn: number): string[] {
   const start = createHash('sha256').update(node).digest()[0]!;
   const shard = ((start + turn) % SHARDS).toString(16).padStart(2, '0');
-  return [...homesOf(leases, node), `${CLAIMS_PREFIX}${shard}`, `${OWNERS_PREFIX}${shard}`];
+  return [...homesOf(leases, node), `${CLAIMS_PREFIX}${shard}`];
 }
 
 /** The kind of a ledger ConfigMap: from its label (the index label means owners), else from its name. */

@@ -304,25 +304,37 @@ export class ClusterLedger {
   }
 
   /**
-   * Points the owner index at MACs just released (one compare-and-swap per shard: one pod's attachments
-   * share one), so that the owner's next pod finds them by one read. A hint: a failure is reported to
-   * `warn` and costs only stickiness, never a duplicate (taking the MAC back is a compare-and-swap on its home).
+   * Points the owner index at MACs just released (one compare-and-swap per index object: one pod's
+   * attachments share one), so that the owner's next pod finds them by one read. A hint: a failure is
+   * reported to `warn` and costs only stickiness, never a duplicate (taking the MAC back is a
+   * compare-and-swap on its home). Answers the objects written, with their resourceVersion and when
+   * their entries expire (none for a retained owner's): the caller deletes them then (dropIndex).
    */
-  async recordReleased(released: Array<{ mac: string; who: Who }>): Promise<void> {
+  async recordReleased(released: Array<{ mac: string; who: Who }>): Promise<IndexWrite[]> {
     const now = this.now();
-    const byShard = new Map<string, OwnerEntry[]>();
+    const byName = new Map<string, OwnerEntry[]>();
     for (const { mac, who } of released) {
       const c = this.claimant(who);
       const k = indexKey(c.owner, c.retain);
-      byShard.set(k.shard, [...(byShard.get(k.shard) ?? []), { mac, since: now, key: k.key, retained: k.retained }]);
+      byName.set(k.shard, [...(byName.get(k.shard) ?? []), { mac, since: now, key: k.key, retained: k.retained }]);
     }
-    for (const [shard, entries] of byShard) {
+    const written: IndexWrite[] = [];
+    for (const [name, entries] of byName) {
+      const out: { rv?: string } = {};
       try {
-        await this.cas(shard, { [OWNERS_LABEL]: 'owners' }, true, (data) => putOwners(data, entries, this.now(), this.opts.graceSec), false);
+        await this.cas(name, { [OWNERS_LABEL]: 'owners' }, true, (data) => putOwners(data, entries, this.now(), this.opts.graceSec), { cache: false, out });
       } catch (e) {
-        this.opts.warn?.(`owner index ${shard} not updated (a re-created pod of ${entries.map((x) => x.key).join(', ')} may get another MAC): ${(e as Error).message}`);
+        this.opts.warn?.(`owner index ${name} not updated (a re-created pod of ${entries.map((x) => x.key).join(', ')} may get another MAC): ${(e as Error).message}`);
+        continue;
       }
+      if (out.rv !== undefined) written.push({ name, resourceVersion: out.rv, ...(entries.some((e) => e.retained) ? {} : { until: now + this.opts.graceSec }) });
     }
+    return written;
+  }
+
+  /** Deletes an index object this node wrote, unless it changed since (another node's write: that node deletes it). */
+  async dropIndex(w: IndexWrite): Promise<void> {
+    await this.store.delete?.(w.name, w.resourceVersion);
   }
 
   /**
@@ -430,7 +442,14 @@ export class ClusterLedger {
    * change) or a string (stop and return it). A 409 re-reads and retries. Missing: created when `create`,
    * else 'missing'. 'written' when it wrote, 'ok' when there was nothing to change.
    */
-  private async cas<T extends string>(name: string, labels: Record<string, string>, create: boolean, mutate: (data: Record<string, string>) => boolean | T, cache = true): Promise<T | 'ok' | 'written' | 'missing'> {
+  private async cas<T extends string>(
+    name: string,
+    labels: Record<string, string>,
+    create: boolean,
+    mutate: (data: Record<string, string>) => boolean | T,
+    opts: { cache?: boolean; out?: { rv?: string } } = {},
+  ): Promise<T | 'ok' | 'written' | 'missing'> {
+    const cache = opts.cache ?? true;
     const limit = this.opts.maxConflicts ?? 50;
     for (let attempt = 0; attempt < limit; attempt++) {
       const fromCache = cache ? this.seen.get(name) : undefined;
@@ -444,6 +463,7 @@ export class ClusterLedger {
         const made = await this.store.create({ name, labels, data });
         if (made === 'exists') continue;
         if (cache) this.seen.set(name, made);
+        if (opts.out && made.resourceVersion !== undefined) opts.out.rv = made.resourceVersion;
         return 'written';
       }
       const data = { ...cm.data };
@@ -481,10 +501,18 @@ export class ClusterLedger {
         continue;
       }
       if (cache) this.seen.set(name, written);
+      if (opts.out && written.resourceVersion !== undefined) opts.out.rv = written.resourceVersion;
       return 'written';
     }
     throw new CniError(Code.TryAgainLater, `ConfigMap ${name}: gave up after ${limit} conflicting writes`);
   }
+}
+
+/** An owner-index object written: its resourceVersion then, and when its entries expire (none: a retained owner's, kept until gc). */
+export interface IndexWrite {
+  name: string;
+  resourceVersion: string;
+  until?: number;
 }
 
 /** One copy of a MAC's holding that rewriteCopies went through. */

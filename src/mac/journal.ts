@@ -43,6 +43,8 @@ export interface Journal {
    * cache (readSeen), and written back empty. The cache now lives in its own file, off the journal's writes.
    */
   seen: Record<string, Cm>;
+  /** Owner-index objects this node wrote, by name: deleted by a sync once their entries expire, unless another node wrote them since. */
+  index?: Record<string, { resourceVersion: string; until: number }>;
 }
 
 export const journalDir = (cacheDir: string) => join(cacheDir, 'ledger');
@@ -109,7 +111,8 @@ export function readJournal(cacheDir: string, warn: (msg: string) => void): Jour
     if (j === null || typeof j !== 'object' || j.format !== 1) throw new Error(`unknown format ${String((j as Journal | null)?.format)}`);
     if (typeof j.entries !== 'object' || j.entries === null || Array.isArray(j.entries)) throw new Error('no entries');
     if (j.intents !== undefined && !Array.isArray(j.intents)) throw new Error('intents is not a list');
-    return { format: 1, entries: j.entries, intents: j.intents ?? [], seen: j.seen ?? {} };
+    const index = typeof j.index === 'object' && j.index !== null && !Array.isArray(j.index) ? j.index : undefined;
+    return { format: 1, entries: j.entries, intents: j.intents ?? [], seen: j.seen ?? {}, ...(index ? { index } : {}) };
   } catch (e) {
     const why = text.length === 0 ? 'the file is empty' : (e as Error).message;
     const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '')}`;

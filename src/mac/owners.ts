@@ -1,18 +1,21 @@
-// The owner index: the MAC each owner released last, in 256 small shards, so a sticky lookup reads one ConfigMap (pure).
+// The owner index: the MACs one pod (or one retention anchor) released last, in a small ConfigMap of its own, so a sticky lookup reads one object of a size that does not grow with the cluster (pure).
 import { createHash } from 'node:crypto';
 import type { Owner } from './holding';
 import { retentionKey, retentionShardKey } from './retention';
 
 /** Its own label key: lists of `macmux.io/ledger` (the census, releases before 15) never see the index. */
 export const OWNERS_LABEL = 'macmux.io/ledger-index';
-/** A shard is kept below this many bytes of data: the oldest entries go first (retained ones last). */
+/** An index object is kept below this many bytes of data (it holds one pod's attachments: a bound never reached in practice); the oldest entries go first, retained ones last. */
 export const OWNERS_SHARD_BYTES = 192 * 1024;
+/** The index objects' name prefix: `macmux-owners-<32 hex>`. */
+export const OWNERS_PREFIX = 'macmux-owners-';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
-const shardOf = (scope: string) => `macmux-owners-${sha(scope).slice(0, 2)}`;
+const shardOf = (scope: string) => `${OWNERS_PREFIX}${sha(scope).slice(0, 32)}`;
 
-/** Where an owner's MAC is looked up: the shard (all of one pod's, or one retention anchor's, attachments share it) and the key in it. */
+/** Where an owner's MAC is looked up: the index object (all of one pod's, or one retention anchor's, attachments share it) and the key in it. */
 export interface IndexKey {
+  /** The ConfigMap's name. */
   shard: string;
   /** The lookup key in full: the owner, or `ns/<Kind>/<name>/<attachment>` for a retained owner. */
   key: string;
@@ -85,4 +88,16 @@ export function dropOwner(data: Record<string, string>, key: string, mac: string
   if (!e || e.key !== key || e.mac !== mac) return false;
   delete data[k];
   return true;
+}
+
+/**
+ * Whether an index object points at nothing any more: each entry past its grace period, or retained for
+ * a MAC that is no longer retained (`stillRetained`: gc freed it). Such an object is `ledger gc`'s to
+ * delete when the node that wrote it did not (its journal lost, or a retained owner's).
+ */
+export function indexExpired(data: Record<string, string>, now: number, graceSec: number, stillRetained: (mac: string) => boolean): boolean {
+  return Object.values(data).every((v) => {
+    const e = decode(v);
+    return !e || (e.retained ? !stillRetained(e.mac) : now - e.since >= graceSec);
+  });
 }

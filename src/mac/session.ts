@@ -4,7 +4,7 @@ import { kubeStore } from '../k8s/cmstore';
 import type { Conf } from '../config/load';
 import type { Logger } from '../log';
 import { readCache } from '../state/cache';
-import { ClusterLedger, type Who } from './cluster';
+import { ClusterLedger, type IndexWrite, type Who } from './cluster';
 import { kindOf } from './home';
 import type { Owner } from './holding';
 import { historyRecord, recordHistory } from './history';
@@ -121,8 +121,29 @@ export async function sync(ctx: { conf: Pick<Conf, 'cacheDir' | 'macGracePeriod'
       j.intents = j.intents.filter((i) => i !== intent);
       note({ change: reclaim ? 'reclaimed' : 'intent-dropped', owner: intent.owner, ...(reclaim ? { mac } : {}), containerID: intent.containerID });
     }
+    // Owner-index objects this node wrote whose entries have all expired: deleted (unless another node wrote them since).
+    for (const [name, w] of Object.entries(j.index ?? {})) {
+      if (w.until > now) continue;
+      try {
+        await cluster.dropIndex({ name, ...w });
+        delete j.index![name];
+      } catch (e) {
+        ctx.log.error(`owner index ${name} not deleted (the next sync tries again): ${(e as Error).message}`);
+      }
+    }
   } finally {
-    await cluster.recordReleased(released);
+    rememberIndex(j, await cluster.recordReleased(released));
   }
   return changes;
+}
+
+/** Notes in the journal the owner-index objects just written and when their entries expire, for the sync that deletes them. */
+export function rememberIndex(j: Journal, writes: IndexWrite[]): void {
+  for (const w of writes) {
+    if (w.until === undefined) {
+      if (j.index) delete j.index[w.name]; // retained: kept until gc frees the MAC
+      continue;
+    }
+    (j.index ??= {})[w.name] = { resourceVersion: w.resourceVersion, until: w.until };
+  }
 }

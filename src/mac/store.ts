@@ -14,6 +14,8 @@ export interface CmStore {
   create(cm: Cm): Promise<Cm | 'exists'>;
   /** Succeeds only if `cm.resourceVersion` is current: 'conflict' otherwise (HTTP 409). */
   update(cm: Cm): Promise<Cm | 'conflict'>;
+  /** Deletes it if its resourceVersion is still `resourceVersion` (a DeleteOptions precondition): 'conflict' otherwise. */
+  delete?(name: string, resourceVersion: string): Promise<'deleted' | 'conflict' | 'missing'>;
   /** Every ConfigMap with the label `key`, whatever its value; all but the one named `except`, when given. */
   list(labelKey: string, except?: string): Promise<Cm[]>;
   /** The names and resourceVersions of those ConfigMaps, without their data (a metadata-only list). */
@@ -55,6 +57,15 @@ export class MemoryStore implements CmStore {
     const stored = { ...structuredClone(cm), resourceVersion: String(++this.rv) };
     this.cms.set(cm.name, stored);
     return structuredClone(stored);
+  }
+  async delete(name: string, resourceVersion: string): Promise<'deleted' | 'conflict' | 'missing'> {
+    this.attempts++;
+    const cur = this.cms.get(name);
+    if (!cur) return 'missing';
+    if (cur.resourceVersion !== resourceVersion) return 'conflict';
+    this.writes++;
+    this.cms.delete(name);
+    return 'deleted';
   }
   async list(labelKey: string, except?: string): Promise<Cm[]> {
     this.reads.list++;

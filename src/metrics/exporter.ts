@@ -11,7 +11,7 @@ export interface ExporterOptions {
   statsFile: string;
   /**
    * Reads the ledger ConfigMaps for one census: in the DaemonSet the node's share (the pool, its homes,
-   * one claims and one owners shard: install/kube.ts readNodeShare); undefined when the API is not configured.
+   * one claims shard: install/kube.ts readNodeShare); undefined when the API is not configured.
    */
   readLedger?: () => Promise<Cm[]>;
   /** The node whose share readLedger reads: allocated MACs and free ones are counted at its homes only. */

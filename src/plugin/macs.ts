@@ -6,7 +6,7 @@ import { ClusterLedger, type Who } from '../mac/cluster';
 import { ownerOf, type Owner } from '../mac/holding';
 import { historyRecord, recordHistory, type HistoryRecord } from '../mac/history';
 import { alive, readJournal, withJournalLock, writeJournal, type Journal } from '../mac/journal';
-import { nowSec, withNodeLedger, withUid } from '../mac/session';
+import { nowSec, rememberIndex, withNodeLedger, withUid } from '../mac/session';
 import { listCache, readCache } from '../state/cache';
 import { podOf, type PodInfo } from '../cni/env';
 import { REQUESTED_LABEL, requestRefusal } from '../mac/requested';
@@ -211,7 +211,7 @@ export async function releaseMacs(ctx: VerbContext, t: Target, atts: HeldMac[], 
           log.error(`MAC ${a.mac} release deferred to the next sync: ${(e as Error).message}`);
         }
       }
-      await cluster.recordReleased(done);
+      rememberIndex(j, await cluster.recordReleased(done));
     });
   } catch (e) {
     // Unreachable, or refused (a token that died with the DaemonSet pod that copied it, until its successor copies a new one): a DEL still succeeds.

@@ -232,18 +232,17 @@ describe('the block layout (issue 15), with legacy node ledgers beside it', () =
   });
 });
 
-test("a node's share: its homes, then one claims and one owners shard by rotation, every shard once in 256 scans", () => {
+test("a node's share: its homes, then one claims shard by rotation, every shard once in 256 scans", () => {
   const leases = { '0': 'node-a.b0', '1': 'node-a', '2': 'node-b.b2' };
   const first = nodeShare(leases, 'node-a', 0);
   assert.deepEqual(first.slice(0, 2), ['macmux-ledger-node-a', 'macmux-ledger-node-a.b0']);
-  assert.equal(first.length, 4);
-  const [claims, owners] = first.slice(2);
+  assert.equal(first.length, 3);
+  const [claims] = first.slice(2);
   assert.match(claims!, /^macmux-claims-[0-9a-f]{2}$/);
-  assert.equal(owners, `macmux-owners-${claims!.slice(-2)}`);
   const seen = new Set(Array.from({ length: 256 }, (_, t) => nodeShare(leases, 'node-a', t)[2]));
   assert.equal(seen.size, 256);
   assert.equal(nodeShare(leases, 'node-a', 256)[2], claims, 'and then again');
   const starts = new Set(Array.from({ length: 50 }, (_, i) => nodeShare({}, `node-${i}`, 0)[0]));
   assert.ok(starts.size > 30, `nodes start at different shards (${starts.size} of 50)`);
-  assert.deepEqual(nodeShare({}, 'node-z', 0).length, 2, 'a node without blocks reads only the two shards');
+  assert.deepEqual(nodeShare({}, 'node-z', 0).length, 1, 'a node without blocks reads only the claims shard');
 });

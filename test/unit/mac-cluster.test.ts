@@ -681,7 +681,7 @@ test("recordReleased: one pod's attachments share one shard, written once; relea
   });
   await ledger(broken, 'node-a', clock, { warn: (msg) => warned.push(msg) }).recordReleased([{ mac: m1, who: w1 }]);
   assert.equal(warned.length, 1);
-  assert.match(warned[0]!, /^owner index macmux-owners-[0-9a-f]{2} not updated .*ns\/web-0\/net1.*: API down$/);
+  assert.match(warned[0]!, /^owner index macmux-owners-[0-9a-f]{32} not updated .*ns\/web-0\/net1.*: API down$/);
 });
 
 // ---- full blocks: skipped while their ConfigMap's resourceVersion stands ----

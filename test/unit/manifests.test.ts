@@ -10,8 +10,7 @@ import { buildProgram } from '../../src/cli/program';
 import { loadConf, toNetworkList } from '../../src/config/load';
 import { assignable, parseRange, poolSize } from '../../src/mac/range';
 import { claimsCm, LEDGER_LABEL, ledgerCm, POOL_CM } from '../../src/mac/home';
-import { nodeShare } from '../../src/mac/census';
-import { OWNERS_LABEL } from '../../src/mac/owners';
+import { OWNERS_LABEL, OWNERS_PREFIX } from '../../src/mac/owners';
 import { createExporter } from '../../src/metrics/exporter';
 import { NETWORK_STATUS_ANNOTATION } from '../../src/annotations/status';
 import { isUnicast, parseMac } from '../../src/mac/address';
@@ -517,7 +516,8 @@ describe('daemonset/ manifests', () => {
         const fields = new Set([...text.matchAll(/\b(?:object|oldObject)\.((?:metadata\.)?\w+)/g)].map((m) => m[1]!));
         for (const f of fields) {
           if (['spec', 'metadata.name'].includes(f)) continue; // always set on a stored pod / a named ConfigMap
-          assert.ok(text.includes(`has(object.${f})`), `${p.metadata.name}: has(object.${f})`);
+          // The ledger policy reads the object through variables.cm (oldObject on DELETE).
+          assert.ok(text.includes(`has(object.${f})`) || text.includes(`has(variables.cm.${f})`), `${p.metadata.name}: has(object.${f})`);
           if (text.includes(`oldObject.${f}`)) assert.ok(text.includes(`has(oldObject.${f})`), `${p.metadata.name}: has(oldObject.${f})`);
         }
       }
@@ -528,22 +528,25 @@ describe('daemonset/ manifests', () => {
       assert.equal(variable(p, 'ledgerLabel'), `'${LEDGER_LABEL}'`);
       assert.equal(variable(p, 'indexLabel'), `'${OWNERS_LABEL}'`, 'the owner index label (src/mac/owners.ts)');
       const claimsPrefix = claimsCm('02:00:00:00:00:01').replace(/[0-9a-f]{2}$/, '');
-      const ownersPrefix = nodeShare({}, 'n', 0)[1]!.replace(/[0-9a-f]{2}$/, '');
+      const ownersPrefix = OWNERS_PREFIX;
       assert.equal(ownersPrefix, 'macmux-owners-');
       const names = p.spec.validations.find((v) => v.expression.includes('metadata.name'))!.expression;
       assert.deepEqual([...names.matchAll(/'([^']*)'/g)].map((m) => m[1]).sort(), [POOL_CM, ledgerCm(''), claimsPrefix, ownersPrefix].sort());
       assert.match(names, new RegExp(`startsWith\\('${ownersPrefix}'\\)`));
-      assert.match(names, new RegExp(`object\\.metadata\\.name == '${POOL_CM}'`), 'the pool by its exact name');
+      assert.match(names, new RegExp(`variables\\.cm\\.metadata\\.name == '${POOL_CM}'`), 'the pool by its exact name');
       assert.match(names, new RegExp(`startsWith\\('${ledgerCm('')}'\\)`));
       assert.match(names, new RegExp(`startsWith\\('${claimsPrefix}'\\)`));
       const settings = only('ConfigMap', 'macmux-config').metadata.name;
       assert.ok(settings !== POOL_CM && !settings.startsWith(ledgerCm('')) && !settings.startsWith(claimsPrefix), 'macmux-config is not a ledger name');
       // The label key a name must carry: the index label for owner index shards, the ledger label for the rest.
-      assert.equal(variable(p, 'labelKey'), `object.metadata.name.startsWith('${ownersPrefix}') ? variables.indexLabel : variables.ledgerLabel`);
+      assert.equal(variable(p, 'cm'), `request.operation == 'DELETE' ? oldObject : object`, 'on DELETE the object deleted');
+      assert.equal(variable(p, 'labelKey'), `variables.cm.metadata.name.startsWith('${ownersPrefix}') ? variables.indexLabel : variables.ledgerLabel`);
       const label = p.spec.validations.find((v) => v.expression.includes('variables.labelKey'))!.expression;
-      assert.match(label, /variables\.labelKey in object\.metadata\.labels/);
+      assert.match(label, /variables\.labelKey in variables\.cm\.metadata\.labels/);
+      const deletes = p.spec.validations.find((v) => v.expression.includes("request.operation != 'DELETE'"))!.expression;
+      assert.ok(deletes.includes(`variables.cm.metadata.name.startsWith('${ownersPrefix}')`), 'only owner-index objects are deleted');
       assert.match(label, /variables\.labelKey in oldObject\.metadata\.labels/);
-      assert.match(label, /request\.operation == 'CREATE'/, 'a create has no oldObject');
+      assert.match(label, /request\.operation != 'UPDATE'/, 'only an update has an oldObject to compare (a create has none, a delete is checked on it)');
     });
   });
 

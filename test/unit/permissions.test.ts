@@ -28,6 +28,7 @@ async function everyRequest(): Promise<Sent[]> {
     getConfigMap: () => api.getConfigMap('kube-system', 'c'),
     createConfigMap: () => api.createConfigMap('kube-system', { metadata: { name: 'c' } }),
     updateConfigMap: () => api.updateConfigMap('kube-system', { metadata: { name: 'c' } }),
+    deleteConfigMap: () => api.deleteConfigMap('kube-system', 'c', '7'),
     listConfigMaps: () => api.listConfigMaps('kube-system', 'k'),
     listNads: () => api.listNads(),
     canI: () => api.canI('get', 'pods'),
@@ -54,6 +55,6 @@ test('API_PERMISSIONS lists exactly the verbs and resources KubeApi requests', a
 });
 
 test('the verb each request declares matches its HTTP method', async () => {
-  const expected: Record<string, string[]> = { GET: ['get', 'list'], PATCH: ['patch'], POST: ['create'], PUT: ['update'] };
+  const expected: Record<string, string[]> = { GET: ['get', 'list'], PATCH: ['patch'], POST: ['create'], PUT: ['update'], DELETE: ['delete'] };
   for (const r of await everyRequest()) assert.ok(expected[r.method]?.includes(r.verb), `${r.method} ${r.path} declared ${r.verb}`);
 });

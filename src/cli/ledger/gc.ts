@@ -5,7 +5,9 @@ import type { Entry } from '../../mac/census';
 import type { Who } from '../../mac/cluster';
 import { anchorState, sweepRetained } from '../../mac/retention-sweep';
 import { print, table, type CliIo } from '../io';
-import { clusterOf, operatorHistory, podOfOwner, takeCensus, withSession, type LedgerOpts } from './common';
+import { clusterOf, nowSec, operatorHistory, podOfOwner, takeCensus, withSession, type LedgerOpts } from './common';
+import { kubeStore } from '../../k8s/cmstore';
+import { indexExpired, OWNERS_LABEL } from '../../mac/owners';
 import { nodeKeeps, podState } from './release';
 
 export interface Collected {
@@ -87,9 +89,16 @@ export async function gc(io: CliIo, opts: LedgerOpts & { dryRun?: boolean }): Pr
       const reason = r.action === 'kept' ? `whether its owner ${r.anchor} exists could not be checked (the API refused or failed; see doctor's rbac check)` : undefined;
       out.push({ mac: r.mac, owner: r.owner, state: 'released', node: r.node, configMap: cmOf.get(`${r.mac} ${r.owner}`) ?? '', action: r.action, retainedFor: r.anchor, ...(reason ? { reason } : {}) });
     }
+    // Owner-index objects nobody else will delete: every entry expired, or retained for a MAC just freed.
+    const retainedNow = new Set(c.entries.filter((e) => e.atHome && e.retain !== undefined && e.state === 'released').map((e) => e.mac));
+    for (const r of swept) if (r.action === 'freed') retainedNow.delete(r.mac);
+    const store = kubeStore(x.api, x.s.namespace);
+    const stale = (await store.list(OWNERS_LABEL)).filter((cm) => indexExpired(cm.data, nowSec(), x.s.graceSec, (m) => retainedNow.has(m)));
+    let dropped = 0;
+    for (const cm of opts.dryRun ? [] : stale) if ((await store.delete!(cm.name, cm.resourceVersion ?? '')) === 'deleted') dropped++;
     await operatorHistory(x, records);
     print(io, opts.output, out, () => {
-      if (out.length === 0) return `nothing to collect: every reserved or active MAC in namespace ${x.s.namespace} belongs to an existing pod, and every retained MAC to an existing owner\n`;
+      if (out.length === 0 && stale.length === 0) return `nothing to collect: every reserved or active MAC in namespace ${x.s.namespace} belongs to an existing pod, and every retained MAC to an existing owner\n`;
       const n = out.filter((r) => r.action === 'released' || r.action === 'would-release').length;
       const f = out.filter((r) => r.action === 'freed' || r.action === 'would-free').length;
       const summary = opts.dryRun ? `${n} MAC(s) would be released (run without --dry-run to release them)` : `${n} MAC(s) released; they stay their owners' for the grace period`;
@@ -99,7 +108,8 @@ export async function gc(io: CliIo, opts: LedgerOpts & { dryRun?: boolean }): Pr
           ? `kept ${r.mac} of ${r.owner}: ${r.reason}; gc asks again next time\n`
           : `kept ${r.mac} of ${r.owner}: ${r.reason}; \`macmux ledger release ${r.mac} --force\` frees it if you know the node runs nothing\n`,
       );
-      return table(['MAC', 'OWNER', 'STATE', 'NODE', 'CONFIGMAP', 'ACTION'], out.map((r) => [r.mac, r.owner, r.state, r.node, r.configMap, r.action])) + keptLines.join('') + `${summary}${freed}\n`;
+      const index = stale.length === 0 ? '' : opts.dryRun ? `; ${stale.length} expired owner-index object(s) would be deleted` : `; ${dropped} expired owner-index object(s) deleted`;
+      return table(['MAC', 'OWNER', 'STATE', 'NODE', 'CONFIGMAP', 'ACTION'], out.map((r) => [r.mac, r.owner, r.state, r.node, r.configMap, r.action])) + keptLines.join('') + `${summary}${freed}${index}\n`;
     });
   });
 }
