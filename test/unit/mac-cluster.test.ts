@@ -285,15 +285,15 @@ test("a claim inside a leased block is recorded in that node's ledger, whichever
   assert.equal(store.cms.has(ledgerCm('node-b')), false);
 });
 
-test("a claim inside a block leased by a node that has no ledger yet creates that node's ledger", async () => {
+test('a claim inside a block leased the legacy way to a node that has no ledger is code 11 and creates none (macmux ledger migrate moves such a block)', async () => {
   const { store, b } = setup();
-  // Create the pool through node-b, then lease block 3 to node-z by hand.
+  // Create the pool through node-b, then lease block 3 to node-z by hand, as a release before 15 did.
   await b.pool();
   const pool = store.cms.get(POOL_CM)!;
   assert.notEqual(await store.update({ ...pool, data: { ...pool.data, LEASES: '{"3":"node-z"}' } }), 'conflict');
-  await b.claim(mac(13), owner('req'));
-  assert.equal(holdingIn(store, ledgerCm('node-z'), mac(13))?.owner, owner('req'));
-  assert.equal(store.cms.get(ledgerCm('node-z'))!.labels?.[LEDGER_LABEL], 'node');
+  const quick = ledger(store, 'node-b', { t: T }, { sleep: async () => {} });
+  await rejects(quick.claim(mac(13), owner('req')), Code.TryAgainLater, /macmux-ledger-node-z.*does not exist/);
+  assert.equal(store.cms.has(ledgerCm('node-z')), false);
 });
 
 test('a claim outside the range is recorded in its claims shard', async () => {
