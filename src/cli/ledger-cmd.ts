@@ -1,4 +1,4 @@
-// `macmux ledger list|show|release|gc|sync`: operator commands over the MAC ledger; each loads its code only when run.
+// `macmux ledger list|show|release|gc|sync|migrate`: operator commands over the MAC ledger; each loads its code only when run.
 import { Command } from 'commander';
 import type { CliIo } from './io';
 import type { LedgerOpts } from './ledger/common';
@@ -56,6 +56,15 @@ export function ledgerCommand(io: CliIo): Command {
     withGlobals(settle(new Command('sync')))
       .description("on this node, push releases deferred while the API was down and reclaim MACs of ADDs that died (what every plugin run does first)")
       .action(async (opts: LedgerOpts) => (await import('./ledger/sync')).syncCmd(io, opts)),
+  );
+
+  ledger.addCommand(
+    withGlobals(settle(new Command('migrate')))
+      .description(
+        'after an upgrade, once every node runs this release: move every block an earlier release leased (all of a node\'s blocks in its one ConfigMap) into a ConfigMap of its own; safe to run again, which finishes an interrupted run',
+      )
+      .option('--dry-run', 'only print the blocks it would move')
+      .action(async (opts: LedgerOpts & { dryRun?: boolean }) => (await import('./ledger/migrate')).migrate(io, opts)),
   );
 
   return ledger;

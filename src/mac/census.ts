@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { decodeHolding, isFree, keyMac, type Holding } from './holding';
 import { homeOf, homesOf, kindOf as kindOfName, leaseNode, LEDGER_LABEL, POOL_CM, type Leases } from './home';
+import { isMovedKey } from './migrate';
 import { OWNERS_LABEL, OWNERS_PREFIX } from './owners';
 import { blockBounds, blockCount, blockOf, inRange, macToInt, poolSize, type PoolSpec } from './range';
 import { poolView } from './cluster';
@@ -99,7 +100,7 @@ export function census(cms: Cm[], now: number, graceSec: number, scope: CensusSc
     largest[kind] = Math.max(largest[kind], dataBytes(cm));
     if (kind === 'owners') continue; // `mac|since|key` hints, not holdings
     for (const [key, value] of Object.entries(cm.data)) {
-      if (RESERVED.has(key)) continue;
+      if (RESERVED.has(key) || isMovedKey(key)) continue; // `moved.b<k>`: a migration marker (migrate.ts)
       const h = decodeHolding(value);
       if (!/^[0-9a-f]{12}$/.test(key) || !h) {
         damaged.push(`${cm.name}: ${key}`);

@@ -1,7 +1,8 @@
 // The cluster side of the ledger: the pool ConfigMap, block leases and every MAC's home, written only by compare-and-swap.
 import { CniError, Code } from '../cni/errors';
 import { decodeHolding, encodeHolding, holderText, isFree, isLiveEncoded, keyMac, macKey, mayTake, release, reserve, withoutRetention, type Claimant, type Holding, type Owner } from './holding';
-import { blocksOf, homeOf, kindOf, leaseValue, ledgerCm, LEDGER_LABEL, ownBlocks, POOL_CM, type Leases } from './home';
+import { blocksOf, homeOf, isLegacyLease, kindOf, leaseNode, leaseValue, ledgerCm, LEDGER_LABEL, ownBlocks, POOL_CM, type Leases } from './home';
+import { blockEntries, movedAway, movedKey } from './migrate';
 import { indexKey, lookupOwner, OWNERS_LABEL, putOwners, type OwnerEntry } from './owners';
 import { blockBounds, blockCount, blockOf, freeInBlock, intToMac, macToInt, nextAssignable, parseRange, rangeText, type PoolSpec } from './range';
 import type { Cm, CmStore } from './store';
@@ -17,7 +18,13 @@ export interface ClusterOptions {
   maxConflicts?: number;
   /** Where a failed owner-index write is reported: the index is a hint, its failure fails nothing. */
   warn?: (msg: string) => void;
+  /** Waits between tries while a block is being migrated (tests pass a fake). */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** How many times a write turned away by a block being migrated reads the pool again (about 5 s in all) before code 11. */
+const MOVE_RETRIES = 8;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** No ledger ConfigMap grows past this many bytes of data (a quarter of the API server's limit): a write that would is refused (code 101). */
 export const MAX_OBJECT_BYTES = 256 * 1024;
@@ -95,14 +102,14 @@ export class ClusterLedger {
    * turns writers of a moved block away with a marker), and leftovers are only ever added to unleased
    * blocks. Otherwise, or with `fresh`, the pool is read.
    */
-  private async homeOf(mac: string, n: number, fresh = false): Promise<{ pool: PoolView; home: string }> {
+  private async homeOf(mac: string, n: number, fresh = false): Promise<{ pool: PoolView; home: string; fresh: boolean }> {
     if (!fresh) {
       const pool = await this.pool();
       const home = homeOf(mac, n, pool.spec, pool.leases);
-      if (home !== POOL_CM) return { pool, home };
+      if (home !== POOL_CM) return { pool, home, fresh: false };
     }
     const pool = await this.pool(true);
-    return { pool, home: homeOf(mac, n, pool.spec, pool.leases) };
+    return { pool, home: homeOf(mac, n, pool.spec, pool.leases), fresh: true };
   }
 
   /** `who` as a Claimant on this node. */
@@ -118,22 +125,34 @@ export class ClusterLedger {
   async claim(mac: string, who: Who): Promise<void> {
     const n = macToInt(mac);
     const c = this.claimant(who);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const { pool, home } = await this.homeOf(mac, n, attempt > 0);
+    for (let attempt = 0, turned = 0; attempt < 3; ) {
+      const { pool, home, fresh } = await this.homeOf(mac, n, attempt > 0 || turned > 0);
+      const block = blockOf(pool.spec, n);
       if (home === POOL_CM) {
-        await this.leaseBlock(pool, blockOf(pool.spec, n));
+        await this.leaseBlock(pool, block);
+        attempt++;
         continue;
       }
       const leftover = pool.claims[mac];
       if (leftover && !mayTake(leftover, c, this.now(), this.opts.graceSec)) {
-        if (attempt === 0) continue; // a refusal seen on the cached pool is checked on a fresh one
+        // A refusal seen on the cached pool is checked on a fresh one.
+        if (attempt++ === 0) continue;
         throw new CniError(Code.MacConflict, `MAC ${mac} is already held by ${holderText(leftover)}`);
       }
-      await this.cas(home, labelsFor(home), true, (data) => {
+      // A legacy ledger is created only when the pool, read just now, still leases its block the legacy way (a release before
+      // 15 leased it and died before its first write; `ledger migrate` creates it, with its marker, before it moves the
+      // lease): a missing one on a cached pool may mean the pool moved on. One its block moved out of turns the write away.
+      const legacy = isLegacyHome(pool, block);
+      const done = await this.cas(home, labelsFor(home), !legacy || fresh, (data) => {
+        if (movedAway(data, block)) return 'moved';
         const h = reserve(holding(data, mac), c, this.now(), this.opts.graceSec, mac);
         // Taken over by this node (a pod re-created here): from now on only this node's DEL releases it.
         return put(data, mac, h.node === this.opts.node ? h : { ...h, node: this.opts.node }, 'active', this.now());
       });
+      if (done === 'moved' || done === 'missing') {
+        await this.turnedAway(mac, home, done, ++turned);
+        continue;
+      }
       return;
     }
     throw new CniError(Code.TryAgainLater, `MAC ${mac}: its block kept changing hands while claiming it`);
@@ -368,25 +387,120 @@ export class ClusterLedger {
    */
   private async rewriteCopies(mac: string, edit: (cur: Holding | undefined, at: { home: boolean; viaLeftover: boolean }) => Holding | 'delete' | undefined): Promise<Copy[]> {
     const key = macKey(mac);
-    const { pool, home } = await this.homeOf(mac, macToInt(mac));
-    const leftover = home !== POOL_CM ? pool.claims[mac] : undefined;
-    const copies: Copy[] = [];
-    for (const name of leftover ? [home, POOL_CM] : [home]) {
-      const at = { home: name === home, viaLeftover: name === home && leftover !== undefined };
-      const copy: Copy = { name, home: at.home, written: false };
-      const done = await this.cas(name, labelsFor(name), at.viaLeftover, (data) => {
-        copy.last = holding(data, mac) ?? (at.viaLeftover ? leftover : undefined);
-        const next = edit(copy.last, at);
-        if (next === undefined) return false;
-        if (next === 'delete') delete data[key];
-        else if (data[key] === encodeHolding(next)) return false;
-        else data[key] = encodeHolding(next);
-        return true;
-      });
-      copy.written = done === 'written';
-      copies.push(copy);
+    const n = macToInt(mac);
+    let missing: string | undefined;
+    for (let turned = 0; ; ) {
+      const { pool, home } = await this.homeOf(mac, n, turned > 0);
+      const block = blockOf(pool.spec, n);
+      const legacy = home !== POOL_CM && isLegacyHome(pool, block);
+      const leftover = home !== POOL_CM ? pool.claims[mac] : undefined;
+      const copies: Copy[] = [];
+      let away: 'moved' | 'missing' | undefined;
+      for (const name of leftover ? [home, POOL_CM] : [home]) {
+        const at = { home: name === home, viaLeftover: name === home && leftover !== undefined };
+        const copy: Copy = { name, home: at.home, written: false };
+        const done = await this.cas(name, labelsFor(name), at.viaLeftover && !legacy, (data) => {
+          if (at.home && movedAway(data, block)) return 'moved';
+          copy.last = holding(data, mac) ?? (at.viaLeftover ? leftover : undefined);
+          const next = edit(copy.last, at);
+          if (next === undefined) return false;
+          if (next === 'delete') delete data[key];
+          else if (data[key] === encodeHolding(next)) return false;
+          else data[key] = encodeHolding(next);
+          return true;
+        });
+        // Turned away by a legacy ledger its block moved out of; or one missing, which is never re-created: the pool
+        // is read again (a missing one seen twice as the home, without a leftover to rewrite, holds nothing to rewrite).
+        if (done === 'moved' || (done === 'missing' && at.home && legacy && (leftover !== undefined || missing !== home))) {
+          away = done;
+          missing = done === 'missing' ? home : undefined;
+          break;
+        }
+        copy.written = done === 'written';
+        copies.push(copy);
+      }
+      if (away === undefined) return copies;
+      await this.turnedAway(mac, home, away, ++turned);
     }
-    return copies;
+  }
+
+  /**
+   * A write of `mac` turned away by its `home`, for the `turned`-th time: a legacy ledger its block was
+   * moved out of (`macmux ledger migrate` is between marking it and moving the lease), or one that is
+   * missing. Waits a little before the pool is read again; code 11 once it has waited long enough.
+   */
+  private async turnedAway(mac: string, home: string, why: 'moved' | 'missing', turned: number): Promise<void> {
+    if (turned > MOVE_RETRIES) {
+      throw new CniError(
+        Code.TryAgainLater,
+        why === 'moved'
+          ? `MAC ${mac}: its block is being moved out of ${home} into a ConfigMap of its own (macmux ledger migrate), and its lease did not follow yet`
+          : `MAC ${mac}: its home ${home}, a node ledger of an earlier release, does not exist, and the pool no longer leases its block to that node`,
+      );
+    }
+    await (this.opts.sleep ?? sleep)(Math.min(50 * 2 ** (turned - 1), 1000));
+  }
+
+  /**
+   * `macmux ledger migrate` for block `block`: moves a block leased the legacy way (its lease the bare
+   * node name, its home the node's whole ledger) into a ConfigMap of its own, in four compare-and-swaps,
+   * each safe to repeat, so an interrupted run is finished by running it again:
+   * 1. the legacy ledger gets the marker `moved.b<k>`: from then on no writer of this release writes the
+   *    block's MACs there (one that read it before gets a 409, re-reads and is turned away);
+   * 2. the block's holdings, read fresh, are copied into `macmux-ledger-<node>.b<k>` (a key already there is kept);
+   * 3. the pool's lease goes from `<node>` to `<node>.b<k>` (only while it is still `<node>`);
+   * 4. the copies left in the legacy ledger are deleted; the ledger and its marker stay, for writers with
+   *    an older view of the pool.
+   * A block leased new-style whose legacy ledger still has copies (a run stopped after step 3) gets step 4 only.
+   */
+  async migrateBlock(block: number): Promise<BlockMigration> {
+    const k = String(block);
+    const pool = await this.pool(true);
+    const value = pool.leases[k];
+    if (value === undefined) return { block, node: '', from: '', to: '', result: 'skipped', copied: 0, removed: 0, reason: `block ${k} is not leased` };
+    const node = leaseNode(value, block);
+    const from = ledgerCm(node);
+    const to = ledgerCm(leaseValue(node, block));
+    const out: BlockMigration = { block, node, from, to, result: 'none', copied: 0, removed: 0 };
+    const nodeLabels = { [LEDGER_LABEL]: 'node' };
+    if (isLegacyLease(value, block)) {
+      // 1. A missing legacy ledger is created holding the marker alone (only here: no other writer creates one).
+      await this.cas(from, nodeLabels, true, (data) => (data[movedKey(block)] === to ? false : ((data[movedKey(block)] = to), true)), { cache: false });
+      // 2. Frozen since step 1: nothing of this release writes the block there any more.
+      const moving = blockEntries((await this.store.get(from))?.data ?? {}, pool.spec, block);
+      await this.cas(to, { [LEDGER_LABEL]: 'block' }, true, (data) => {
+        out.copied = 0;
+        for (const [key, v] of moving) if (data[key] === undefined) (data[key] = v), out.copied++;
+        return out.copied > 0;
+      }, { cache: false });
+      // 3.
+      let now: string | undefined;
+      const flipped = await this.cas(POOL_CM, labelsFor(POOL_CM), false, (data) => {
+        const leases = poolView({ name: POOL_CM, data }).leases;
+        now = leases[k];
+        if (now === leaseValue(node, block)) return false;
+        if (now !== node) return 'changed';
+        data.LEASES = JSON.stringify({ ...leases, [k]: leaseValue(node, block) });
+        return true;
+      }, { cache: false });
+      this.forget(POOL_CM);
+      if (flipped === 'missing') throw poolGone();
+      if (flipped === 'changed') {
+        return { ...out, result: 'skipped', reason: `the lease of block ${k} changed to ${JSON.stringify(now ?? null)} while it was migrated: its holdings stay in ${from} (copied to ${to} too)` };
+      }
+      out.result = 'migrated';
+    }
+    // 4. Only where the marker says the block moved to its lease's ConfigMap.
+    const cleaned = await this.cas(from, nodeLabels, false, (data) => {
+      if (data[movedKey(block)] !== to) return 'unmarked';
+      const stale = blockEntries(data, pool.spec, block);
+      out.removed = stale.length;
+      for (const [key] of stale) delete data[key];
+      return stale.length > 0;
+    }, { cache: false });
+    if (cleaned === 'written' && out.result === 'none') out.result = 'finished';
+    this.forget(from);
+    return out;
   }
 
   /** Drops what is known of ConfigMap `name` (it changed under us): its copy and its full blocks. */
@@ -515,6 +629,23 @@ export interface IndexWrite {
   until?: number;
 }
 
+/** What migrateBlock did with one block. */
+export interface BlockMigration {
+  block: number;
+  node: string;
+  /** The node's legacy ledger. */
+  from: string;
+  /** The block's own ConfigMap. */
+  to: string;
+  /** migrated: all four steps; finished: only the last was left; none: nothing to do; skipped: see reason. */
+  result: 'migrated' | 'finished' | 'none' | 'skipped';
+  /** Holdings copied into `to` (not there yet). */
+  copied: number;
+  /** Copies deleted from `from`. */
+  removed: number;
+  reason?: string;
+}
+
 /** One copy of a MAC's holding that rewriteCopies went through. */
 interface Copy {
   name: string;
@@ -541,6 +672,12 @@ function put(data: Record<string, string>, mac: string, h: Holding, state: Holdi
   if (data[macKey(mac)] === encoded) return false;
   data[macKey(mac)] = encoded;
   return true;
+}
+
+/** Whether `block`'s home is a legacy ledger (its lease a bare node name, an earlier release's). */
+function isLegacyHome(pool: PoolView, block: number | undefined): boolean {
+  const value = block === undefined ? undefined : pool.leases[String(block)];
+  return value !== undefined && isLegacyLease(value, block!);
 }
 
 function labelsFor(name: string): Record<string, string> {

@@ -202,7 +202,7 @@ class World {
 
 describe('macmux ledger', () => {
   it('--help works for ledger and each of its commands', async () => {
-    for (const args of [['ledger'], ['ledger', 'list'], ['ledger', 'show'], ['ledger', 'release'], ['ledger', 'gc'], ['ledger', 'sync']]) {
+    for (const args of [['ledger'], ['ledger', 'list'], ['ledger', 'show'], ['ledger', 'release'], ['ledger', 'gc'], ['ledger', 'sync'], ['ledger', 'migrate']]) {
       const r = await cli([...args, '--help']);
       assert.equal(r.status, 0, `${args.join(' ')} --help: ${why(r)}`);
       assert.match(r.stdout, new RegExp(`^Usage: macmux ${args.join(' ')}`), r.stdout);
@@ -212,7 +212,8 @@ describe('macmux ledger', () => {
     }
     assert.match((await cli(['ledger', 'release', '--help'])).stdout, /--force/);
     assert.match((await cli(['ledger', 'gc', '--help'])).stdout, /--dry-run/);
-    for (const sub of ['list', 'show', 'release', 'gc', 'sync']) assert.match((await cli(['ledger', '--help'])).stdout, new RegExp(`\\b${sub}\\b`));
+    assert.match((await cli(['ledger', 'migrate', '--help'])).stdout, /--dry-run/);
+    for (const sub of ['list', 'show', 'release', 'gc', 'sync', 'migrate']) assert.match((await cli(['ledger', '--help'])).stdout, new RegExp(`\\b${sub}\\b`));
     // Usage errors are exit 2: no subcommand, a missing argument, an unknown option.
     for (const args of [['ledger'], ['ledger', 'show'], ['ledger', 'list', '--bogus']]) {
       const r = await cli(args);
@@ -423,5 +424,59 @@ describe('macmux ledger', () => {
     // --kubeconfig wins over the config's.
     const viaFlag = await cliJson<Listed[]>(['ledger', 'list', '--config', noCreds.conflist, '--kubeconfig', w.api.kubeconfig]);
     assert.deepEqual(viaFlag.map((x) => [x.mac, x.state]), [[mac, 'released']]);
+  });
+
+  it('migrate moves every block of a legacy-layout ledger into a ConfigMap of its own (--dry-run changes nothing, a second run nothing more); ADDs then write there', async (t) => {
+    const w = await World.create(t, ['blue']);
+    const a = w.node('node-a');
+    const since = Math.floor(Date.now() / 1000) - 100;
+    const put = (name: string, kind: string, data: Record<string, string>) =>
+      w.api.put({ kind: 'ConfigMap', metadata: { name, namespace: MACNS, labels: { 'macmux.io/ledger': kind } }, data } as never);
+    // As releases before 15 left it: blocks 0 and 2 leased to node-a, block 1 to node-b, one ConfigMap per node.
+    put(POOL, 'pool', { RANGE_START: RANGE.rangeStart, RANGE_END: RANGE.rangeEnd, BLOCK_SIZE: '32', LEASES: '{"0":"node-a","1":"node-b","2":"node-a"}' });
+    const legacyA = { '02aa00000001': `a|t/old1/blue|node-a|${since}`, '02aa00000002': `x|t/old2/blue|node-a|${since}`, '02aa00000041': `a|t/old3/blue|node-a|${since}` };
+    const legacyB = { '02aa00000021': `a|t/old4/blue|node-b|${since}` };
+    put('macmux-ledger-node-a', 'node', legacyA);
+    put('macmux-ledger-node-b', 'node', legacyB);
+
+    const dry = await cliJson<Array<{ block: number; node: string; from: string; to: string; holdings: number; action: string }>>(['ledger', 'migrate', '--dry-run', '--config', a.conflist]);
+    assert.deepEqual(dry.map((r) => [r.block, r.node, r.from, r.to, r.holdings, r.action]), [
+      [0, 'node-a', 'macmux-ledger-node-a', 'macmux-ledger-node-a.b0', 2, 'would-migrate'],
+      [1, 'node-b', 'macmux-ledger-node-b', 'macmux-ledger-node-b.b1', 1, 'would-migrate'],
+      [2, 'node-a', 'macmux-ledger-node-a', 'macmux-ledger-node-a.b2', 1, 'would-migrate'],
+    ]);
+    const dryText = await cli(['ledger', 'migrate', '--dry-run', '--config', a.conflist]);
+    assert.match(dryText.stdout, /3 block\(s\) would be moved .*once every node runs macmux/);
+    assert.deepEqual(w.cmData('macmux-ledger-node-a'), legacyA);
+    assert.equal(w.api.get('ConfigMap', MACNS, 'macmux-ledger-node-a.b0'), undefined);
+
+    const done = await cliJson<Array<{ block: number; action: string }>>(['ledger', 'migrate', '--config', a.conflist]);
+    assert.deepEqual(done.map((r) => [r.block, r.action]), [[0, 'migrated'], [1, 'migrated'], [2, 'migrated']]);
+    assert.deepEqual(JSON.parse(w.cmData(POOL).LEASES!), { 0: 'node-a.b0', 1: 'node-b.b1', 2: 'node-a.b2' });
+    assert.deepEqual(w.cmData('macmux-ledger-node-a.b0'), { '02aa00000001': legacyA['02aa00000001'], '02aa00000002': legacyA['02aa00000002'] });
+    assert.deepEqual(w.cmData('macmux-ledger-node-a.b2'), { '02aa00000041': legacyA['02aa00000041'] });
+    assert.deepEqual(w.cmData('macmux-ledger-node-b.b1'), legacyB);
+    const label = (name: string) => (w.api.get('ConfigMap', MACNS, name) as unknown as { metadata: { labels?: Record<string, string> } }).metadata.labels?.['macmux.io/ledger'];
+    for (const b of ['node-a.b0', 'node-a.b2', 'node-b.b1']) assert.equal(label(`macmux-ledger-${b}`), 'block');
+    // The legacy ledgers stay, with their markers only.
+    assert.deepEqual(w.cmData('macmux-ledger-node-a'), { 'moved.b0': 'macmux-ledger-node-a.b0', 'moved.b2': 'macmux-ledger-node-a.b2' });
+    assert.deepEqual(w.cmData('macmux-ledger-node-b'), { 'moved.b1': 'macmux-ledger-node-b.b1' });
+
+    assert.deepEqual(await cliJson<unknown[]>(['ledger', 'migrate', '--config', a.conflist]), []);
+    assert.match((await cli(['ledger', 'migrate', '--config', a.conflist])).stdout, /^nothing to migrate/);
+    // list reads the new layout: every holding at its home, no marker taken for one.
+    const all = await cliJson<Listed[]>(['ledger', 'list', '--config', a.conflist]);
+    assert.deepEqual(all.map((x) => [x.mac, x.configMap, x.atHome]), [
+      ['02:aa:00:00:00:01', 'macmux-ledger-node-a.b0', true],
+      ['02:aa:00:00:00:02', 'macmux-ledger-node-a.b0', true],
+      ['02:aa:00:00:00:21', 'macmux-ledger-node-b.b1', true],
+      ['02:aa:00:00:00:41', 'macmux-ledger-node-a.b2', true],
+    ]);
+    // A pod's requested MAC in a migrated block of another node is recorded in that block's ConfigMap.
+    await w.addPod(a, 'p1', [{ name: 'blue', mac: '02:aa:00:00:00:22' }]);
+    assert.match(w.cmData('macmux-ledger-node-b.b1')['02aa00000022'] ?? '', /^a\|t\/p1\/blue\|node-a\|/);
+    assert.deepEqual(Object.keys(w.cmData('macmux-ledger-node-b')), ['moved.b1']);
+    // Without a pool there is nothing to migrate: not found.
+    assert.equal((await cli(['ledger', 'migrate', '--config', a.conflist, '--namespace', 'elsewhere'])).status, 3);
   });
 });
