@@ -44,6 +44,7 @@ export async function gc(io: CliIo, opts: LedgerOpts & { dryRun?: boolean }): Pr
     };
     const out: Collected[] = [];
     const records: HistoryRecord[] = [];
+    const released: Array<{ mac: string; who: string }> = [];
     const cluster = clusterOf(x);
     for (const e of held.values()) {
       if (!(await podGone(e))) continue;
@@ -57,10 +58,15 @@ export async function gc(io: CliIo, opts: LedgerOpts & { dryRun?: boolean }): Pr
       if (!opts.dryRun) {
         const done = await cluster.operatorRelease(e.mac, e.owner, false, { node: e.node, since: e.since, ...(e.uid !== undefined ? { uid: e.uid } : {}) });
         row.action = done.held ? 'released' : 'skipped';
-        if (done.held) records.push(historyRecord(e.mac, e.owner, 'operator-release', e.node));
+        if (done.held) {
+          records.push(historyRecord(e.mac, e.owner, 'operator-release', e.node));
+          released.push({ mac: e.mac, who: e.owner });
+        }
       }
       out.push(row);
     }
+    // Kept for their owners for the grace period: the owner index points a re-created pod at them, as a DEL's release does.
+    await cluster.recordReleased(released);
     await operatorHistory(x, records);
     print(io, opts.output, out, () => {
       if (out.length === 0) return `nothing to collect: every reserved or active MAC in namespace ${x.s.namespace} belongs to an existing pod\n`;
