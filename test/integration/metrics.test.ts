@@ -208,8 +208,8 @@ it('/metrics of a running install: exact counters and histogram after scripted A
   // The gauges, from the next census: they match the ConfigMaps.
   const cmData = (name: string) => (api.get('ConfigMap', MACNS, name) as unknown as { data: Record<string, string> }).data;
   const leases = JSON.parse(cmData('macmux-pool').LEASES ?? '{}') as Record<string, string>;
-  assert.deepEqual(leases, { '0': 'node-a' });
-  const nodeA = Object.entries(cmData('macmux-ledger-node-a'));
+  assert.deepEqual(leases, { '0': 'node-a.b0' });
+  const nodeA = Object.entries(cmData('macmux-ledger-node-a.b0'));
   assert.deepEqual(nodeA.map(([, v]) => v.split('|')[0]).sort(), ['a', 'x', 'x'], "p2's active MAC and p1's two released ones (within their grace period)");
   const gauges = await until('the census after the invocations', async () => {
     const m = await scrape();
@@ -233,7 +233,7 @@ it('/metrics of a running install: exact counters and histogram after scripted A
   });
   assert.equal(dup.s.get('macmux_pool_allocated'), 3, 'a duplicate is one MAC');
   const mac = p2key.replace(/(..)(?!$)/g, '$1:');
-  await until('install to warn about the duplicate', async () => stderr().includes(`held by more than one owner: ${mac} (mt/p2/blue in macmux-ledger-node-a, mt/intruder/blue in macmux-ledger-node-b)`));
+  await until('install to warn about the duplicate', async () => stderr().includes(`held by more than one owner: ${mac} (mt/p2/blue in macmux-ledger-node-a.b0, mt/intruder/blue in macmux-ledger-node-b)`));
   assert.equal(dup.s.get('macmux_ledger_scan_errors_total'), 0);
   assert.equal(dup.s.get('macmux_stats_file_errors_total'), 0);
   assert.ok(readFileSync(join(cacheDir, 'stats.json'), 'utf8').startsWith('{"format":1'));
