@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { startApiServer, type ApiServer, type RequestInfo } from '../apiserver/server';
 import { PLUGIN_DIR, cliAsync, cniAsync, type RunResult } from './harness';
 import { census, type Census } from '../../src/mac/census';
+import { LEDGER_LABEL } from '../../src/mac/home';
 import type { Cm } from '../../src/mac/store';
 import { deviceName } from '../../src/util/names';
 
@@ -166,8 +167,9 @@ class World {
 
   /** The census of the ledger ConfigMaps, as macmux's own `ledger list` and metrics take it. */
   census(): Census {
-    const cms: Cm[] = (this.api.list('ConfigMap', MACNS) as unknown as Array<{ metadata: { name: string }; data?: Record<string, string> }>)
-      .filter((c) => c.metadata.name.startsWith('macmux-'))
+    // The ledger's (label macmux.io/ledger), as the census lists them: not the owner index, hints in another format.
+    const cms: Cm[] = (this.api.list('ConfigMap', MACNS) as unknown as Array<{ metadata: { name: string; labels?: Record<string, string> }; data?: Record<string, string> }>)
+      .filter((c) => c.metadata.labels?.[LEDGER_LABEL] !== undefined)
       .map((c) => ({ name: c.metadata.name, data: c.data ?? {} }));
     return census(cms, Math.floor(Date.now() / 1000), GRACE);
   }
@@ -380,9 +382,9 @@ describe('chaos', () => {
     const node = w.node('node-a');
     let posts = 0;
     let puts = 0;
-    // The creation of the node's ledger ConfigMap (the second POST, after the pool's), then its first update.
+    // The creation of the ConfigMap of the node's first block (the second POST, after the pool's), then its first update.
     const lost = w.api.fault({
-      match: (r) => r.path.includes('/configmaps') && ((r.method === 'POST' && ++posts === 2) || (r.method === 'PUT' && r.path.endsWith('/macmux-ledger-node-a') && ++puts === 1)),
+      match: (r) => r.path.includes('/configmaps') && ((r.method === 'POST' && ++posts === 2) || (r.method === 'PUT' && r.path.endsWith('/macmux-ledger-node-a.b0') && ++puts === 1)),
       dropAnswer: true,
     });
     const pods: Pod[] = [];

@@ -181,7 +181,7 @@ describe('the DaemonSet pod spec under podman', () => {
     const green = ifs.find((l) => l.ifname === deviceName('green'));
     assert.match(green?.address ?? '', /^02:6d:6d:/, "a MAC from the manifest's pool range");
     assert.ok(api.requests.some((q) => q.verb === 'patch' && q.resource === 'pods' && q.auth === api.token), 'network-status written with the token install copied');
-    assert.ok(api.list('ConfigMap', NS).some((c) => c.metadata?.name === `macmux-ledger-${ctx.fieldRefs['spec.nodeName']}`), "the ledger under the node's name");
+    assert.ok(api.list('ConfigMap', NS).some((c) => /^macmux-ledger-(.+)\.b\d+$/.exec(c.metadata?.name ?? '')?.[1] === ctx.fieldRefs['spec.nodeName']), "the ledger under the node's name (its first block's ConfigMap)");
     assert.ok(existsSync(join(state, 'cache', 'img1')), 'the cache entry in the host state dir');
 
     const del = await cniAsyncWith(launcher, 'DEL', runtimeConf, env);

@@ -3,298 +3,18 @@
 // secondaries on host bridges; MACs are read from inside the netns and compared with the node's
 // journal and the ledger ConfigMaps. The load test makes 1,000 ADDs (about 5 minutes on 2 cores);
 // MACMUX_LEDGER_LOAD=<ADDs per phase> shortens it while developing.
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { startApiServer, type ApiServer } from '../apiserver/server';
-import { BINARY, PLUGIN_DIR, cliAsync, cniAsync, type RunResult } from './harness';
-import { decodeHolding, encodeHolding, type Holding } from '../../src/mac/holding';
-import { deviceName } from '../../src/util/names';
-
-const exec = promisify(execFile);
-const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
-const LABEL = 'macmux.io/mac-assignment';
-const MACNS = 'kube-system';
-const POOL = 'macmux-pool';
-const RESERVED_KEYS = new Set(['RANGE_START', 'RANGE_END', 'BLOCK_SIZE', 'LEASES']);
-/** 4096 MACs in 128 blocks of 32: small blocks, so that nodes lease many and meet often. */
-const RANGE = { rangeStart: '02:aa:00:00:00:00', rangeEnd: '02:aa:00:00:0f:ff', blockSize: 32 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const PID = process.pid % 100000;
-
-// ---------------------------------------------------------------- helpers
-
-const macKey = (mac: string) => mac.replace(/:/g, '');
-const keyMac = (key: string) => key.replace(/(..)(?!$)/g, '$1:');
-const macInt = (mac: string) => parseInt(macKey(mac), 16);
-const inRange = (mac: string) => macInt(mac) >= macInt(RANGE.rangeStart) && macInt(mac) <= macInt(RANGE.rangeEnd);
-const blockOf = (mac: string) => Math.floor((macInt(mac) - macInt(RANGE.rangeStart)) / RANGE.blockSize);
-const claimsCm = (mac: string) => `macmux-claims-${createHash('sha256').update(mac).digest('hex').slice(0, 2)}`;
-const live = (h: Holding | undefined) => h !== undefined && h.state !== 'released';
-
-interface JournalFile {
-  format: number;
-  entries: Record<string, { owner: string; state: string; containerID: string; pid: number; since: number; pendingRelease?: boolean }>;
-  intents: Array<{ owner: string; containerID: string; pid: number }>;
-}
-
-interface SimNode {
-  name: string;
-  cacheDir: string;
-  /** The macmux config of this node; `extra` overrides. */
-  conf(extra?: Record<string, unknown>): Record<string, unknown>;
-  /** cacheDir/ledger/journal.json, parsed (throws if it does not parse). */
-  journal(): JournalFile;
-  cacheEntries(): string[];
-}
-
-interface PodRun {
-  namespace: string;
-  name: string;
-  uid: string;
-  cid: string;
-  netns: string;
-  node: SimNode;
-  /** NAD name → requested MAC (if any), in annotation order. */
-  nets: Array<{ name: string; mac?: string }>;
-  env: Record<string, string>;
-}
-
-const ownerOf = (p: PodRun, nad: string) => `${p.namespace}/${p.name}/${nad}`;
-
-interface HoldingAt {
-  cm: string;
-  mac: string;
-  h: Holding;
-}
-
-/** One test's world: its own API server, temp dir, host bridges and network namespaces, all removed by t.after. */
-class World {
-  readonly dir = mkdtempSync(join(tmpdir(), 'macmux-ledger-'));
-  private readonly netnsNames = new Set<string>();
-  private readonly bridges: string[] = [];
-  private seq = 0;
-  private closed = false;
-  private constructor(readonly api: ApiServer) {}
-
-  static async create(t: TestContext): Promise<World> {
-    const w = new World(await startApiServer());
-    t.after(() => w.cleanup());
-    return w;
-  }
-
-  node(name: string, base: Record<string, unknown> = {}): SimNode {
-    const cacheDir = join(this.dir, name);
-    const api = this.api;
-    return {
-      name,
-      cacheDir,
-      conf: (extra = {}) => ({
-        cniVersion: '1.0.0',
-        name: 'macmux',
-        type: 'macmux',
-        cacheDir,
-        kubeconfig: api.kubeconfig,
-        nodeName: name,
-        macPool: RANGE,
-        delegates: [{ name: 'lo', type: 'loopback', cniVersion: '1.0.0' }],
-        ...base,
-        ...extra,
-      }),
-      journal: () => {
-        const file = join(cacheDir, 'ledger', 'journal.json');
-        return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as JournalFile) : { format: 1, entries: {}, intents: [] };
-      },
-      cacheEntries: () => (existsSync(join(cacheDir, 'cache')) ? readdirSync(join(cacheDir, 'cache')).filter((f) => !f.startsWith('.')) : []),
-    };
-  }
-
-  bridge(tag: string): string {
-    const name = `mml${tag}${PID}`.slice(0, 15);
-    this.bridges.push(name);
-    return name;
-  }
-
-  async makeBridges(): Promise<void> {
-    for (const b of this.bridges) {
-      await exec('ip', ['link', 'add', b, 'type', 'bridge']);
-      await exec('ip', ['link', 'set', b, 'up']);
-    }
-  }
-
-  namespace(name: string, labels?: Record<string, string>): void {
-    this.api.put({ kind: 'Namespace', metadata: { name, ...(labels ? { labels } : {}) } });
-  }
-
-  /** A macvlan NAD (no IPAM) on `master`. */
-  nad(namespace: string, name: string, master: string): void {
-    this.api.put({
-      apiVersion: 'k8s.cni.cncf.io/v1',
-      kind: 'NetworkAttachmentDefinition',
-      metadata: { name, namespace },
-      spec: { config: JSON.stringify({ cniVersion: '1.0.0', name, type: 'macvlan', master, mode: 'bridge', capabilities: { mac: true } }) },
-    });
-  }
-
-  async netns(): Promise<string> {
-    if (this.closed) throw new Error('the test is over');
-    const name = `mml-${PID}-${this.seq++}`;
-    this.netnsNames.add(name);
-    await exec('ip', ['netns', 'add', name]);
-    return name;
-  }
-
-  async delNetns(name: string): Promise<void> {
-    await exec('ip', ['netns', 'del', name]).catch(() => undefined);
-    this.netnsNames.delete(name);
-  }
-
-  /** Creates (or re-creates, with a new uid) the pod object and a fresh netns and sandbox ID for it. */
-  async pod(node: SimNode, namespace: string, name: string, nets: Array<{ name: string; mac?: string }>): Promise<PodRun> {
-    const obj = this.api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, annotations: { [NETWORKS]: JSON.stringify(nets) } } });
-    const uid = obj.metadata!.uid!;
-    const netns = await this.netns();
-    const cid = `c${PID}x${this.seq++}`;
-    const env = {
-      CNI_CONTAINERID: cid,
-      CNI_NETNS: `/run/netns/${netns}`,
-      CNI_IFNAME: 'eth0',
-      CNI_PATH: PLUGIN_DIR,
-      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${name};K8S_POD_INFRA_CONTAINER_ID=${cid};K8S_POD_UID=${uid}`,
-    };
-    return { namespace, name, uid, cid, netns, node, nets, env };
-  }
-
-  add(p: PodRun, extra: Record<string, unknown> = {}): Promise<RunResult> {
-    return this.run('ADD', p.node.conf(extra), p.env);
-  }
-
-  del(p: PodRun, extra: Record<string, unknown> = {}): Promise<RunResult> {
-    return this.run('DEL', p.node.conf(extra), p.env);
-  }
-
-  run(command: string, conf: Record<string, unknown>, env: Record<string, string>): Promise<RunResult> {
-    if (this.closed) return Promise.reject(new Error('the test is over'));
-    return cniAsync(command, conf, env);
-  }
-
-  /** Every ConfigMap holding in the macmux namespace (pool, node ledgers, claims shards). */
-  holdings(): HoldingAt[] {
-    const out: HoldingAt[] = [];
-    for (const cm of this.api.list('ConfigMap', MACNS) as unknown as Array<{ metadata: { name: string }; data?: Record<string, string> }>) {
-      if (!cm.metadata.name.startsWith('macmux-')) continue;
-      for (const [k, v] of Object.entries(cm.data ?? {})) {
-        if (RESERVED_KEYS.has(k)) continue;
-        const h = decodeHolding(v);
-        assert.ok(h, `ConfigMap ${cm.metadata.name}: ${k}=${v} decodes`);
-        out.push({ cm: cm.metadata.name, mac: keyMac(k), h });
-      }
-    }
-    return out;
-  }
-
-  cmData(name: string): Record<string, string> {
-    return ((this.api.get('ConfigMap', MACNS, name) as unknown as { data?: Record<string, string> } | undefined)?.data) ?? {};
-  }
-
-  leases(): Record<string, string> {
-    return JSON.parse(this.cmData(POOL).LEASES ?? '{}') as Record<string, string>;
-  }
-
-  /** The home of `mac` by the rule of the design, computed here from the pool ConfigMap. */
-  home(mac: string): string {
-    if (!inRange(mac)) return claimsCm(mac);
-    const node = this.leases()[String(blockOf(mac))];
-    return node ? `macmux-ledger-${node}` : POOL;
-  }
-
-  /** The holding of `mac` at its home. */
-  atHome(mac: string): Holding | undefined {
-    const v = this.cmData(this.home(mac))[macKey(mac)];
-    return v === undefined ? undefined : decodeHolding(v);
-  }
-
-  /** ifname → MAC inside the netns. */
-  async macs(netns: string): Promise<Map<string, string>> {
-    const { stdout } = await exec('ip', ['-n', netns, '-j', 'link']);
-    return new Map((JSON.parse(stdout) as Array<{ ifname: string; address: string }>).map((l) => [l.ifname, l.address]));
-  }
-
-  /** The MAC of NAD `nad`'s interface in the pod, or undefined when it is not there. */
-  async macOf(p: PodRun, nad: string): Promise<string | undefined> {
-    return (await this.macs(p.netns)).get(deviceName(nad));
-  }
-
-  async cleanup(): Promise<void> {
-    this.closed = true;
-    this.api.clearFaults();
-    const names = [...this.netnsNames];
-    for (let i = 0; i < names.length; i += 200) {
-      const batch = names.slice(i, i + 200).map((n) => `netns del ${n}`).join('\n') + '\n';
-      await new Promise<void>((resolve) => {
-        const c = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'ignore', 'ignore'] });
-        c.on('close', () => resolve());
-        c.on('error', () => resolve());
-        c.stdin.end(batch);
-      });
-    }
-    this.netnsNames.clear();
-    for (const b of this.bridges) await exec('ip', ['link', 'del', b]).catch(() => undefined);
-    await this.api.stop();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** Runs dist/macmux as cniAsync does, but hands out the child so that a test can kill it. */
-function spawnCni(command: string, conf: unknown, env: Record<string, string>): { child: ChildProcess; done: Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
-  const child = spawn(BINARY, [], { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout!.on('data', (b: Buffer) => out.push(b));
-  child.stderr!.on('data', (b: Buffer) => err.push(b));
-  const done = new Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (status, signal) => resolve({ status, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-  });
-  child.stdin!.on('error', () => undefined);
-  child.stdin!.end(JSON.stringify(conf));
-  return { child, done };
-}
-
-/**
- * Runs `n` workers; the first one to throw stops the others at their next step, and every worker is
- * waited for before the error is rethrown (so that nothing runs on after the test's cleanup).
- */
-async function workers(n: number, body: (k: number, stopped: () => boolean) => Promise<void>): Promise<void> {
-  let failed: unknown;
-  const stopped = () => failed !== undefined;
-  await Promise.all(
-    Array.from({ length: n }, (_, k) =>
-      body(k, stopped).catch((e: unknown) => {
-        failed ??= e;
-      }),
-    ),
-  );
-  if (failed !== undefined) throw failed;
-}
-
-const codeOf = (r: RunResult) => (typeof r.json.code === 'number' ? r.json.code : undefined);
-const why = (r: Pick<RunResult, 'status' | 'stdout' | 'stderr'>) => `status ${r.status}: ${r.stdout} ${r.stderr.split('\n').slice(-6).join('\n')}`;
-
-/** Asserts a pod left nothing behind: only lo in its netns, no cache entry, no holding of any of its owners. */
-async function assertNothingLeft(w: World, p: PodRun, what: string, allowReleased = false, byUid = false): Promise<void> {
-  assert.deepEqual([...(await w.macs(p.netns)).keys()], ['lo'], `${what}: no link left in the netns`);
-  assert.ok(!p.node.cacheEntries().includes(p.cid), `${what}: no cache entry left`);
-  // byUid: only this pod's holdings (an older pod of the same name may hold some).
-  const mine = w.holdings().filter((x) => x.h.owner.startsWith(`${p.namespace}/${p.name}/`) && (!byUid || x.h.uid === p.uid) && (!allowReleased || live(x.h)));
-  assert.deepEqual(mine, [], `${what}: no ${allowReleased ? 'live ' : ''}holding left`);
-}
+import { PLUGIN_DIR, cniAsync, type RunResult } from './harness';
+import { decodeHolding, encodeHolding } from '../../src/mac/holding';
+import { indexKey } from '../../src/mac/owners';
+import {
+  LABEL, MACNS, POOL, assertNothingLeft, blockCm, blockOf, claimsCm, codeOf, inRange, keyMac, ledgerCli, live, macInt, macKey, ownerOf, rawOf, sandbox, sleep, spawnCni, why, workers, World,
+  type PodRun, type SimNode,
+} from './world';
 
 // ---------------------------------------------------------------- tests
 
@@ -326,13 +46,15 @@ describe('the MAC ledger', () => {
       assert.equal(j.entries[mac]!.state, 'active');
       assert.equal(j.entries[mac]!.containerID, p.cid);
     }
-    // The cluster: LEASES gives block 0 to node-a, and its ledger ConfigMap holds exactly these.
-    assert.deepEqual(w.leases(), { '0': 'node-a' });
+    // The cluster: LEASES gives block 0 to node-a (new-style, the lease value names the block's own
+    // ConfigMap), that ConfigMap, labelled a block, holds exactly these, and the pool none.
+    assert.deepEqual(w.leases(), { '0': 'node-a.b0' });
     const held = w.holdings();
-    assert.deepEqual(held.map((x) => x.cm), ['macmux-ledger-node-a', 'macmux-ledger-node-a']);
+    assert.deepEqual(held.map((x) => x.cm), [blockCm('node-a', 0), blockCm('node-a', 0)]);
+    assert.deepEqual(w.ledgerCms().map((c) => [c.name, c.labels['macmux.io/ledger']]).sort(), [[blockCm('node-a', 0), 'block'], [POOL, 'pool']]);
     for (const [mac, owner] of want) {
       const h = held.find((x) => x.mac === mac)?.h;
-      assert.deepEqual(h && [h.state, h.owner, h.node], ['active', owner, 'node-a'], `${mac} in macmux-ledger-node-a`);
+      assert.deepEqual(h && [h.state, h.owner, h.node], ['active', owner, 'node-a'], `${mac} in ${blockCm('node-a', 0)}`);
     }
     // network-status reports the same MACs.
     const status = JSON.parse(w.api.get('Pod', 't1', 'p1')!.metadata!.annotations!['k8s.v1.cni.cncf.io/network-status']!) as Array<{ name: string; mac?: string }>;
@@ -346,6 +68,8 @@ describe('the MAC ledger', () => {
       const h = w.atHome(mac);
       assert.deepEqual(h && [h.state, h.owner], ['released', owner], `${mac} released in the ConfigMap`);
       assert.equal(a.journal().entries[mac]?.state, 'released');
+      // The owner index points the owner's next pod at it: one shard, written by this DEL.
+      assert.equal(w.ownerEntry(owner)?.mac, mac, `${owner} indexed`);
     }
     assert.deepEqual(a.cacheEntries(), []);
   });
@@ -376,11 +100,12 @@ describe('the MAC ledger', () => {
     // node-a leases block 0 by handing out a pool MAC.
     const { p: a0, r: ra0 } = await add(a, 'a0', [{ name: 'blue' }]);
     assert.equal(ra0.status, 0, why(ra0));
-    assert.deepEqual(w.leases(), { '0': 'node-a' });
+    assert.deepEqual(w.leases(), { '0': 'node-a.b0' });
 
     const cases = [
-      { what: 'in the range, in a block nobody leases', mac: '02:aa:00:00:0f:07', home: POOL, first: b, second: a },
-      { what: "in the range, in node-a's block, claimed from node-b", mac: '02:aa:00:00:00:03', home: 'macmux-ledger-node-a', first: b, second: a },
+      // The pool never holds a MAC: the claiming node leases the block first (block 120 of 02:aa:00:00:0f:07).
+      { what: 'in the range, in a block nobody leases', mac: '02:aa:00:00:0f:07', before: POOL, home: blockCm('node-b', 120), first: b, second: a },
+      { what: "in the range, in node-a's block, claimed from node-b", mac: '02:aa:00:00:00:03', home: blockCm('node-a', 0), first: b, second: a },
       { what: 'outside the range', mac: '02:bb:00:00:00:01', home: claimsCm('02:bb:00:00:00:01'), first: a, second: b },
       { what: 'outside the range, globally administered', mac: '00:16:3e:12:34:56', home: claimsCm('00:16:3e:12:34:56'), first: b, second: a },
     ];
@@ -389,10 +114,12 @@ describe('the MAC ledger', () => {
     for (const c of cases) {
       i++;
       const { first, second } = c;
-      assert.equal(w.home(c.mac), c.home, c.what);
+      assert.equal(w.home(c.mac), c.before ?? c.home, c.what);
       const { p, r } = await add(first, `want${i}`, [{ name: 'blue', mac: c.mac }]);
       assert.equal(r.status, 0, `${c.what}: ${why(r)}`);
       holders.push(p);
+      assert.equal(w.home(c.mac), c.home, `${c.what}: its home now`);
+      assert.deepEqual(w.holdings().filter((x) => x.cm === POOL), [], `${c.what}: nothing held in ${POOL}`);
       assert.equal(await w.macOf(p, 'blue'), c.mac, `${c.what}: the netns has the requested MAC`);
       const h = w.cmData(c.home)[macKey(c.mac)];
       assert.ok(h, `${c.what}: recorded in ${c.home}`);
@@ -425,6 +152,7 @@ describe('the MAC ledger', () => {
     const r1 = await w.add(again);
     assert.equal(r1.status, 0, `the same owner again: ${why(r1)}`);
     assert.equal(await w.macOf(again, 'blue'), cases[0]!.mac);
+    assert.deepEqual(w.leases(), { '0': 'node-a.b0', '120': 'node-b.b120' }, 'claims leased only the unleased block they needed');
 
     // A pod whose second attachment is refused keeps nothing of its first (a pool MAC was taken for it first).
     // Released (held for it during the grace period) is fine; still held is a leak.
@@ -636,7 +364,7 @@ describe('the MAC ledger', () => {
     const outcomes: string[] = [];
     for (; (killed < 20 || trial < 24) && trial < 60; trial++) {
       const node = nodes[trial % 2]!;
-      // Pool MACs, requested ones outside the range (claims shards) and inside it (the pool or a node ledger).
+      // Pool MACs, requested ones outside the range (claims shards) and inside it (a block's ConfigMap, the block leased for it if nobody did).
       const nets = [
         [{ name: 'blue' }, { name: 'green' }],
         [{ name: 'blue' }, { name: 'green', mac: `02:bb:00:00:10:${hex(trial)}` }],
@@ -733,6 +461,7 @@ describe('the MAC ledger', () => {
     assert.ok(inRange(mac));
     assert.equal((await w.del(web)).status, 0);
     assert.equal(w.atHome(mac)?.state, 'released');
+    assert.equal(w.ownerEntry('t5/web-0/blue')?.mac, mac, 'the DEL pointed the owner index at it');
     w.api.remove('Pod', 't5', 'web-0');
 
     // Meanwhile (within the grace period) nobody else gets it: not from the pool on either node, not on request.
@@ -759,7 +488,7 @@ describe('the MAC ledger', () => {
     assert.equal(await w.macOf(again, 'blue'), mac, 'the re-created pod has its MAC back');
     const h = w.atHome(mac);
     assert.deepEqual(h && [h.state, h.owner, h.node], ['active', 't5/web-0/blue', 'node-b']);
-    assert.equal(w.home(mac), 'macmux-ledger-node-a', "still homed in node-a's block");
+    assert.equal(w.home(mac), blockCm('node-a', blockOf(mac)), "still homed in node-a's block");
     assert.equal(b.journal().entries[mac]?.state, 'active');
 
     for (const p of [again, ...others]) assert.equal((await w.del(p)).status, 0);
@@ -932,7 +661,7 @@ describe('the MAC ledger', () => {
     assert.notEqual(await w.macOf(q, 'blue'), mac);
     assert.equal((await w.del(q)).status, 0);
   });
-  it("a node's own ledger ConfigMap comes from its seen cache (upgraded from the journal's): a metadata-only list checks its resourceVersion, one list brings the others; a change another node made there is read", async (t) => {
+  it("a re-created pod's ADD finds its MAC by one read of one owner-index shard and no list, whatever the cluster holds; the node's block ConfigMap comes from its seen cache (upgraded from the journal's), and a change another node made there is read", async (t) => {
     const w = await World.create(t);
     const lan = w.bridge('l');
     await w.makeBridges();
@@ -943,7 +672,22 @@ describe('the MAC ledger', () => {
     const p1 = await w.pod(a, 't10', 'p1', [{ name: 'blue' }]);
     assert.equal((await w.add(p1)).status, 0);
     const first = (await w.macOf(p1, 'blue'))!;
-    const mine = 'macmux-ledger-node-a';
+    const mine = blockCm('node-a', blockOf(first));
+
+    // The rest of a big cluster: 40 more nodes' blocks, each with holdings (a list would read them all).
+    const pool = w.api.get('ConfigMap', MACNS, POOL)! as unknown as { data: Record<string, string> };
+    const leases = JSON.parse(pool.data.LEASES!) as Record<string, string>;
+    for (let k = 40; k < 80; k++) {
+      const node = `far-${k}`;
+      leases[String(k)] = `${node}.b${k}`;
+      const data: Record<string, string> = {};
+      for (let i = 0; i < 16; i++) {
+        const mac = keyMac((macInt(first) + k * 32 + i).toString(16).padStart(12, '0'));
+        data[macKey(mac)] = encodeHolding({ state: 'active', owner: `far/p${k}-${i}/blue`, node, since: 1, uid: `00000000-0000-4000-8000-${String(k * 100 + i).padStart(12, '0')}` });
+      }
+      w.api.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: blockCm(node, k), namespace: MACNS, labels: { 'macmux.io/ledger': 'block' } }, data });
+    }
+    w.api.put({ ...pool, data: { ...pool.data, LEASES: JSON.stringify(leases) } } as never);
 
     // As an earlier version left it: the cache inside the journal, no seen.json.
     const seenFile = join(a.cacheDir, 'ledger', 'seen.json');
@@ -954,14 +698,23 @@ describe('the MAC ledger', () => {
     writeFileSync(journalFile, JSON.stringify({ ...JSON.parse(readFileSync(journalFile, 'utf8')), seen: cached }));
     rmSync(seenFile);
 
-    w.api.clearRequests();
+    /** The ConfigMap requests of one ADD, and what they must be: one owner-index shard read, no list, no other node's ConfigMap. */
+    const oneAdd = async (p: PodRun) => {
+      w.api.clearRequests();
+      const r = await w.add(p);
+      assert.equal(r.status, 0, why(r));
+      const cmReqs = w.api.requests.filter((x) => x.resource === 'configmaps');
+      t.diagnostic(`${p.name}: ${cmReqs.map((x) => `${x.verb} ${x.name ?? ''}`).join(', ')}`);
+      assert.deepEqual(cmReqs.filter((x) => x.verb === 'list'), [], 'no list');
+      const shard = indexKey(ownerOf(p, 'blue')).shard;
+      assert.deepEqual(cmReqs.filter((x) => x.name?.startsWith('macmux-owners-') && x.verb === 'get').map((x) => x.name), [shard], 'one owner-index shard read: its own');
+      assert.deepEqual(cmReqs.filter((x) => x.name !== undefined && ![POOL, mine, shard].includes(x.name)).map((x) => `${x.verb} ${x.name}`), [], "no other ConfigMap touched (another node's, another shard)");
+      return cmReqs;
+    };
+
     const p2 = await w.pod(a, 't10', 'p2', [{ name: 'blue' }]);
-    assert.equal((await w.add(p2)).status, 0);
-    const cmReqs = w.api.requests.filter((r) => r.resource === 'configmaps');
-    assert.deepEqual(cmReqs.filter((r) => r.verb === 'get' && r.name === mine), [], 'its own ledger was not read');
-    assert.ok(cmReqs.some((r) => r.verb === 'list' && /as=PartialObjectMetadataList/.test(r.accept ?? '')), 'a metadata-only list');
-    assert.ok(cmReqs.some((r) => r.verb === 'list' && r.query.fieldSelector === `metadata.name!=${mine}`), 'the others in one list without it');
-    assert.ok(!cmReqs.some((r) => r.verb === 'list' && !r.query.fieldSelector && !/PartialObjectMetadataList/.test(r.accept ?? '')), 'no full list');
+    const r2 = await oneAdd(p2);
+    assert.deepEqual(r2.filter((x) => x.verb === 'get' && x.name === mine), [], 'its block ConfigMap was not read: the seen copy');
     assert.ok(existsSync(seenFile), 'the cache moved to seen.json');
 
     // node-b records a MAC of node-a's block for its pod q (a request), which then goes; q re-created on node-a gets it back.
@@ -971,13 +724,12 @@ describe('the MAC ledger', () => {
     assert.equal((await w.add(q)).status, 0);
     assert.equal((await w.del(q)).status, 0);
     const h = w.atHome(wanted);
-    assert.deepEqual(h && [h.state, h.owner, h.node], ['released', 't10/q/blue', 'node-b'], "recorded in node-a's ledger by node-b");
-    w.api.clearRequests();
+    assert.deepEqual(h && [h.state, h.owner, h.node], ['released', 't10/q/blue', 'node-b'], "recorded in node-a's block by node-b");
+    assert.equal(w.ownerEntry('t10/q/blue')?.mac, wanted, "node-b's DEL indexed it");
     const q2 = await w.pod(a, 't10', 'q', [{ name: 'blue' }]);
-    const r = await w.add(q2);
-    assert.equal(r.status, 0, why(r));
-    assert.equal(await w.macOf(q2, 'blue'), wanted, 'the sticky MAC, found in the fresh copy');
-    assert.ok(w.api.requests.some((x) => x.verb === 'get' && x.name === mine), 'its stale copy was read again');
+    const r = await oneAdd(q2);
+    assert.equal(await w.macOf(q2, 'blue'), wanted, 'the sticky MAC, found by the index and taken on a fresh copy');
+    assert.ok(r.some((x) => x.verb === 'get' && x.name === mine), 'its stale copy was read again');
     for (const x of [p1, p2, q2]) assert.equal((await w.del(x)).status, 0);
   });
 
@@ -1014,23 +766,6 @@ describe('the MAC ledger', () => {
 });
 
 // ---------------------------------------------------------------- issue 12: owners are pods, who may request which MAC
-
-/** A new sandbox of the same pod (same uid): its annotation set to `nets`, a fresh netns and sandbox ID. */
-async function sandbox(w: World, p: PodRun, nets: Array<{ name: string; mac?: string }>): Promise<PodRun> {
-  const cur = w.api.get('Pod', p.namespace, p.name)!;
-  w.api.put({ ...cur, metadata: { ...cur.metadata, annotations: { [NETWORKS]: JSON.stringify(nets) } } });
-  const next = await w.pod(p.node, p.namespace, p.name, nets);
-  assert.equal(next.uid, p.uid, 'the same pod');
-  return next;
-}
-
-/** The raw ledger values of `macs`, wherever recorded: to show a refused ADD changed nothing. */
-const rawOf = (w: World, macs: string[]) =>
-  (w.api.list('ConfigMap', MACNS) as unknown as Array<{ metadata: { name: string }; data?: Record<string, string> }>).flatMap((cm) =>
-    macs.filter((m) => cm.data?.[macKey(m)] !== undefined).map((m) => `${cm.metadata.name}:${m}=${cm.data![macKey(m)]}`),
-  );
-
-const ledgerCli = (w: World, args: string[]) => cliAsync(['ledger', ...args, '--kubeconfig', w.api.kubeconfig, '--namespace', MACNS, '-o', 'json']);
 
 describe('owners are pods, not names (issue 12)', () => {
   it("a pod re-created under the same name on another node, before the first node's DEL, never gets the live MACs of the old pod; they come back after that DEL, a forced release, or gc once the node is gone", async (t) => {

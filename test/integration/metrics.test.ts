@@ -226,8 +226,8 @@ it('/metrics of a running install: exact counters and histogram after scripted A
 
   // The gauges, from the next census: they match the ConfigMaps.
   const leases = JSON.parse(cmData('macmux-pool').LEASES ?? '{}') as Record<string, string>;
-  assert.deepEqual(leases, { '0': 'node-a' });
-  const nodeA = Object.entries(cmData('macmux-ledger-node-a'));
+  assert.deepEqual(leases, { '0': 'node-a.b0' });
+  const nodeA = Object.entries(cmData('macmux-ledger-node-a.b0'));
   assert.deepEqual(nodeA.map(([, v]) => v.split('|')[0]).sort(), ['a', 'x', 'x'], "p2's active MAC and p1's two released ones (within their grace period)");
   const gauges = await until('the census after the invocations', async () => {
     const m = await scrape();

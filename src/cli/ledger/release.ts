@@ -68,10 +68,13 @@ export async function release(io: CliIo, macText: string, opts: LedgerOpts & { f
       const why = kept ?? (pod === 'exists' ? `its pod ${p!.namespace}/${p!.name}${target.uid ? ` (uid ${target.uid})` : ''} still exists` : `its owner ${target.owner} names no pod to check`);
       throw new CliFailure(Exit.Failed, `not releasing MAC ${mac} (${target.state} for ${target.owner} on node ${target.node}): ${why}, so another pod could get a MAC in use; delete the pod first, or pass --force to release it anyway (it is then free at once)`);
     }
-    const done = await clusterOf(x).operatorRelease(mac, target.owner, force, target.atHome ? { node: target.node, since: target.since, ...(target.uid !== undefined ? { uid: target.uid } : {}) } : undefined);
+    const cluster = clusterOf(x);
+    const done = await cluster.operatorRelease(mac, target.owner, force, target.atHome ? { node: target.node, since: target.since, ...(target.uid !== undefined ? { uid: target.uid } : {}) } : undefined);
     if (!done.held) {
       throw new CliFailure(Exit.Failed, `MAC ${mac} is no longer held by ${target.owner} (it changed while releasing); look again with \`macmux ledger show ${mac}\``);
     }
+    // Kept for its owner for the grace period: the owner index points a re-created pod at it, as a DEL's release does.
+    if (!force) await cluster.recordReleased([{ mac, who: { owner: target.owner, ...(target.uid !== undefined ? { uid: target.uid } : {}), ...(target.retain !== undefined ? { retain: target.retain } : {}) } }]);
     await operatorHistory(x, [historyRecord(mac, target.owner, 'operator-release', target.node, { force })]);
     const out: Released = { ...base, pod, result: force ? 'freed' : 'released', configMaps: done.written };
     print(io, opts.output, out, () =>
