@@ -141,11 +141,12 @@ describe('macmux doctor', () => {
     assert.match(check('api').detail, new RegExp(`${w.api.url.replace(/\./g, '\\.')} answered \\(Kubernetes v1\\.31\\.0-macmux-test\\)`));
     // One SelfSubjectAccessReview per verb macmux uses, ConfigMaps asked in the ledger namespace.
     const reviews = w.api.requests.filter((r) => r.resource === 'selfsubjectaccessreviews');
-    assert.equal(reviews.length, 13);
+    assert.equal(reviews.length, 14);
     assert.ok(reviews.every((r) => r.method === 'POST' && r.status === 201));
     const asked = reviews.map((r) => (r.body as Json).spec.resourceAttributes).map((a: Json) => `${a.verb} ${a.resource}${a.group ? `.${a.group}` : ''}${a.namespace ? ` in ${a.namespace}` : ''}`);
     assert.deepEqual(asked.sort(), [
       'create configmaps in kube-system',
+      'delete configmaps in kube-system',
       'get configmaps in kube-system',
       'get namespaces',
       'get network-attachment-definitions.k8s.cni.cncf.io',
