@@ -1,9 +1,9 @@
 // Integration: /metrics of a real `macmux install` process after scripted plugin ADDs and DELs (built
 // executable, API test server, macvlan secondaries in network namespaces): the counters come from the
 // stats file the plugin runs wrote under <root>/var/lib/macmux, the pool gauges from the ledger
-// ConfigMaps this node reads (its share: the pool, its homes, one claims and one owners shard, never a
-// list), objects and largest object per kind, and a duplicate injected as a pool leftover shows in
-// macmux_duplicate_macs. A second test measures what one census reads at 100 nodes' worth of ConfigMaps.
+// ConfigMaps this node reads (its share: the pool, its homes, one claims shard by rotation, never the
+// owner index, never a list), objects and largest object per kind, and a duplicate injected as a pool
+// leftover shows in macmux_duplicate_macs. A second test measures what one census reads at 100 nodes' worth of ConfigMaps.
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -237,43 +237,54 @@ it('/metrics of a running install: exact counters and histogram after scripted A
   assert.equal(gauges.s.get('macmux_blocks_leased'), Object.keys(leases).length);
   assert.equal(gauges.s.get('macmux_duplicate_macs'), 0);
   assert.equal(gauges.s.get('macmux_node_free_macs'), 16 - 3, "node-a's one block, 3 of its MACs held");
-  assert.equal(gauges.s.get('macmux_ledger_objects{kind="node"}'), 1, "node-a's legacy ledger");
-  assert.equal(gauges.s.get('macmux_ledger_largest_object_bytes{kind="node"}'), Buffer.byteLength(JSON.stringify(cmData('macmux-ledger-node-a'))));
+  const bytesOf = (name: string) => Buffer.byteLength(JSON.stringify(cmData(name)));
+  assert.equal(gauges.s.get('macmux_ledger_objects{kind="block"}'), 1, "node-a's block 0");
+  assert.equal(gauges.s.get('macmux_ledger_largest_object_bytes{kind="block"}'), bytesOf('macmux-ledger-node-a.b0'));
+  assert.equal(gauges.s.get('macmux_ledger_objects{kind="node"}'), 0, 'no legacy ledger: this release leases block by block');
+  // p1's DEL recorded its MACs in the owner index, an object of its own that the census never reads.
+  const indexObjects = () => (api.list('ConfigMap', MACNS) as unknown as Array<{ metadata: { name: string; labels?: Record<string, string> } }>).filter((c) => c.metadata.labels?.['macmux.io/ledger-index'] === 'owners').map((c) => c.metadata.name);
+  assert.equal(indexObjects().length, 1, "p1's owner-index object");
+  assert.match(indexObjects()[0]!, /^macmux-owners-[0-9a-f]{32}$/);
+  assert.equal(gauges.s.get('macmux_ledger_objects{kind="owners"}'), 0, 'the census reads no owner-index object');
 
-  // The layout of issue 15 beside it: block 1 leased new-style to node-a, block 2 to node-b, an owner
-  // index shard and a claims shard. node-a's census reads its block's ConfigMap, not node-b's.
+  // More of the layout around it: block 1 leased to node-a (its own ConfigMap), block 2 to node-b,
+  // block 3 to node-a the legacy way (a release before 15 leased it: its home is the node's single
+  // macmux-ledger-node-a), owner-index objects of other pods and the claims shards. node-a's census
+  // reads its three homes, not node-b's block, and no owner-index object.
   const now = Math.floor(Date.now() / 1000);
   const cmPut = (name: string, labels: Record<string, string>, data: Record<string, string>) =>
     api.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: MACNS, labels }, data });
-  cmPut('macmux-pool', { [LEDGER]: 'pool' }, { ...cmData('macmux-pool'), LEASES: JSON.stringify({ ...leases, '1': 'node-a.b1', '2': 'node-b.b2' }) });
+  cmPut('macmux-pool', { [LEDGER]: 'pool' }, { ...cmData('macmux-pool'), LEASES: JSON.stringify({ ...leases, '1': 'node-a.b1', '2': 'node-b.b2', '3': 'node-a' }) });
   cmPut('macmux-ledger-node-a.b1', { [LEDGER]: 'block' }, { '02ac00000010': `a|mt/q1/blue|node-a|${now}`, '02ac00000011': `a|mt/q2/blue|node-a|${now}` });
+  cmPut('macmux-ledger-node-a', { [LEDGER]: 'node' }, { '02ac00000030': `a|mt/q3/blue|node-a|${now}` });
   // A stray copy of p2's MAC for another owner in node-b's block: a duplicate only a full list (doctor) finds.
   const [p2key] = nodeA.find(([, v]) => v.startsWith('a|'))!;
   cmPut('macmux-ledger-node-b.b2', { [LEDGER]: 'block' }, { '02ac00000020': `a|mt/r1/blue|node-b|${now}`, [p2key]: `a|mt/stray/blue|node-b|${now}` });
   for (let x = 0; x < 256; x++) {
     const xx = x.toString(16).padStart(2, '0');
-    cmPut(`macmux-owners-${xx}`, { 'macmux.io/ledger-index': 'owners' }, { [xx.repeat(16)]: `02:ac:00:00:00:01|${now}|mt/p1/blue` });
+    if (x < 16) cmPut(`macmux-owners-${xx.repeat(16)}`, { 'macmux.io/ledger-index': 'owners' }, { [xx.repeat(16)]: `02:ac:00:00:00:1${x.toString(16)}|${now}|mt/o${x}/blue` });
     cmPut(`macmux-claims-${xx}`, { [LEDGER]: 'claims' }, x === 0 ? { '02bb00000000': `a|mt/c/blue|node-b|${now}` } : {});
   }
   api.clearRequests();
-  const layout = await until('the census of the new layout', async () => {
+  const layout = await until('the census of the whole layout', async () => {
     const m = await scrape();
-    return m.s.get('macmux_ledger_objects{kind="block"}') === 1 && m.s.get('macmux_ledger_objects{kind="owners"}') === 1 ? m : undefined;
+    return m.s.get('macmux_ledger_objects{kind="block"}') === 2 && m.s.get('macmux_ledger_objects{kind="node"}') === 1 ? m : undefined;
   });
-  assert.equal(layout.s.get('macmux_pool_allocated'), 5, "node-a's homes: 3 in its legacy ledger, 2 in its block");
-  assert.equal(layout.s.get('macmux_blocks_leased'), 3);
-  assert.equal(layout.s.get('macmux_node_free_macs'), 32 - 5);
-  assert.equal(layout.s.get('macmux_ledger_objects{kind="node"}'), 1);
+  assert.equal(layout.s.get('macmux_pool_allocated'), 6, "node-a's homes: 3 in block 0, 2 in block 1, 1 in its legacy ledger");
+  assert.equal(layout.s.get('macmux_blocks_leased'), 4);
+  assert.equal(layout.s.get('macmux_node_free_macs'), 48 - 6, 'its 3 blocks of 16, 6 held');
   assert.equal(layout.s.get('macmux_ledger_objects{kind="claims"}'), 1, 'one claims shard per scan');
-  assert.equal(layout.s.get('macmux_ledger_largest_object_bytes{kind="block"}'), Buffer.byteLength(JSON.stringify(cmData('macmux-ledger-node-a.b1'))));
+  assert.equal(layout.s.get('macmux_ledger_objects{kind="owners"}'), 0, 'no owner-index object');
+  assert.equal(layout.s.get('macmux_ledger_largest_object_bytes{kind="block"}'), Math.max(bytesOf('macmux-ledger-node-a.b0'), bytesOf('macmux-ledger-node-a.b1')));
+  assert.equal(layout.s.get('macmux_ledger_largest_object_bytes{kind="node"}'), bytesOf('macmux-ledger-node-a'));
   assert.equal(layout.s.get('macmux_duplicate_macs'), 0, "node-b's block is not node-a's to read");
-  assert.equal(layout.s.get('macmux_ledger_damaged_entries'), 0, 'owner index entries are not holdings');
+  assert.equal(layout.s.get('macmux_ledger_damaged_entries'), 0);
   // What the scans since cost: one GET per object of node-a's share, never a list of ConfigMaps.
   const cmRequests = api.requests.filter((r) => r.resource === 'configmaps');
   assert.deepEqual(cmRequests.filter((r) => r.verb !== 'get').map((r) => `${r.verb} ${r.path}`), []);
   const got = new Set(cmRequests.map((r) => r.name!));
-  for (const name of got) assert.match(name, /^macmux-(pool|ledger-node-a|ledger-node-a\.b1|claims-[0-9a-f]{2}|owners-[0-9a-f]{2})$/, `node-a read ${name}`);
-  assert.ok(got.has('macmux-ledger-node-a.b1') && got.has('macmux-ledger-node-a'), 'both its homes');
+  for (const name of got) assert.match(name, /^macmux-(pool|ledger-node-a|ledger-node-a\.b[01]|claims-[0-9a-f]{2})$/, `node-a read ${name}`);
+  for (const home of ['macmux-ledger-node-a.b0', 'macmux-ledger-node-a.b1', 'macmux-ledger-node-a']) assert.ok(got.has(home), `node-a read its home ${home}`);
 
   // A duplicate node-a sees: p2's MAC also live for another owner as a leftover in the pool.
   cmPut('macmux-pool', { [LEDGER]: 'pool' }, { ...cmData('macmux-pool'), [p2key]: `a|mt/intruder/blue|node-b|${now}` });
@@ -281,9 +292,9 @@ it('/metrics of a running install: exact counters and histogram after scripted A
     const m = await scrape();
     return m.s.get('macmux_duplicate_macs') === 1 ? m : undefined;
   });
-  assert.equal(dup.s.get('macmux_pool_allocated'), 5, 'a duplicate is one MAC');
+  assert.equal(dup.s.get('macmux_pool_allocated'), 6, 'a duplicate is one MAC');
   const mac = p2key.replace(/(..)(?!$)/g, '$1:');
-  await until('install to warn about the duplicate', async () => stderr().includes(`held by more than one owner: ${mac} (mt/p2/blue in macmux-ledger-node-a, mt/intruder/blue in macmux-pool)`));
+  await until('install to warn about the duplicate', async () => stderr().includes(`held by more than one owner: ${mac} (mt/p2/blue in macmux-ledger-node-a.b0, mt/intruder/blue in macmux-pool)`));
   assert.equal(dup.s.get('macmux_ledger_scan_errors_total'), 0);
   assert.equal(dup.s.get('macmux_stats_file_errors_total'), 0);
   assert.ok(readFileSync(join(cacheDir, 'stats.json'), 'utf8').startsWith('{"format":1'));
@@ -295,7 +306,8 @@ it('/metrics of a running install: exact counters and histogram after scripted A
 it("what one census reads at 100 nodes' worth of ConfigMaps: the whole ledger in one list before, the node's share in a few GETs now", async (t) => {
   const api = await startApiServer({ namespaces: [MACNS] });
   t.after(() => api.stop());
-  // 100 nodes with 2 blocks of 256 each (new-style leases), 100 holdings per block; 256 owners and claims shards.
+  // 100 nodes with 2 blocks of 256 each (new-style leases), 100 holdings per block; 256 claims shards, and
+  // 256 owner-index objects (one per pod released lately) that no census reads.
   const now = Math.floor(Date.now() / 1000);
   const leases: Record<string, string> = {};
   const put = (name: string, labels: Record<string, string>, data: Record<string, string>) =>
@@ -314,14 +326,14 @@ it("what one census reads at 100 nodes' worth of ConfigMaps: the whole ledger in
     const xx = x.toString(16).padStart(2, '0');
     const owners: Record<string, string> = {};
     for (let i = 0; i < 40; i++) owners[`${xx}${i.toString(16).padStart(30, '0')}`] = `02:ac:00:00:01:${xx}|${now}|ns-1/pod-${x}-${i}/ns-1.blue@if`;
-    put(`macmux-owners-${xx}`, { 'macmux.io/ledger-index': 'owners' }, owners);
+    put(`macmux-owners-${xx.repeat(16)}`, { 'macmux.io/ledger-index': 'owners' }, owners);
     put(`macmux-claims-${xx}`, { [LEDGER]: 'claims' }, { [`02bb000000${xx}`]: `a|ns-1/c-${x}/ns-1.blue@if|node-1|${now}|${uid}` });
   }
   const settings = { server: api.url, tokenFile: api.tokenFile, caFile: api.caFile, namespace: MACNS };
   const measure = async (read: () => Promise<Cm[]>) => {
     api.clearRequests();
     const cms = await read();
-    return { requests: api.requests.filter((r) => r.resource === 'configmaps').length, lists: api.requests.filter((r) => r.verb === 'list').length, objects: cms.length, bytes: Buffer.byteLength(JSON.stringify(cms.map((c) => c.data))) };
+    return { requests: api.requests.filter((r) => r.resource === 'configmaps').length, lists: api.requests.filter((r) => r.verb === 'list').length, objects: cms.length, bytes: Buffer.byteLength(JSON.stringify(cms.map((c) => c.data))), names: cms.map((c) => c.name) };
   };
   // Before: every node's DaemonSet listed the whole ledger (install/kube.ts listLedger of release 14).
   const before = await measure(async () => {
@@ -335,10 +347,14 @@ it("what one census reads at 100 nodes' worth of ConfigMaps: the whole ledger in
   const read = readNodeShare(settings, 10_000, 'node-7');
   const after = await measure(read);
   t.diagnostic(`one census at 100 nodes: before ${before.requests} request (${before.lists} list), ${before.objects} objects, ${before.bytes} bytes; now ${after.requests} requests (${after.lists} lists), ${after.objects} objects, ${after.bytes} bytes`);
-  assert.deepEqual([before.lists, before.objects], [1, 1 + 200 + 256]);
-  assert.deepEqual([after.requests, after.lists, after.objects], [5, 0, 5], 'the pool, its 2 blocks, 1 claims and 1 owners shard');
+  assert.deepEqual([before.lists, before.objects], [1, 1 + 200 + 256], 'the pool, 200 blocks, 256 claims shards (the owner index has a label of its own)');
+  assert.deepEqual([after.requests, after.lists, after.objects], [4, 0, 4], 'the pool, its 2 blocks, 1 claims shard');
+  assert.deepEqual(after.names.slice(0, 3), ['macmux-pool', 'macmux-ledger-node-7.b14', 'macmux-ledger-node-7.b15']);
+  assert.match(after.names[3]!, /^macmux-claims-[0-9a-f]{2}$/);
   assert.ok(after.bytes * 20 < before.bytes, `${after.bytes} bytes now, ${before.bytes} before`);
-  // The next scan reads the next shards: the same cost.
+  // The next scan reads the next claims shard: the same cost.
   const next = await measure(read);
-  assert.deepEqual([next.requests, next.objects], [5, 5]);
+  assert.deepEqual([next.requests, next.objects], [4, 4]);
+  assert.match(next.names[3]!, /^macmux-claims-[0-9a-f]{2}$/);
+  assert.notEqual(next.names[3], after.names[3], 'the claims shards rotate');
 });
