@@ -25,7 +25,7 @@ export type LedgerKind = (typeof LEDGER_KINDS)[number];
 
 const CLAIMS_PREFIX = 'macmux-claims-';
 
-/** Shards of the claims and of the owner index: 256 each, `<prefix><xx>`. */
+/** The claims shards: 256, `macmux-claims-<xx>`. */
 const SHARDS = 256;
 
 /**
@@ -86,7 +86,7 @@ export interface CensusScope {
 const RESERVED = new Set(['RANGE_START', 'RANGE_END', 'BLOCK_SIZE', 'LEASES']);
 const perKind = (): Record<LedgerKind, number> => ({ pool: 0, block: 0, node: 0, claims: 0, owners: 0 });
 
-/** Reads the ledger ConfigMaps given (all of them, or one node's share) into one picture; owner index shards are counted, never read as holdings. */
+/** Reads the ledger ConfigMaps given (all of them, or one node's share) into one picture; owner-index objects are counted, never read as holdings. */
 export function census(cms: Cm[], now: number, graceSec: number, scope: CensusScope = {}): Census {
   const pool = cms.find((c) => c.name === POOL_CM);
   const view = pool ? poolView(pool) : undefined;

@@ -127,7 +127,7 @@ test('a pool whose range does not parse makes the census throw (the exporter kee
 });
 
 // The layout of release 15: one ConfigMap per leased block (lease value `<node>.b<k>`), labelled block;
-// owner index shards under their own label key; legacy node ledgers beside them during an upgrade.
+// owner-index objects under their own label key; legacy node ledgers beside them during an upgrade.
 describe('the block layout (issue 15), with legacy node ledgers beside it', () => {
   const INDEX = { 'macmux.io/ledger-index': 'owners' };
   const labelled = (c: Cm, kind: string): Cm => ({ ...c, labels: { 'macmux.io/ledger': kind } });
@@ -171,7 +171,7 @@ describe('the block layout (issue 15), with legacy node ledgers beside it', () =
     assert.deepEqual([c.duplicates, c.damaged], [[], []]);
   });
 
-  it('owner index shards are counted as objects, never read as holdings (their values are mac|since|key)', () => {
+  it('owner-index objects are counted as objects, never read as holdings (their values are mac|since|key)', () => {
     const c = census(newWorld(), T, GRACE);
     assert.ok(!c.entries.some((e) => e.cm === owners.name));
     assert.ok(!c.damaged.some((d) => d.startsWith(owners.name)), 'a 32-hex key is not a damaged MAC key');
@@ -222,7 +222,7 @@ describe('the block layout (issue 15), with legacy node ledgers beside it', () =
     assert.deepEqual([leaseNode('node-a.b3', 3), leaseNode('node-a.b3', '3'), leaseNode('node-a', 1), leaseNode('node-a.b3', 4)], ['node-a', 'node-a', 'node-a', 'node-a.b3']);
   });
 
-  it("a node's share read alone (pool, its homes, one claims and one owners shard): a duplicate between its home and a pool leftover is found", () => {
+  it("a node's share read alone (pool, its homes, one claims shard): a duplicate between its home and a pool leftover is found", () => {
     const share = newWorld().filter((x) => [POOL_CM, ledgerCm('node-a.b3'), 'macmux-owners-3f'].includes(x.name));
     share[0]!.data[macKey(m(13))] = h('active', 'ns/intruder/net1', 'node-b');
     const c = census(share, T, GRACE, { node: 'node-a' });

@@ -15,6 +15,7 @@ import { kubeStore } from '../../k8s/cmstore';
 import { loadCredentials } from '../../k8s/credentials';
 import { ApiTransport } from '../../k8s/http';
 import { LEDGER_LABEL } from '../../mac/home';
+import { OWNERS_LABEL } from '../../mac/owners';
 import { journalDir, type Journal } from '../../mac/journal';
 import { cliSettings, DEFAULT_CONFIG, type CliSettings, type GlobalOpts } from '../setup';
 import { pluginTypes } from './check-local';
@@ -58,8 +59,10 @@ export async function gather(opts: GlobalOpts, getenv: (k: string) => string | u
       api.renewBudget();
       nads = await nadFacts(api, conf);
       api.renewBudget();
-      cms = await kubeStore(api, s.namespace).list(LEDGER_LABEL).then(
-        (items) => ({ items }),
+      const store = kubeStore(api, s.namespace);
+      // The ledger, and the owner-index objects (counted per kind, never read as holdings).
+      cms = await Promise.all([store.list(LEDGER_LABEL), store.list(OWNERS_LABEL)]).then(
+        ([ledger, index]) => ({ items: [...ledger, ...index] }),
         (e: unknown) => ({ error: message(e), items: [] }),
       );
     } finally {
