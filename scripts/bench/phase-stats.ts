@@ -55,6 +55,8 @@ export function figures(spans: readonly Span[], totalMs: number): Array<[string,
   put('API sequential round trips (count)', sequentialRequests(api));
   put('API time, sum of requests', total(api));
   put('API time, wall (their union)', covered(api));
+  // The first request opens the connection (TCP, TLS): what a reused session or connection would save.
+  if (api.length) put('… of which the first request (connects)', [...api].sort((a, b) => a.start - b.start)[0]!.ms);
   const held = spans.filter(is('held:ledger'));
   if (held.length) {
     const inside = spans.filter((s) => is('api')(s) || is('write')(s));
@@ -80,11 +82,12 @@ export function figures(spans: readonly Span[], totalMs: number): Array<[string,
   return out;
 }
 
-/** A short list of the requests: `GET pods, PUT configmaps ×2` (kinds in the order first made). */
+/** A short list of the requests: `GET pods, PUT configmaps ×2, GET configmaps 404` (kinds in the order first made; a status when not 2xx). */
 export function requestList(spans: readonly Span[]): string {
   const counts = new Map<string, number>();
   for (const s of spans.filter(is('api'))) {
-    const k = `${field(s, 1)} ${field(s, 2)}`;
+    const status = field(s, 3);
+    const k = `${field(s, 1)} ${field(s, 2)}${/^2\d\d$/.test(status) ? '' : ` ${status}`}`;
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
   return [...counts].map(([k, n]) => (n > 1 ? `${k} ×${n}` : k)).join(', ') || 'none';

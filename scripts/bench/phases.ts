@@ -1,4 +1,5 @@
 // Section 7: where the milliseconds of section 2's ADD and DEL (and section 3's DEL with the API down) go, from macmux's phase lines at level 3, beside the bare delegates.
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePhaseLine, type Span } from '../../src/util/phases';
 import { replay } from './capture';
@@ -37,6 +38,8 @@ export async function phaseRuns(w: PodWorld, rec: Recorded, runs: number): Promi
   const push = (c: Column, label: string, v: number) => values[c].set(label, [...(values[c].get(label) ?? []), v]);
   const take = (c: Column, r: Run) => {
     const { spans, total } = phasesOf(ok(r));
+    // MMBENCH_PHASE_LINES=<file> keeps every phase line read, after its column, for a closer look.
+    if (process.env.MMBENCH_PHASE_LINES) appendFileSync(process.env.MMBENCH_PHASE_LINES, `${c}\t${r.stderr.split('\n').find((l) => l.includes(' phases v=1 '))}\n`);
     for (const [label, v] of figures(spans, total)) push(c, label, v);
     push(c, 'wall, spawn to exit (bench)', r.ms);
     if (!requests[c]) requests[c] = requestList(spans);
@@ -67,8 +70,8 @@ export async function phaseRuns(w: PodWorld, rec: Recorded, runs: number): Promi
         const calls = await replay(rec.calls, verb, rec.from, to, PLUGIN_DIR);
         const cols: Column[] = verb === 'ADD' ? ['ADD'] : ['DEL', 'DEL, API down'];
         for (const c of cols) {
-          calls.forEach((r, k) => push(c, `bare ${k + 1}: ${r.what.split(' ')[1]}`, r.ms));
-          push(c, 'bare delegates, sum', calls.reduce((a, r) => a + r.ms, 0));
+          calls.forEach((r, k) => push(c, `delegate ${k + 1}: ${r.what.split(' ')[1]} ${verb}, bare`, r.ms));
+          push(c, 'delegates, sum, bare', calls.reduce((a, r) => a + r.ms, 0));
         }
       }
     } finally {
@@ -91,10 +94,9 @@ function macmux(w: PodWorld, command: 'ADD' | 'DEL', conf: Record<string, unknow
 /** The markdown table of the medians, one row per label (in the order first met), one column per verb; then each verb's requests. */
 export function renderPhases(p: PhaseRuns, runs: number): string {
   const labels: string[] = [];
-  for (const c of COLUMNS) for (const l of p.values[c].keys()) if (!labels.includes(l)) labels.push(l);
-  // The bare delegates next to macmux's, and the comparison last.
-  const order = (l: string) => (l.startsWith('bare ') ? 1 : 0);
-  const sorted = [...labels].sort((a, b) => order(a) - order(b) || labels.indexOf(a) - labels.indexOf(b));
+  for (const c of COLUMNS) for (const l of p.values[c].keys()) if (!labels.includes(l) && !l.endsWith(', bare')) labels.push(l);
+  // Each bare delegate right under macmux's run of the same call.
+  const sorted = labels.flatMap((l) => ([...COLUMNS].some((c) => p.values[c].has(`${l}, bare`)) ? [l, `${l}, bare`] : [l]));
   const isCount = (l: string) => l.endsWith('(count)');
   const cell = (c: Column, l: string) => {
     const xs = p.values[c].get(l);
@@ -104,7 +106,7 @@ export function renderPhases(p: PhaseRuns, runs: number): string {
   };
   const rows = sorted.map((l) => `| ${l} | ${COLUMNS.map((c) => cell(c, l)).join(' | ')} |`);
   const overhead = COLUMNS.map((c) => {
-    const [wall, bareSum] = [p.values[c].get('wall, spawn to exit (bench)'), p.values[c].get('bare delegates, sum')];
+    const [wall, bareSum] = [p.values[c].get('wall, spawn to exit (bench)'), p.values[c].get('delegates, sum, bare')];
     return wall && bareSum ? ms(median(wall) - median(bareSum)) : '';
   });
   rows.push(`| **overhead: wall − bare delegates (medians)** | ${overhead.join(' | ')} |`);

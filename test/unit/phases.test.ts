@@ -98,6 +98,7 @@ test('figures and requestList: one invocation, by label', () => {
   assert.equal(f.get('API sequential round trips (count)'), 3);
   assert.equal(f.get('API time, sum of requests'), 13);
   assert.equal(f.get('API time, wall (their union)'), 10);
+  assert.equal(f.get('… of which the first request (connects)'), 4);
   assert.equal(f.get('ledger work (under its lock)'), 10);
   assert.equal(f.get('… of which API requests and file writes'), 7);
   assert.equal(f.get('delegate 1: bridge ADD'), 20);
@@ -106,4 +107,5 @@ test('figures and requestList: one invocation, by label', () => {
   // 75 less main 20, chunk 5, config 2, api 30-37, lock 1, put 42-45, write 46-50, delegate 20, stats 1
   assert.equal(f.get('in no phase (CPU: plans, JSON, results)'), 75 - (20 + 5 + 2 + 7 + 1 + 3 + 4 + 20 + 1));
   assert.equal(requestList(spans), 'GET pods, GET network-attachment-definitions ×2, PUT configmaps');
+  assert.equal(requestList([s('api:GET:configmaps:404:10', 0, 1), s('api:GET:configmaps:err', 2, 1), s('api:GET:configmaps:err', 4, 1)]), 'GET configmaps 404, GET configmaps err ×2');
 });
