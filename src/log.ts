@@ -61,11 +61,16 @@ export { redact };
 
 /** Settings from the environment, which wins, then the config. */
 export function logSettings(getenv: (k: string) => string | undefined, conf?: { logLevel?: number; logFile?: string }): { level: number; file?: string } {
-  const envLevel = getenv('_CNI_LOGGING_LEVEL');
-  const parsed = envLevel !== undefined && envLevel !== '' ? Number(envLevel) : NaN;
-  const level = Number.isInteger(parsed) && parsed >= 0 && parsed <= 3 ? parsed : conf?.logLevel ?? Level.Error;
+  const level = envLogLevel(getenv) ?? conf?.logLevel ?? Level.Error;
   const file = getenv('_CNI_LOGGING_FILE') || conf?.logFile;
   return file ? { level, file } : { level };
+}
+
+/** The level _CNI_LOGGING_LEVEL sets, which wins over the config's; undefined when it is unset or not 0 to 3. */
+export function envLogLevel(getenv: (k: string) => string | undefined): number | undefined {
+  const envLevel = getenv('_CNI_LOGGING_LEVEL');
+  const parsed = envLevel !== undefined && envLevel !== '' ? Number(envLevel) : NaN;
+  return Number.isInteger(parsed) && parsed >= 0 && parsed <= 3 ? parsed : undefined;
 }
 
 /** A sink appending to `file` (created 0600), or writing to `stderr` when there is none. */

@@ -1,4 +1,4 @@
-// Section 7b: N nodes × M pods through dist/macmux against the test API server over HTTPS: requests, response bytes and writes per ADD from its request log, stickiness, the largest object of each kind.
+// Section 8b: N nodes × M pods through dist/macmux against the test API server over HTTPS: requests, response bytes and writes per ADD from its request log, stickiness, the largest object of each kind.
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { startApiServer, type ApiServer, type LoggedRequest } from '../../test/apiserver/server';

@@ -1,4 +1,4 @@
-// Section 7a: N nodes × M pool ADDs in one process, the real ClusterLedger on a MemoryStore: duplicates, writes and reads per ADD, the largest object of each kind.
+// Section 8a: N nodes × M pool ADDs in one process, the real ClusterLedger on a MemoryStore: duplicates, writes and reads per ADD, the largest object of each kind.
 import { CniError, Code } from '../../src/cni/errors';
 import { census } from '../../src/mac/census';
 import { ClusterLedger } from '../../src/mac/cluster';

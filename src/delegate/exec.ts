@@ -2,6 +2,8 @@
 import { CniError, Code, oneLine } from '../cni/errors';
 import { runProcess, type ProcessRequest } from '../util/run-process';
 import { redact } from '../util/secrets';
+import { span } from '../util/phases';
+import { basename } from 'node:path';
 
 /** One delegate run: the plugin's path, its whole environment, its stdin, its timeout, and `what` naming it in errors (such as `macvlan (green) ADD`). */
 export type PluginRequest = Pick<ProcessRequest, 'command' | 'env' | 'timeoutMs'> & { stdin: string; what: string };
@@ -12,11 +14,15 @@ const ETXTBSY_RETRIES = 5;
 export async function execPlugin(req: PluginRequest): Promise<string> {
   const { what, ...run } = req;
   let end;
+  // The phase: the command and the plugin's file name in the bin directory (never the network's name).
+  const phase = span(`delegate:${req.env.CNI_COMMAND ?? '-'}:${basename(req.command)}`);
   try {
     end = await runProcess({ ...run, textBusyRetries: ETXTBSY_RETRIES });
   } catch (e) {
+    phase('err');
     throw new CniError(Code.IO, `${what}: cannot run ${req.command}: ${(e as Error).message}`);
   }
+  phase();
   if (end.kind === 'exited') {
     if (end.status === 0) return end.stdout;
     throw pluginError(what, end.stdout, end.stderr, end.status, end.signal);

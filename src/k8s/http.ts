@@ -5,6 +5,7 @@ import { CniError, Code } from '../cni/errors';
 import type { Credentials } from './credentials';
 import { httpsAgent } from './agent';
 import { certificateRejection } from './tls-errors';
+import { span } from '../util/phases';
 
 export interface ApiCall {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -141,6 +142,8 @@ export class ApiTransport {
       headers['Content-Length'] = String(body.length);
     }
     const request = this.url.protocol === 'http:' ? httpRequest : httpsRequest;
+    // The phase: method and resource kind (never a name), then the status and the response's bytes, or `err`.
+    const phase = span(`api:${call.method}:${call.resource.split(' ')[0]}`);
     return new Promise((resolve, reject) => {
       const req = request(
         {
@@ -167,6 +170,7 @@ export class ApiTransport {
           res.on('error', reject);
           res.on('end', () => {
             clearTimeout(timer);
+            phase(`${res.statusCode ?? 0}:${bytes}`);
             const text = Buffer.concat(chunks).toString('utf8');
             let parsed: Record<string, unknown> = {};
             try {
@@ -183,10 +187,12 @@ export class ApiTransport {
         const err = Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' });
         req.destroy(err);
         // A request still waiting for its connection (a TLS handshake that never ends) emits no error when destroyed.
+        phase('timeout');
         reject(err);
       }, timeoutMs);
       req.on('error', (e) => {
         clearTimeout(timer);
+        phase('err');
         reject(e);
       });
       req.end(body);

@@ -3,6 +3,7 @@ import { appendFileSync, existsSync, readFileSync, renameSync, statSync } from '
 import { join } from 'node:path';
 import type { Owner } from './holding';
 import { journalDir } from './journal';
+import { timedSync } from '../util/phases';
 
 export type HistoryEvent = 'reserve' | 'activate' | 'release' | 'sync-release' | 'operator-release';
 
@@ -53,7 +54,7 @@ export function appendHistory(cacheDir: string, records: HistoryRecord[], limit 
 /** Like appendHistory, but a failure is only reported to `warn`: history must never fail a verb. */
 export function recordHistory(cacheDir: string, records: HistoryRecord[], warn: (msg: string) => void): void {
   try {
-    appendHistory(cacheDir, records);
+    timedSync('write:history', () => appendHistory(cacheDir, records));
   } catch (e) {
     warn(`MAC history not written to ${historyFile(cacheDir)}: ${(e as Error).message}`);
   }

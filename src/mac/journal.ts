@@ -90,7 +90,7 @@ export function readSeen(cacheDir: string): SeenCache | undefined {
  * which only costs a 409), but renamed into place, so never torn.
  */
 export function writeSeen(cacheDir: string, seen: SeenCache): void {
-  writeFileAtomic(seenFile(cacheDir), JSON.stringify({ format: 1, ...seen }), 0o600, { durable: false });
+  writeFileAtomic(seenFile(cacheDir), JSON.stringify({ format: 1, ...seen }), 0o600, { durable: false, phase: 'seen' });
 }
 
 /**
@@ -159,7 +159,7 @@ export function heldBy(cacheDir: string, containerID: string, timeoutMs: number,
 
 export function writeJournal(cacheDir: string, j: Journal): void {
   try {
-    writeFileAtomic(journalFile(cacheDir), JSON.stringify({ ...j, seen: {} }), 0o600);
+    writeFileAtomic(journalFile(cacheDir), JSON.stringify({ ...j, seen: {} }), 0o600, { phase: 'journal' });
   } catch (e) {
     throw new CniError(Code.IO, `cannot write the MAC ledger in ${journalDir(cacheDir)}: ${(e as Error).message}`);
   }
@@ -167,7 +167,7 @@ export function writeJournal(cacheDir: string, j: Journal): void {
 
 /** Runs `fn` holding the node's ledger lock: a killed holder is taken over after `staleMs` (about 3 s). */
 export function withJournalLock<T>(cacheDir: string, timeoutMs: number, fn: () => Promise<T>, onCompromised?: (e: Error) => void): Promise<T> {
-  return withLock({ path: join(journalDir(cacheDir), 'lock'), what: 'the MAC ledger', timeoutMs, staleMs: 3000, ...(onCompromised ? { onCompromised } : {}) }, fn);
+  return withLock({ path: join(journalDir(cacheDir), 'lock'), what: 'the MAC ledger', phase: 'ledger', timeoutMs, staleMs: 3000, ...(onCompromised ? { onCompromised } : {}) }, fn);
 }
 
 /** Whether process `pid` still runs. */

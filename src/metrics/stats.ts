@@ -38,7 +38,7 @@ function moveAside(file: string): string {
 
 /** Runs `fn` on the current stats while holding the stats lock; a damaged file is moved aside first and `fn` gets empty stats. */
 async function locked<T>(file: string, timeoutMs: number, warn: (msg: string) => void, fn: (s: Stats) => T): Promise<T> {
-  return withLock({ path: lockOf(file), what: 'the stats file', timeoutMs, staleMs: 3000 }, async () => {
+  return withLock({ path: lockOf(file), what: 'the stats file', phase: 'stats', timeoutMs, staleMs: 3000 }, async () => {
     const r = readStats(file);
     if (r.kind === 'damaged') warn(`stats file ${file} was damaged (${r.reason}); moved aside to ${moveAside(file)}, counting from zero`);
     return fn(r.kind === 'ok' ? r.stats : emptyStats());
@@ -62,7 +62,7 @@ export async function recordInvocation(cacheDir: string, inv: Invocation, log: S
   }
   const file = statsFile(cacheDir);
   try {
-    await locked(file, timeoutMs, (m) => log.error(m), (s) => writeFileAtomic(file, JSON.stringify(addInvocation(s, inv)), 0o600, { durable: false }));
+    await locked(file, timeoutMs, (m) => log.error(m), (s) => writeFileAtomic(file, JSON.stringify(addInvocation(s, inv)), 0o600, { durable: false, phase: 'stats' }));
     return true;
   } catch (e) {
     log.error(`stats not recorded in ${file}: ${(e as Error).message}`);

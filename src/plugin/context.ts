@@ -66,7 +66,7 @@ export async function withContainerLock<T>(ctx: VerbContext, containerID: string
 }
 
 function lockOptions(ctx: VerbContext, containerID: string, timeoutMs: number) {
-  return { path: join(cacheDirOf(ctx.conf.cacheDir), `.${containerID}.lock`), what: `container ${containerID}`, timeoutMs, onCompromised: (e: Error) => ctx.log.error(`lock on ${containerID} compromised: ${e.message}`) };
+  return { path: join(cacheDirOf(ctx.conf.cacheDir), `.${containerID}.lock`), what: `container ${containerID}`, phase: 'container', timeoutMs, onCompromised: (e: Error) => ctx.log.error(`lock on ${containerID} compromised: ${e.message}`) };
 }
 
 /** Keys of the runtime's CNI_ARGS that secondary delegates get; the rest (IP=, MAC=, ...) are for eth0. */

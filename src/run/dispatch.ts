@@ -4,7 +4,8 @@ import { readCommand, type Getenv } from '../cni/env';
 import { LATEST_VERSION, versionInfo } from '../cni/versions';
 import { parseJson } from '../cni/json';
 import { nestedRun } from '../cni/nesting';
-import { Logger, logSettings, makeSink, type LogSink } from '../log';
+import { envLogLevel, Level, Logger, logSettings, makeSink, type LogSink } from '../log';
+import { mark, phaseLine, recordPhases, recordingPhases, sinceStart, span } from '../util/phases';
 
 export interface Io {
   getenv: Getenv;
@@ -23,11 +24,21 @@ export interface Io {
  */
 export async function dispatch(io: Io): Promise<number> {
   const started = Date.now();
+  const mainAt = sinceStart();
+  // Phase timings are for level 3: recorded from here unless the environment sets a lower level; the verb settles it once the config's level is known.
+  const envLevel = envLogLevel(io.getenv);
+  recordPhases(envLevel === undefined || envLevel === Level.Debug);
+  mark('main', 0, mainAt);
   const early = logSettings(io.getenv);
   const log = new Logger(early.level, makeSink(early.file, io.stderr));
   let command: string;
   let text: string;
   let runVerb: typeof import('./verb').runVerb;
+  /** Ends an invocation answered here: its phase line (at level 3) with CNI code `code`; returns it. */
+  const done = (code: number): number => {
+    if (recordingPhases()) log.debug(phaseLine(code));
+    return code;
+  };
   try {
     command = readCommand(io.getenv);
     log.with({ verb: command, containerID: io.getenv('CNI_CONTAINERID') || '-' });
@@ -35,20 +46,25 @@ export async function dispatch(io: Io): Promise<number> {
     const nested = nestedRun(io.getenv, command);
     if (nested) {
       log.error(nested.skip);
-      return 0;
+      return done(0);
     }
+    const stdinRead = span('stdin');
     text = await readAll(io.stdin);
+    stdinRead();
     if (command === 'VERSION') {
       const asked = text.trim() ? parseJson(text, 'stdin').cniVersion : undefined;
       io.stdout.write(JSON.stringify(versionInfo(typeof asked === 'string' ? asked : undefined)));
-      return 0;
+      return done(0);
     }
     // Loaded here, inside the try: a binary whose verb chunk cannot be loaded still answers with one error JSON.
+    const chunk = span('chunk');
     ({ runVerb } = await import('./verb'));
+    chunk();
   } catch (e) {
     const err: CniError = asCniError(e);
     log.error(`code ${err.code}: ${err.message}${err.details ? ` (${err.details})` : ''}`);
     io.stdout.write(JSON.stringify(err.toJSON(LATEST_VERSION)));
+    done(err.code);
     return 1;
   }
   return runVerb(io, command, text, started, log);

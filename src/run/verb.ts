@@ -16,6 +16,7 @@ import { cmdGc } from '../plugin/gc';
 import { cmdStatus } from '../plugin/status';
 import { hotplugAdd, hotplugDel } from '../plugin/hotplug';
 import { recordInvocation } from '../metrics/stats';
+import { phaseLine, recordingPhases, recordPhases, span, timed } from '../util/phases';
 import type { Io } from './dispatch';
 
 /**
@@ -30,16 +31,21 @@ export async function runVerb(io: Io, command: string, text: string, started: nu
   let ctx: VerbContext | undefined;
   const tally = new Tally();
   let code = 0;
+  /** Where the phase line goes: the environment's settings until the config's are known. */
+  let settings = logSettings(io.getenv);
   try {
     cniVersion = peekVersion(text) ?? cniVersion;
     const env = readEnv(io.getenv);
     const pod = podOf(env);
     const logCtx = { verb: command, containerID: env.containerID || '-', ...(pod ? { pod: `${pod.namespace}/${pod.name}` } : {}) };
     log.with(logCtx);
+    const configRead = span('config');
     const raw = parseJson(text, 'network config');
     registerSecretsIn(raw);
     const conf = loadConf(raw);
-    const settings = logSettings(io.getenv, conf);
+    configRead();
+    settings = logSettings(io.getenv, conf);
+    recordPhases(recordingPhases() && settings.level >= 3);
     log = new Logger(settings.level, makeSink(settings.file, io.stderr)).with(logCtx);
     const verbCtx: VerbContext = { env, conf, raw, log, baseEnv: inherited(io), getenv: io.getenv, started };
     ctx = verbCtx;
@@ -76,7 +82,9 @@ export async function runVerb(io: Io, command: string, text: string, started: nu
     code = err.code;
     return 1;
   } finally {
-    if (ctx) await recordStats(ctx, tally, code);
+    if (ctx) await timed('stats', () => recordStats(ctx!, tally, code));
+    // Without the pod's name: the line carries only what macmux chose (phases, resource kinds, plugin types) and numbers.
+    if (recordingPhases()) new Logger(settings.level, makeSink(settings.file, io.stderr)).with({ verb: command, containerID: io.getenv('CNI_CONTAINERID') || '-' }).debug(phaseLine(code));
   }
 }
 

@@ -122,7 +122,7 @@ export function markRecovered(cacheDir: string, containerID: string): void {
 /** Writes the entry atomically (0600); an I/O failure is code 5. */
 export function writeCache(cacheDir: string, entry: CacheEntry): void {
   try {
-    writeFileAtomic(cachePath(cacheDir, entry.containerID), JSON.stringify(entry), 0o600);
+    writeFileAtomic(cachePath(cacheDir, entry.containerID), JSON.stringify(entry), 0o600, { phase: 'cache' });
   } catch (e) {
     throw new CniError(Code.IO, `cannot write cache entry in ${cacheDirOf(cacheDir)}: ${(e as Error).message}`);
   }

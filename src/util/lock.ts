@@ -3,6 +3,7 @@ import { lock } from 'proper-lockfile';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CniError, Code } from '../cni/errors';
+import { span } from './phases';
 
 export interface LockOptions {
   /** The lock directory's path (created and removed by the lock). */
@@ -14,6 +15,8 @@ export interface LockOptions {
   /** A holder that stops refreshing for this long is presumed dead and its lock taken over. */
   staleMs?: number;
   onCompromised?: (err: Error) => void;
+  /** Names the lock in the phase line (`lock:<phase>` waiting, `held:<phase>` holding): a fixed word, never a path. */
+  phase?: string;
 }
 
 /** Runs `fn` holding the lock; waits with backoff while another process holds it, up to the timeout. */
@@ -34,7 +37,19 @@ export async function takeLock(opts: LockOptions): Promise<() => Promise<void>> 
   return () => release().catch(() => {});
 }
 
+/** Takes the lock, timing the wait; the release it returns ends the hold's span. */
 async function acquire(opts: LockOptions): Promise<() => Promise<void>> {
+  const name = opts.phase ?? 'other';
+  const wait = span(`lock:${name}`);
+  const release = await acquireUntimed(opts).finally(() => wait());
+  const held = span(`held:${name}`);
+  return () => {
+    held();
+    return release();
+  };
+}
+
+async function acquireUntimed(opts: LockOptions): Promise<() => Promise<void>> {
   const stale = opts.staleMs ?? 3000;
   const deadline = Date.now() + opts.timeoutMs;
   try {

@@ -1,4 +1,4 @@
-// The bench's scale simulation (scripts/bench/scale.ts, section 7a) at a CI size: no duplicate MAC and every ledger object within its bound, with the real ClusterLedger on a MemoryStore.
+// The bench's scale simulation (scripts/bench/scale.ts, section 8a) at a CI size: no duplicate MAC and every ledger object within its bound, with the real ClusterLedger on a MemoryStore.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OBJECT_LIMIT, simulate } from '../../scripts/bench/scale';
