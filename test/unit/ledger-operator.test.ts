@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ClusterLedger } from '../../src/mac/cluster';
 import { MemoryStore } from '../../src/mac/store';
 import { decodeHolding, encodeHolding, isFree, macKey, ownerOf } from '../../src/mac/holding';
-import { ledgerCm, POOL_CM } from '../../src/mac/home';
+import { leaseValue, ledgerCm, POOL_CM } from '../../src/mac/home';
 import { appendHistory, historyFile, historyRecord, readHistory, recordHistory } from '../../src/mac/history';
 
 const T = 1_700_000_000;
@@ -32,8 +32,8 @@ test('operatorRelease releases on the home whichever node wrote it, keeps the gr
   const m = await a.allocate(owner('p'));
   clock.t += 5;
   // A plugin's release from another node would be refused (the pod moved); the operator's is not.
-  assert.deepEqual(await op.operatorRelease(m, owner('p'), false), { held: true, written: [ledgerCm('node-a')] });
-  const h = at(store, ledgerCm('node-a'), m)!;
+  assert.deepEqual(await op.operatorRelease(m, owner('p'), false), { held: true, written: [ledgerCm(leaseValue('node-a', 0))] });
+  const h = at(store, ledgerCm(leaseValue('node-a', 0)), m)!;
   assert.deepEqual([h.state, h.owner, h.node, h.since], ['released', owner('p'), 'node-a', T + 5]);
   assert.ok(!isFree(h, clock.t, GRACE), 'still its owner\'s during the grace period');
   const writes = store.writes;
@@ -44,19 +44,19 @@ test('operatorRelease releases on the home whichever node wrote it, keeps the gr
 test('operatorRelease with the holding the operator saw does nothing once the pod was re-created on another node meanwhile', async () => {
   const { store, clock, a, op } = setup();
   const m = await a.allocate({ owner: owner('web-0'), uid: 'u1' });
-  const saw = at(store, ledgerCm('node-a'), m)!;
+  const saw = at(store, ledgerCm(leaseValue('node-a', 0)), m)!;
   // gc saw web-0's pod gone; before it writes, node-a's DEL releases it and web-0 is re-created on node-b, which takes the MAC back.
   clock.t += 30;
   await a.release(m, { owner: owner('web-0'), uid: 'u1' });
   const b = new ClusterLedger(store, { node: 'node-b', graceSec: GRACE, fallback: FALLBACK, now: () => clock.t });
   await b.claim(m, { owner: owner('web-0'), uid: 'u2' });
-  assert.equal(at(store, ledgerCm('node-a'), m)!.node, 'node-b');
+  assert.equal(at(store, ledgerCm(leaseValue('node-a', 0)), m)!.node, 'node-b');
   const writes = store.writes;
   assert.deepEqual(await op.operatorRelease(m, owner('web-0'), false, { node: saw.node, since: saw.since, uid: 'u1' }), { held: false, written: [] });
   assert.equal(store.writes, writes);
-  assert.equal(at(store, ledgerCm('node-a'), m)!.state, 'active', "the new sandbox's MAC stays active");
+  assert.equal(at(store, ledgerCm(leaseValue('node-a', 0)), m)!.state, 'active', "the new sandbox's MAC stays active");
   // With what it sees now, it would release.
-  const now = at(store, ledgerCm('node-a'), m)!;
+  const now = at(store, ledgerCm(leaseValue('node-a', 0)), m)!;
   assert.equal((await op.operatorRelease(m, owner('web-0'), false, { node: now.node, since: now.since, uid: 'u2' })).held, true);
 });
 
@@ -66,7 +66,7 @@ test('operatorRelease for an owner that does not hold the MAC writes nothing and
   const writes = store.writes;
   assert.deepEqual(await op.operatorRelease(m, owner('someone-else'), true), { held: false, written: [] });
   assert.equal(store.writes, writes);
-  assert.equal(at(store, ledgerCm('node-a'), m)?.state, 'active');
+  assert.equal(at(store, ledgerCm(leaseValue('node-a', 0)), m)?.state, 'active');
 });
 
 test('operatorRelease of a MAC whose home ConfigMap does not exist: not held, nothing written or created', async () => {
@@ -80,8 +80,8 @@ test('operatorRelease of a MAC whose home ConfigMap does not exist: not held, no
 test('operatorRelease --force frees at once: the key is gone from its home, and another owner may take it', async () => {
   const { store, a, op } = setup();
   const m = await a.allocate(owner('p'));
-  assert.deepEqual(await op.operatorRelease(m, owner('p'), true), { held: true, written: [ledgerCm('node-a')] });
-  assert.equal(store.cms.get(ledgerCm('node-a'))!.data[macKey(m)], undefined);
+  assert.deepEqual(await op.operatorRelease(m, owner('p'), true), { held: true, written: [ledgerCm(leaseValue('node-a', 0))] });
+  assert.equal(store.cms.get(ledgerCm(leaseValue('node-a', 0)))!.data[macKey(m)], undefined);
   const fresh = new ClusterLedger(store, { node: 'node-a', graceSec: GRACE, fallback: FALLBACK, now: () => T });
   assert.equal(await fresh.allocate(owner('q')), m, 'the lowest free MAC is handed out again at once');
 });
@@ -94,10 +94,10 @@ test('operatorRelease --force with a leftover copy in the pool: a released recor
   pool.data[macKey(leftover)] = encodeHolding({ owner: owner('old'), state: 'active', node: 'node-b', since: T - 50 });
   assert.notEqual(m, leftover);
   const r = await op.operatorRelease(leftover, owner('old'), true);
-  assert.deepEqual(r, { held: true, written: [ledgerCm('node-a'), POOL_CM] });
-  assert.deepEqual(at(store, ledgerCm('node-a'), leftover), { owner: owner('old'), state: 'released', node: 'node-b', since: 0 });
+  assert.deepEqual(r, { held: true, written: [ledgerCm(leaseValue('node-a', 0)), POOL_CM] });
+  assert.deepEqual(at(store, ledgerCm(leaseValue('node-a', 0)), leftover), { owner: owner('old'), state: 'released', node: 'node-b', since: 0 });
   assert.equal(store.cms.get(POOL_CM)!.data[macKey(leftover)], undefined);
-  assert.ok(isFree(at(store, ledgerCm('node-a'), leftover), T, 1_000_000), 'free under any grace period');
+  assert.ok(isFree(at(store, ledgerCm(leaseValue('node-a', 0)), leftover), T, 1_000_000), 'free under any grace period');
 });
 
 test('operatorRelease without --force releases a leftover on its home and in the pool', async () => {
@@ -107,8 +107,8 @@ test('operatorRelease without --force releases a leftover on its home and in the
   store.cms.get(POOL_CM)!.data[macKey(leftover)] = encodeHolding({ owner: owner('old'), state: 'active', node: 'node-b', since: T - 50 });
   clock.t += 7;
   const r = await op.operatorRelease(leftover, owner('old'), false);
-  assert.deepEqual(r, { held: true, written: [ledgerCm('node-a'), POOL_CM] });
-  for (const cm of [ledgerCm('node-a'), POOL_CM]) assert.deepEqual(at(store, cm, leftover), { owner: owner('old'), state: 'released', node: 'node-b', since: T + 7 });
+  assert.deepEqual(r, { held: true, written: [ledgerCm(leaseValue('node-a', 0)), POOL_CM] });
+  for (const cm of [ledgerCm(leaseValue('node-a', 0)), POOL_CM]) assert.deepEqual(at(store, cm, leftover), { owner: owner('old'), state: 'released', node: 'node-b', since: T + 7 });
 });
 
 test('history: one JSON line per record, read back per MAC from the rotated and the current log', () => {
