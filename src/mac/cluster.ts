@@ -30,6 +30,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export const MAX_OBJECT_BYTES = 256 * 1024;
 /** The pool ConfigMap's bound, the same: a lease that would take it past is refused (code 101) with its own message. */
 export const POOL_MAX_BYTES = MAX_OBJECT_BYTES;
+/** How far a lease for a requested MAC (of a block nobody leased) may take the pool: three quarters of its bound. */
+export const CLAIM_LEASE_BYTES = Math.floor(POOL_MAX_BYTES * 0.75);
 
 /** A write that would take ConfigMap `name` past MAX_OBJECT_BYTES. */
 class Oversize extends CniError {
@@ -146,6 +148,8 @@ export class ClusterLedger {
       const done = await this.cas(home, labelsFor(home), !legacy || fresh, (data) => {
         if (movedAway(data, block)) return 'moved';
         const h = reserve(holding(data, mac), c, this.now(), this.opts.graceSec, mac);
+        // A claims shard keeps each MAC ever requested outside the range: the ones free again are dropped as it is written.
+        if (kindOf(home) === 'claims') pruneFree(data, this.now(), this.opts.graceSec);
         // Taken over by this node (a pod re-created here): from now on only this node's DEL releases it.
         return put(data, mac, h.node === this.opts.node ? h : { ...h, node: this.opts.node }, 'active', this.now());
       });
@@ -267,6 +271,11 @@ export class ClusterLedger {
         const bytes = Buffer.byteLength(JSON.stringify(data));
         if (bytes > POOL_MAX_BYTES) {
           throw new CniError(Code.PoolExhausted, `MAC pool ${rangeText(view.spec)}: ConfigMap ${POOL_CM} would grow to ${bytes} bytes with another lease, past its bound of ${POOL_MAX_BYTES}; a larger BLOCK_SIZE needs fewer leases`);
+        }
+        // Requested MACs scattered over the range could lease a block each: they may take the pool only so far,
+        // the rest is kept for the leases nodes need to hand out pool MACs.
+        if (want !== undefined && bytes > CLAIM_LEASE_BYTES) {
+          throw new CniError(Code.PoolExhausted, `block ${b} of pool ${rangeText(view.spec)} (${intToMac(blockBounds(view.spec, b)[0])} on) is leased by nobody, and leasing it for a requested MAC would take ConfigMap ${POOL_CM} to ${bytes} bytes, past the ${CLAIM_LEASE_BYTES} that requested MACs may use (the rest is kept for pool allocation); request a MAC of a leased block or outside the range`);
         }
         return true;
       };
@@ -658,6 +667,15 @@ interface Copy {
 /** The pool ConfigMap was deleted while this node leased a block from it. */
 function poolGone(): CniError {
   return new CniError(Code.UnknownContainer, `ConfigMap ${POOL_CM} does not exist`);
+}
+
+/** Drops the holdings that are free (released past their grace period, not retained): the same as no holding. */
+function pruneFree(data: Record<string, string>, now: number, graceSec: number): void {
+  for (const [k, v] of Object.entries(data)) {
+    if (isLiveEncoded(v)) continue;
+    const h = decodeHolding(v);
+    if (h && isFree(h, now, graceSec)) delete data[k];
+  }
 }
 
 function holding(data: Record<string, string>, mac: string): Holding | undefined {

@@ -1,7 +1,7 @@
 // Unit tests for src/mac/cluster.ts and src/mac/home.ts: the pool, block leases (both styles), claims on every MAC's home, grace, the owner index, full blocks and compare-and-swap under contention, against MemoryStore.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClusterLedger, POOL_MAX_BYTES, type ClusterOptions, type Who } from '../../src/mac/cluster';
+import { ClusterLedger, CLAIM_LEASE_BYTES, POOL_MAX_BYTES, type ClusterOptions, type Who } from '../../src/mac/cluster';
 import { MemoryStore, type Cm, type CmStore } from '../../src/mac/store';
 import { decodeHolding, encodeHolding, macKey, ownerOf, type Holding } from '../../src/mac/holding';
 import { blocksOf, claimsCm, homeOf, isLegacyLease, leaseNode, leaseValue, ledgerCm, LEDGER_LABEL, ownBlocks, POOL_CM, type Leases } from '../../src/mac/home';
@@ -1150,4 +1150,40 @@ test('before leasing another block, a node reads once more the blocks it skipped
   const leases = JSON.stringify(leasesOf(store));
   assert.equal(await a.allocate(owner('late')), mac(2));
   assert.equal(JSON.stringify(leasesOf(store)), leases, 'no block leased');
+});
+
+test('requested MACs may lease blocks only up to three quarters of the pool bound: the rest stays for pool allocation', async () => {
+  // 02:00:00:00:00:00 - 02:00:00:ff:ff:ff in blocks of 4: more blocks than the pool can list.
+  const wide = { rangeStart: '02:00:00:00:00:00', rangeEnd: '02:00:00:ff:ff:ff', blockSize: 4 };
+  const { store, a } = setup(wide);
+  await a.pool();
+  // Leases of long node names just past three quarters of the bound (well under the bound itself).
+  const long = 'n'.repeat(200);
+  await editPool(store, (d) => {
+    const leases: Record<string, string> = {};
+    for (let b = 1000; Buffer.byteLength(JSON.stringify({ ...d, LEASES: JSON.stringify(leases) })) <= CLAIM_LEASE_BYTES; b++) leases[String(b)] = leaseValue(long, b);
+    d.LEASES = JSON.stringify(leases);
+  });
+  const before = dataOf(store, POOL_CM)!.LEASES;
+  // A requested MAC of block 5 (nobody's): its lease would pass the claims' share, so it is refused and nothing changes.
+  await rejects(a.claim(intToMac(macToInt('02:00:00:00:00:00') + 5 * 4 + 1), owner('req')), Code.PoolExhausted, /for a requested MAC.*kept for pool allocation/);
+  assert.equal(dataOf(store, POOL_CM)!.LEASES, before);
+  // A pool allocation may still lease.
+  const got = await a.allocate(owner('alloc'));
+  assert.equal(JSON.parse(dataOf(store, POOL_CM)!.LEASES!)['0'], leaseValue('node-a', 0), got);
+});
+
+test('a claims shard drops the holdings that are free again as it is written: it does not keep every MAC ever requested', async () => {
+  const { store, clock, a } = setup();
+  const outside = (i: number) => intToMac(macToInt('00:1b:2c:00:00:00') + i * 977);
+  // Two MACs of the same shard.
+  const first = outside(0);
+  let i = 1;
+  while (claimsCm(outside(i)) !== claimsCm(first)) i++;
+  await a.claim(first, owner('old'));
+  await a.release(first, owner('old'));
+  clock.t += GRACE;
+  await a.claim(outside(i), owner('new'));
+  assert.equal(holdingIn(store, claimsCm(first), first), undefined, 'the free one is gone');
+  assert.equal(holdingIn(store, claimsCm(first), outside(i))?.owner, owner('new'));
 });
