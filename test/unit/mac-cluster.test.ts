@@ -584,6 +584,28 @@ test('findOwner: released on node A (release, then recordReleased), found from n
   assert.equal(await b.findOwner(ownerOf('ns', 'web-0', 'net2')), undefined, "another attachment of the pod has no entry");
 });
 
+test('findOwner: retained StatefulSet pods each find their own MAC on another node (a pod of the set is its identity); none is left retained for nobody', async () => {
+  const { store, clock, a, b } = setup();
+  const set = (name: string, gen = 1) => ({ ...pod(name, gen), retain: 'StatefulSet/web' });
+  const m0 = await a.allocate(set('web-0'));
+  const m1 = await a.allocate(set('web-1'));
+  clock.t += 10;
+  await del(a, m0, set('web-0'));
+  clock.t += 10;
+  await del(a, m1, set('web-1'));
+  clock.t += 10 * GRACE;
+  // Re-created on node B, in either order.
+  assert.equal(await b.findOwner(set('web-0', 2)), m0, 'web-0 finds its own MAC');
+  await b.claim(m0, set('web-0', 2));
+  assert.equal(await b.findOwner(set('web-1', 2)), m1, 'web-1 finds its own MAC');
+  await b.claim(m1, set('web-1', 2));
+  const retainedForNobody = [...store.cms.values()]
+    .filter((cm) => cm.labels?.[LEDGER_LABEL] === 'block')
+    .flatMap((cm) => Object.values(cm.data).map((v) => decodeHolding(v)))
+    .filter((h) => h?.state === 'released' && h.retain !== undefined);
+  assert.deepEqual(retainedForNobody, []);
+});
+
 test('findOwner: not after grace', async () => {
   const { clock, a, b } = setup();
   const m = await a.allocate(pod('web-0'));
