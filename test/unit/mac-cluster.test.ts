@@ -9,7 +9,8 @@ import { indexKey, OWNERS_LABEL } from '../../src/mac/owners';
 import { assignable, inRange, intToMac, macToInt, parseRange } from '../../src/mac/range';
 import { CniError, Code } from '../../src/cni/errors';
 import type { KubeApi } from '../../src/k8s/api';
-import { withNodeLedger } from '../../src/mac/session';
+import { sync, withNodeLedger } from '../../src/mac/session';
+import { spawnSync } from 'node:child_process';
 import { readSeen } from '../../src/mac/journal';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -604,6 +605,28 @@ test('findOwner: retained StatefulSet pods each find their own MAC on another no
     .flatMap((cm) => Object.values(cm.data).map((v) => decodeHolding(v)))
     .filter((h) => h?.state === 'released' && h.retain !== undefined);
   assert.deepEqual(retainedForNobody, []);
+});
+
+test("sync: a dead ADD of a retained virt-launcher pod that took its VM's MAC back from another node's block is undone (the MAC released for the VM, not left reserved)", async () => {
+  const { store, clock, a, b } = setup();
+  const vm = (name: string) => ({ owner: owner(name), uid: `uid-${name}`, retain: 'VirtualMachineInstance/vm1' });
+  const m = await a.allocate(vm('virt-launcher-vm1-abcde'));
+  await del(a, m, vm('virt-launcher-vm1-abcde'));
+  clock.t += 10 * GRACE;
+  // The VM's next pod, on node B: its ADD takes the MAC back (node A's block) and dies before journaling it.
+  const next = vm('virt-launcher-vm1-fghij');
+  assert.equal(await b.findOwner(next), m);
+  await b.claim(m, next);
+  const dir = mkdtempSync(join(tmpdir(), 'macmux-sync-'));
+  try {
+    const pid = spawnSync('true').pid!;
+    const j = { format: 1 as const, entries: {}, seen: {}, intents: [{ owner: next.owner, uid: next.uid, retain: next.retain, containerID: 'c-dead', pid }] };
+    const changes = await sync({ conf: { cacheDir: dir, macGracePeriod: GRACE }, log: { info: () => {}, error: () => {} } }, j, b);
+    assert.deepEqual(changes.map((c) => [c.change, c.mac]), [['reclaimed', m]]);
+    assert.equal(holdingIn(store, blk('node-a', 0), m)?.state, 'released');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('findOwner: not after grace', async () => {
