@@ -214,6 +214,8 @@ export class ClusterLedger {
         const rv = cm?.resourceVersion;
         const full = rv !== undefined && known?.resourceVersion === rv ? known.blocks : [];
         const data = cm?.data ?? {};
+        // A legacy block being moved (`ledger migrate` marked it): nothing is allocated there any more, its MACs are taken in its own ConfigMap once the lease follows.
+        if (movedAway(data, block)) break;
         const now = this.now();
         const anyClaims = Object.keys(pool.claims).length > 0;
         let allLive = true;
@@ -233,6 +235,7 @@ export class ClusterLedger {
         }
         const mac = intToMac(x);
         const got = await this.cas(mine, labelsFor(mine), true, (data) => {
+          if (movedAway(data, block)) return 'moved';
           const h = holding(data, mac);
           // Already this owner's, written here: our own write, applied although its answer was lost (the retry got a 409).
           if (h && h.owner === c.owner && h.uid === c.uid && h.node === node && h.state !== 'released') return false;
@@ -243,6 +246,7 @@ export class ClusterLedger {
           if (e instanceof Oversize && rv !== undefined) return 'oversize' as const;
           throw e;
         });
+        if (got === 'moved') break;
         if (got === 'oversize') {
           this.fullBlocks.set(mine, { resourceVersion: rv!, blocks: [...full, block] });
           break;

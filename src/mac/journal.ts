@@ -32,6 +32,8 @@ export interface Intent {
   pid: number;
   /** The MAC the pod requested, if it did: where a crashed ADD may have claimed it. */
   mac?: string;
+  /** The pod's retention anchor: a crashed ADD may have taken the anchor's MAC back (the owner index's key for it). */
+  retain?: string;
 }
 
 export interface Journal {

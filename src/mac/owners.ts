@@ -22,10 +22,15 @@ export interface IndexKey {
   retained: boolean;
 }
 
-/** The index key of `owner` (`ns/pod/attachment`); with a retention anchor (`Kind/name`), the anchor's, so that another pod of that owner finds it. */
+/**
+ * The index key of `owner` (`ns/pod/attachment`); with a retention anchor (`Kind/name`), the anchor's, so that
+ * another pod of that owner (a new virt-launcher pod of the VM) finds it. A StatefulSet's pods keep their own
+ * key (retained): each pod of the set is an identity of its own, and one key for the set would hand web-0
+ * the MAC web-1 released last, and leave web-0's retained for nobody while the set exists.
+ */
 export function indexKey(owner: Owner, retain?: string): IndexKey {
   const [ns = '', pod, ...rest] = owner.split('/');
-  if (retain === undefined) return { shard: shardOf(`${ns}/${pod}`), key: owner, retained: false };
+  if (retain === undefined || retain.startsWith('StatefulSet/')) return { shard: shardOf(`${ns}/${pod}`), key: owner, retained: retain !== undefined };
   return { shard: shardOf(retentionShardKey(ns, retain)), key: retentionKey(ns, retain, rest.join('/')), retained: true };
 }
 

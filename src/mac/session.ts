@@ -112,7 +112,7 @@ export async function sync(ctx: { conf: Pick<Conf, 'cacheDir' | 'macGracePeriod'
     for (const intent of [...j.intents]) {
       if (alive(intent.pid) && intent.pid !== process.pid) continue;
       if (readCache(ctx.conf.cacheDir, intent.containerID).kind !== 'missing') continue;
-      const who = { owner: intent.owner, ...withUid(intent.uid) };
+      const who = { owner: intent.owner, ...withUid(intent.uid), ...(intent.retain ? { retain: intent.retain } : {}) };
       // Where the dead ADD may have taken a MAC: the one it requested, its owner's last (the index), or a free one of this node's blocks.
       const sticky = await cluster.findOwner(who);
       const mac = await cluster.findHeld(who, [intent.mac, sticky].filter((m): m is string => m !== undefined));

@@ -74,10 +74,10 @@ async function assign(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attach
     for (const att of wants) {
       if (!att.mac && !assign) continue;
       const owner = ownerFor(pod, att, atts);
-      const intent = { owner, containerID: env.containerID, pid: process.pid, ...(uid ? { uid } : {}), ...(att.mac ? { mac: att.mac } : {}) };
+      const retain = pod.retain !== undefined ? { retain: pod.retain } : {};
+      const intent = { owner, containerID: env.containerID, pid: process.pid, ...(uid ? { uid } : {}), ...(att.mac ? { mac: att.mac } : {}), ...retain };
       j.intents.push(intent);
       writeJournal(ctx.conf.cacheDir, j); // undo: the intent is reclaimed if this process dies
-      const retain = pod.retain !== undefined ? { retain: pod.retain } : {};
       const who = (m: string): Exclude<Who, string> => ({ owner, ...(uid ? { uid } : {}), ...retain, adoptLegacy: once(() => legacyAdoptable(ctx, j, m, uid)) });
       let mac = att.mac;
       try {

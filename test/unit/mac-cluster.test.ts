@@ -9,7 +9,8 @@ import { indexKey, OWNERS_LABEL } from '../../src/mac/owners';
 import { assignable, inRange, intToMac, macToInt, parseRange } from '../../src/mac/range';
 import { CniError, Code } from '../../src/cni/errors';
 import type { KubeApi } from '../../src/k8s/api';
-import { withNodeLedger } from '../../src/mac/session';
+import { sync, withNodeLedger } from '../../src/mac/session';
+import { spawnSync } from 'node:child_process';
 import { readSeen } from '../../src/mac/journal';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -582,6 +583,50 @@ test('findOwner: released on node A (release, then recordReleased), found from n
   assert.deepEqual(holdingIn(store, blk('node-a', 0), m), { owner: owner('web-0'), state: 'active', node: 'node-b', since: clock.t, uid: 'uid-web-0-2' });
   assert.equal(await b.findOwner(owner('nobody')), undefined);
   assert.equal(await b.findOwner(ownerOf('ns', 'web-0', 'net2')), undefined, "another attachment of the pod has no entry");
+});
+
+test('findOwner: retained StatefulSet pods each find their own MAC on another node (a pod of the set is its identity); none is left retained for nobody', async () => {
+  const { store, clock, a, b } = setup();
+  const set = (name: string, gen = 1) => ({ ...pod(name, gen), retain: 'StatefulSet/web' });
+  const m0 = await a.allocate(set('web-0'));
+  const m1 = await a.allocate(set('web-1'));
+  clock.t += 10;
+  await del(a, m0, set('web-0'));
+  clock.t += 10;
+  await del(a, m1, set('web-1'));
+  clock.t += 10 * GRACE;
+  // Re-created on node B, in either order.
+  assert.equal(await b.findOwner(set('web-0', 2)), m0, 'web-0 finds its own MAC');
+  await b.claim(m0, set('web-0', 2));
+  assert.equal(await b.findOwner(set('web-1', 2)), m1, 'web-1 finds its own MAC');
+  await b.claim(m1, set('web-1', 2));
+  const retainedForNobody = [...store.cms.values()]
+    .filter((cm) => cm.labels?.[LEDGER_LABEL] === 'block')
+    .flatMap((cm) => Object.values(cm.data).map((v) => decodeHolding(v)))
+    .filter((h) => h?.state === 'released' && h.retain !== undefined);
+  assert.deepEqual(retainedForNobody, []);
+});
+
+test("sync: a dead ADD of a retained virt-launcher pod that took its VM's MAC back from another node's block is undone (the MAC released for the VM, not left reserved)", async () => {
+  const { store, clock, a, b } = setup();
+  const vm = (name: string) => ({ owner: owner(name), uid: `uid-${name}`, retain: 'VirtualMachineInstance/vm1' });
+  const m = await a.allocate(vm('virt-launcher-vm1-abcde'));
+  await del(a, m, vm('virt-launcher-vm1-abcde'));
+  clock.t += 10 * GRACE;
+  // The VM's next pod, on node B: its ADD takes the MAC back (node A's block) and dies before journaling it.
+  const next = vm('virt-launcher-vm1-fghij');
+  assert.equal(await b.findOwner(next), m);
+  await b.claim(m, next);
+  const dir = mkdtempSync(join(tmpdir(), 'macmux-sync-'));
+  try {
+    const pid = spawnSync('true').pid!;
+    const j = { format: 1 as const, entries: {}, seen: {}, intents: [{ owner: next.owner, uid: next.uid, retain: next.retain, containerID: 'c-dead', pid }] };
+    const changes = await sync({ conf: { cacheDir: dir, macGracePeriod: GRACE }, log: { info: () => {}, error: () => {} } }, j, b);
+    assert.deepEqual(changes.map((c) => [c.change, c.mac]), [['reclaimed', m]]);
+    assert.equal(holdingIn(store, blk('node-a', 0), m)?.state, 'released');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('findOwner: not after grace', async () => {

@@ -216,6 +216,29 @@ describe('ledger migrate: legacy blocks into ConfigMaps of their own', () => {
     assertSound(w.store);
   });
 
+  it('a pool MAC taken from a legacy block as last resort (no block left to lease) while the block moves is not lost: allocation skips a block marked moved', async () => {
+    const w = legacyWorld();
+    // Block 3 leased too: node-a's only blocks are legacy ones, its last resort.
+    const pool = w.store.cms.get(POOL_CM)!;
+    pool.data.LEASES = JSON.stringify({ 0: 'node-a', 1: 'node-a', 2: 'node-b', 3: 'node-c.b3' });
+    const hooked = new Hooked(w.store);
+    const a = w.ledger('node-a');
+    let writes = 0;
+    let got: string | undefined;
+    // Between the copy (step 2) and the lease's move (step 3): node-a, on the pool that still leases block 0 the legacy way, allocates.
+    hooked.after = async () => {
+      if (++writes === 2) got = await a.allocate(pod('new'));
+    };
+    assert.equal((await w.ledger('operator', hooked).migrateBlock(0)).result, 'migrated');
+    assert.ok(got !== undefined);
+    // Wherever the MAC came from, its home records it after the move: no other pod can be given it.
+    const home = macToInt(got!) - macToInt(mac(0)) < 8 ? 'macmux-ledger-node-a.b0' : 'macmux-ledger-node-a';
+    assert.equal(holdingAt(w.store, home, got!)?.owner, pod('new').owner, `${got} held at ${home}`);
+    const next = await w.ledger('node-a').allocate(pod('other'));
+    assert.notEqual(next, got);
+    assertSound(w.store);
+  });
+
   it('a write that waits while the block moves lands in its new ConfigMap once the lease follows', async () => {
     const w = legacyWorld();
     const hooked = new Hooked(w.store);

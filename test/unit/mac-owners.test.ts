@@ -22,6 +22,9 @@ test('indexKey: one object per pod (all its attachments), keyed by the owner; a 
   const again = indexKey('ns/virt-launcher-vm1-fghij/net1', 'VirtualMachine/vm1');
   assert.deepEqual(again, r, "the owner's next pod (another name) has the same key");
   assert.equal(indexKey('ns/virt-launcher-vm1-fghij/net2', 'VirtualMachine/vm1').shard, r.shard);
+  // A StatefulSet's pod keeps its own key and object (each pod of the set is an identity), marked retained.
+  assert.deepEqual(indexKey('ns/web-0/net1', 'StatefulSet/web'), { ...k, retained: true });
+  assert.notEqual(indexKey('ns/web-1/net1', 'StatefulSet/web').key, k.key);
   assert.notEqual(indexKey('other/virt-launcher-vm1-abcde/net1', 'VirtualMachine/vm1').key, r.key, 'the anchor is in its namespace');
   // One object per pod: what a lookup reads does not grow with the number of pods.
   const names = new Set(Array.from({ length: 1000 }, (_, i) => indexKey(`ns/pod-${i}/net1`).shard));
@@ -32,12 +35,12 @@ test('indexKey: one object per pod (all its attachments), keyed by the owner; a 
 test('lookupOwner: the entry during its grace period only; a retained one whatever its age; none for another key', () => {
   const data: Record<string, string> = {};
   const k = indexKey('ns/web-0/net1');
-  const r = indexKey('ns/web-1/net1', 'StatefulSet/web');
+  const r = indexKey('ns/virt-launcher-vm1-abcde/net1', 'VirtualMachineInstance/vm1');
   assert.equal(putOwners(data, [entry(k.key, '02:00:00:00:00:01', T), entry(r.key, '02:00:00:00:00:02', T, true)], T, GRACE), true);
   assert.deepEqual(lookupOwner(data, k, T + GRACE - 1, GRACE), entry(k.key, '02:00:00:00:00:01', T));
   assert.equal(lookupOwner(data, k, T + GRACE, GRACE), undefined);
   assert.deepEqual(lookupOwner(data, r, T + 100 * GRACE, GRACE), entry(r.key, '02:00:00:00:00:02', T, true));
-  assert.equal(lookupOwner(data, indexKey('ns/web-1/net1'), T, GRACE), undefined, 'the pod itself, without its anchor, has no entry');
+  assert.equal(lookupOwner(data, indexKey('ns/virt-launcher-vm1-abcde/net1'), T, GRACE), undefined, 'the pod itself, without its anchor, has no entry');
   assert.equal(lookupOwner(data, indexKey('ns/web-0/net2'), T, GRACE), undefined);
   assert.equal(lookupOwner({}, k, T, GRACE), undefined);
 });
@@ -76,7 +79,7 @@ test('putOwners: past the byte cap, the oldest entries go first, retained ones l
   const data: Record<string, string> = {};
   const keys = Array.from({ length: 20 }, (_, i) => indexKey(`ns/pod-${i}/net1`).key);
   // Ten retained entries, the oldest of all, then twenty others, each a second newer than the last.
-  const retained = Array.from({ length: 10 }, (_, i) => indexKey(`ns/pod-${i}/net1`, `StatefulSet/s${i}`).key);
+  const retained = Array.from({ length: 10 }, (_, i) => indexKey(`ns/pod-${i}/net1`, `VirtualMachineInstance/vm${i}`).key);
   putOwners(data, retained.map((key, i) => entry(key, '02:00:00:00:01:00', T - 100 + i, true)), T, GRACE);
   putOwners(data, keys.map((key, i) => entry(key, '02:00:00:00:00:00', T + i)), T + 20, GRACE);
   const full = bytes(data);
