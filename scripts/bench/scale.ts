@@ -6,6 +6,7 @@ import { ownerOf } from '../../src/mac/holding';
 import { LEDGER_LABEL } from '../../src/mac/home';
 import { blockBounds, blockCount, intToMac, parseRange } from '../../src/mac/range';
 import { MemoryStore, type Cm, type CmStore } from '../../src/mac/store';
+import { prng } from '../../test/prng';
 
 /** The owner index's label (ledger15.md): its shards are not `macmux.io/ledger` objects. */
 export const OWNERS_LABEL = 'macmux.io/ledger-index';
@@ -131,18 +132,6 @@ export async function delModel(cluster: ClusterLedger, who: { owner: string; uid
 }
 
 const newTally = (): Tally => ({ ops: 0, requests: 0, attempts: 0, writes: 0, objects: 0, bytes: 0, refusedByKind: {} });
-
-/** mulberry32: a small seeded PRNG, so that a run is the same every time. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * `node`'s view of `store`: every call is one request, counted on the node's current tally with what it

@@ -18,6 +18,7 @@ import { census, type Census } from '../../src/mac/census';
 import { LEDGER_LABEL } from '../../src/mac/home';
 import type { Cm } from '../../src/mac/store';
 import { deviceName } from '../../src/util/names';
+import { prng } from '../prng';
 
 const exec = promisify(execFile);
 const NETWORKS = 'k8s.v1.cni.cncf.io/networks';
@@ -33,18 +34,6 @@ const BUDGET = 5;
 const STALL_MS = (BUDGET + 1) * 1000;
 const PID = process.pid % 100000;
 const SEED = Number(process.env.MACMUX_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
-
-/** mulberry32: a small seeded generator, so that a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const hex2 = (n: number) => (n & 0xff).toString(16).padStart(2, '0');
 const why = (r: { status: number; stdout: string; stderr: string }) => `status ${r.status}: ${r.stdout} ${r.stderr.split('\n').slice(-4).join('\n')}`;
@@ -209,7 +198,7 @@ const journal = (n: SimNode): JournalFile => {
  * served, or (writes only) after it was applied, so that only the answer is lost.
  */
 function injectFaults(api: ApiServer, seed: number): { hits(): Record<FaultKind, number>; stalls(): number; lost(): number } {
-  const draw = rng(seed);
+  const draw = prng(seed);
   const decided = new WeakMap<RequestInfo, string>();
   const decide = (r: RequestInfo): string => {
     let k = decided.get(r);
@@ -244,7 +233,7 @@ describe('chaos', () => {
     t.diagnostic(`seed ${SEED} (MACMUX_CHAOS_SEED=${SEED} replays the choices)`);
     const w = await World.create(t);
     const nodes = [w.node('node-a'), w.node('node-b')];
-    const plan = rng(SEED);
+    const plan = prng(SEED);
     const alive: Pod[] = [];
     const addCodes = new Map<string, number>();
     let addOk = 0;

@@ -15,6 +15,7 @@ import { readSeen } from '../../src/mac/journal';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { prng } from '../prng';
 
 const T = 1_700_000_000;
 const GRACE = 600;
@@ -105,18 +106,6 @@ class HookStore extends MemoryStore {
     await this.before?.('update', cm);
     return super.update(cm);
   }
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
