@@ -5,7 +5,7 @@ import { kubeStore } from '../k8s/cmstore';
 import type { Credentials } from '../k8s/credentials';
 import { ApiTransport } from '../k8s/http';
 import { nodeShare } from '../mac/census';
-import { poolView } from '../mac/cluster';
+import { poolView } from '../mac/pool';
 import { POOL_CM, type Leases } from '../mac/home';
 import { intToMac, parseRange } from '../mac/range';
 import type { Cm } from '../mac/store';

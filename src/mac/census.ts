@@ -5,7 +5,7 @@ import { homeOf, homesOf, kindOf as kindOfName, leaseNode, LEDGER_LABEL, POOL_CM
 import { isMovedKey } from './migrate';
 import { OWNERS_LABEL, OWNERS_PREFIX } from './owners';
 import { blockBounds, blockCount, blockOf, inRange, macToInt, poolSize, type PoolSpec } from './range';
-import { poolView } from './cluster';
+import { poolView } from './pool';
 import type { Cm } from './store';
 
 /** One holding as recorded in one ConfigMap. */

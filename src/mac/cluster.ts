@@ -1,10 +1,13 @@
 // The cluster side of the ledger: the pool ConfigMap, block leases and every MAC's home, written only by compare-and-swap.
 import { CniError, Code } from '../cni/errors';
 import { decodeHolding, encodeHolding, holderText, isFree, isLiveEncoded, keyMac, macKey, mayTake, release, reserve, withoutRetention, type Claimant, type Holding, type Owner } from './holding';
-import { blocksOf, homeOf, isLegacyLease, kindOf, leaseNode, leaseValue, ledgerCm, LEDGER_LABEL, ownBlocks, POOL_CM, type Leases } from './home';
-import { blockEntries, movedAway, movedKey } from './migrate';
+import { CasCache, MAX_OBJECT_BYTES, Oversize, type FullBlocks } from './cas';
+import { blocksOf, homeOf, isLegacyLease, kindOf, leaseValue, ledgerCm, ledgerLabels, LEDGER_LABEL, ownBlocks, POOL_CM } from './home';
+import { migrateBlock, type BlockMigration } from './migrate-block';
+import { movedAway } from './migrate';
+import { poolGone, poolView, RESERVED_KEYS, type PoolView } from './pool';
 import { indexKey, lookupOwner, OWNERS_LABEL, putOwners, type OwnerEntry } from './owners';
-import { blockBounds, blockCount, blockOf, freeInBlock, intToMac, macToInt, nextAssignable, parseRange, rangeText, type PoolSpec } from './range';
+import { blockBounds, blockCount, blockOf, freeInBlock, intToMac, macToInt, nextAssignable, parseRange, rangeText } from './range';
 import type { Cm, CmStore } from './store';
 
 export interface ClusterOptions {
@@ -26,33 +29,14 @@ export interface ClusterOptions {
 const MOVE_RETRIES = 8;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** No ledger ConfigMap grows past this many bytes of data (a quarter of the API server's limit): a write that would is refused (code 101). */
-export const MAX_OBJECT_BYTES = 256 * 1024;
 /** The pool ConfigMap's bound, the same: a lease that would take it past is refused (code 101) with its own message. */
 export const POOL_MAX_BYTES = MAX_OBJECT_BYTES;
 /** How far a lease for a requested MAC (of a block nobody leased) may take the pool: three quarters of its bound. */
 export const CLAIM_LEASE_BYTES = Math.floor(POOL_MAX_BYTES * 0.75);
 
-/** A write that would take ConfigMap `name` past MAX_OBJECT_BYTES. */
-class Oversize extends CniError {
-  constructor(readonly cm: string, bytes: number) {
-    super(Code.PoolExhausted, `ConfigMap ${cm} would grow to ${bytes} bytes, past the ledger's bound of ${MAX_OBJECT_BYTES} bytes per object`);
-  }
-}
 
-export interface FullBlocks {
-  resourceVersion: string;
-  blocks: number[];
-}
 
-export interface PoolView {
-  spec: PoolSpec;
-  leases: Leases;
-  /** Requested MACs recorded in the pool: in unleased blocks, or left over from before their block was leased. */
-  claims: Record<string, Holding>;
-}
 
-const RESERVED_KEYS = new Set(['RANGE_START', 'RANGE_END', 'BLOCK_SIZE', 'LEASES']);
 
 /**
  * Who asks: an owner and its pod's UID (see Claimant; the node is the ledger's), and the retention
@@ -61,14 +45,7 @@ const RESERVED_KEYS = new Set(['RANGE_START', 'RANGE_END', 'BLOCK_SIZE', 'LEASES
 export type Who = Owner | (Omit<Claimant, 'node'> & { retain?: string });
 
 export class ClusterLedger {
-  /** Last seen ConfigMaps, so that the common case is one update with a known resourceVersion. */
-  readonly seen = new Map<string, Cm>();
-  /**
-   * Blocks of a node ledger ConfigMap found holding only reserved or active MACs, at that ConfigMap's
-   * resourceVersion. Only a write can free such a MAC (a released one could come free with time), so
-   * while the resourceVersion stands, allocation skips them without scanning.
-   */
-  readonly fullBlocks = new Map<string, FullBlocks>();
+  private readonly w: CasCache;
   private readonly now: () => number;
 
   constructor(
@@ -76,6 +53,17 @@ export class ClusterLedger {
     private readonly opts: ClusterOptions,
   ) {
     this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+    this.w = new CasCache(store, opts.maxConflicts);
+  }
+
+  /** Last seen ConfigMaps, so that the common case is one update with a known resourceVersion (the session saves and restores them). */
+  get seen(): Map<string, Cm> {
+    return this.w.seen;
+  }
+
+  /** Blocks found full at a ConfigMap's resourceVersion, skipped unread while it stands (see CasCache). */
+  get fullBlocks(): Map<string, FullBlocks> {
+    return this.w.fullBlocks;
   }
 
   /** The pool: read (or created from the config's macPool by the first node to arrive). */
@@ -145,7 +133,7 @@ export class ClusterLedger {
       // 15 leased it and died before its first write; `ledger migrate` creates it, with its marker, before it moves the
       // lease): a missing one on a cached pool may mean the pool moved on. One its block moved out of turns the write away.
       const legacy = isLegacyHome(pool, block);
-      const done = await this.cas(home, labelsFor(home), !legacy || fresh, (data) => {
+      const done = await this.w.cas(home, ledgerLabels(home), !legacy || fresh, (data) => {
         if (movedAway(data, block)) return 'moved';
         const h = reserve(holding(data, mac), c, this.now(), this.opts.graceSec, mac);
         // A claims shard keeps each MAC ever requested outside the range: the ones free again are dropped as it is written.
@@ -179,7 +167,7 @@ export class ClusterLedger {
       // Before leasing, the blocks skipped unread as full are read once more: another node may have freed MACs there (a pod that moved away, an operator's release).
       if (skipped.length > 0 && !rechecked) {
         rechecked = true;
-        for (const name of skipped) this.forget(name);
+        for (const name of skipped) this.w.forget(name);
         continue;
       }
       try {
@@ -234,7 +222,7 @@ export class ClusterLedger {
           break;
         }
         const mac = intToMac(x);
-        const got = await this.cas(mine, labelsFor(mine), true, (data) => {
+        const got = await this.w.cas(mine, ledgerLabels(mine), true, (data) => {
           if (movedAway(data, block)) return 'moved';
           const h = holding(data, mac);
           // Already this owner's, written here: our own write, applied although its answer was lost (the retry got a 409).
@@ -266,7 +254,7 @@ export class ClusterLedger {
     let leased: number | undefined;
     const node = this.opts.node;
     const had = ownBlocks(seen.leases, node).length;
-    const lease = await this.cas(POOL_CM, labelsFor(POOL_CM), false, (data) => {
+    const lease = await this.w.cas(POOL_CM, ledgerLabels(POOL_CM), false, (data) => {
       leased = undefined;
       const view = poolView({ name: POOL_CM, data });
       const take = (b: number) => {
@@ -306,11 +294,11 @@ export class ClusterLedger {
     const moving = Object.entries(pool.claims).filter(([mac]) => blockOf(pool.spec, macToInt(mac)) === leased);
     if (moving.length === 0) return;
     const home = ledgerCm(leaseValue(node, leased));
-    await this.cas(home, labelsFor(home), true, (data) => {
+    await this.w.cas(home, ledgerLabels(home), true, (data) => {
       for (const [mac, h] of moving) if (!data[macKey(mac)]) data[macKey(mac)] = encodeHolding(h);
       return true;
     });
-    const moved = await this.cas(POOL_CM, labelsFor(POOL_CM), false, (data) => {
+    const moved = await this.w.cas(POOL_CM, ledgerLabels(POOL_CM), false, (data) => {
       for (const [mac] of moving) delete data[macKey(mac)];
       return true;
     });
@@ -354,7 +342,7 @@ export class ClusterLedger {
     for (const [name, entries] of byName) {
       const out: { rv?: string } = {};
       try {
-        await this.cas(name, { [OWNERS_LABEL]: 'owners' }, true, (data) => putOwners(data, entries, this.now(), this.opts.graceSec), { cache: false, out });
+        await this.w.cas(name, { [OWNERS_LABEL]: 'owners' }, true, (data) => putOwners(data, entries, this.now(), this.opts.graceSec), { cache: false, out });
       } catch (e) {
         this.opts.warn?.(`owner index ${name} not updated (a re-created pod of ${entries.map((x) => x.key).join(', ')} may get another MAC): ${(e as Error).message}`);
         continue;
@@ -412,7 +400,7 @@ export class ClusterLedger {
       for (const name of leftover ? [home, POOL_CM] : [home]) {
         const at = { home: name === home, viaLeftover: name === home && leftover !== undefined };
         const copy: Copy = { name, home: at.home, written: false };
-        const done = await this.cas(name, labelsFor(name), at.viaLeftover && !legacy, (data) => {
+        const done = await this.w.cas(name, ledgerLabels(name), at.viaLeftover && !legacy, (data) => {
           if (at.home && movedAway(data, block)) return 'moved';
           copy.last = holding(data, mac) ?? (at.viaLeftover ? leftover : undefined);
           const next = edit(copy.last, at);
@@ -454,72 +442,9 @@ export class ClusterLedger {
     await (this.opts.sleep ?? sleep)(Math.min(50 * 2 ** (turned - 1), 1000));
   }
 
-  /**
-   * `macmux ledger migrate` for block `block`: moves a block leased the legacy way (its lease the bare
-   * node name, its home the node's whole ledger) into a ConfigMap of its own, in four compare-and-swaps,
-   * each safe to repeat, so an interrupted run is finished by running it again:
-   * 1. the legacy ledger gets the marker `moved.b<k>`: from then on no writer of this release writes the
-   *    block's MACs there (one that read it before gets a 409, re-reads and is turned away);
-   * 2. the block's holdings, read fresh, are copied into `macmux-ledger-<node>.b<k>` (a key already there is kept);
-   * 3. the pool's lease goes from `<node>` to `<node>.b<k>` (only while it is still `<node>`);
-   * 4. the copies left in the legacy ledger are deleted; the ledger and its marker stay, for writers with
-   *    an older view of the pool.
-   * A block leased new-style whose legacy ledger still has copies (a run stopped after step 3) gets step 4 only.
-   */
+  /** `macmux ledger migrate` for block `block` (see migrate-block.ts). */
   async migrateBlock(block: number): Promise<BlockMigration> {
-    const k = String(block);
-    const pool = await this.pool(true);
-    const value = pool.leases[k];
-    if (value === undefined) return { block, node: '', from: '', to: '', result: 'skipped', copied: 0, removed: 0, reason: `block ${k} is not leased` };
-    const node = leaseNode(value, block);
-    const from = ledgerCm(node);
-    const to = ledgerCm(leaseValue(node, block));
-    const out: BlockMigration = { block, node, from, to, result: 'none', copied: 0, removed: 0 };
-    const nodeLabels = { [LEDGER_LABEL]: 'node' };
-    if (isLegacyLease(value, block)) {
-      // 1. A missing legacy ledger is created holding the marker alone (only here: no other writer creates one).
-      await this.cas(from, nodeLabels, true, (data) => (data[movedKey(block)] === to ? false : ((data[movedKey(block)] = to), true)), { cache: false });
-      // 2. Frozen since step 1: nothing of this release writes the block there any more.
-      const moving = blockEntries((await this.store.get(from))?.data ?? {}, pool.spec, block);
-      await this.cas(to, { [LEDGER_LABEL]: 'block' }, true, (data) => {
-        out.copied = 0;
-        for (const [key, v] of moving) if (data[key] === undefined) (data[key] = v), out.copied++;
-        return out.copied > 0;
-      }, { cache: false });
-      // 3.
-      let now: string | undefined;
-      const flipped = await this.cas(POOL_CM, labelsFor(POOL_CM), false, (data) => {
-        const leases = poolView({ name: POOL_CM, data }).leases;
-        now = leases[k];
-        if (now === leaseValue(node, block)) return false;
-        if (now !== node) return 'changed';
-        data.LEASES = JSON.stringify({ ...leases, [k]: leaseValue(node, block) });
-        return true;
-      }, { cache: false });
-      this.forget(POOL_CM);
-      if (flipped === 'missing') throw poolGone();
-      if (flipped === 'changed') {
-        return { ...out, result: 'skipped', reason: `the lease of block ${k} changed to ${JSON.stringify(now ?? null)} while it was migrated: its holdings stay in ${from} (copied to ${to} too)` };
-      }
-      out.result = 'migrated';
-    }
-    // 4. Only where the marker says the block moved to its lease's ConfigMap.
-    const cleaned = await this.cas(from, nodeLabels, false, (data) => {
-      if (data[movedKey(block)] !== to) return 'unmarked';
-      const stale = blockEntries(data, pool.spec, block);
-      out.removed = stale.length;
-      for (const [key] of stale) delete data[key];
-      return stale.length > 0;
-    }, { cache: false });
-    if (cleaned === 'written' && out.result === 'none') out.result = 'finished';
-    this.forget(from);
-    return out;
-  }
-
-  /** Drops what is known of ConfigMap `name` (it changed under us): its copy and its full blocks. */
-  private forget(name: string): void {
-    this.seen.delete(name);
-    this.fullBlocks.delete(name);
+    return migrateBlock(this.w, await this.pool(true), block);
   }
 
   /** The node this ledger writes for. */
@@ -564,75 +489,6 @@ export class ClusterLedger {
     return undefined;
   }
 
-  /**
-   * Compare-and-swap on ConfigMap `name`: `mutate` edits its data and returns true (write), false (no
-   * change) or a string (stop and return it). A 409 re-reads and retries. Missing: created when `create`,
-   * else 'missing'. 'written' when it wrote, 'ok' when there was nothing to change.
-   */
-  private async cas<T extends string>(
-    name: string,
-    labels: Record<string, string>,
-    create: boolean,
-    mutate: (data: Record<string, string>) => boolean | T,
-    opts: { cache?: boolean; out?: { rv?: string } } = {},
-  ): Promise<T | 'ok' | 'written' | 'missing'> {
-    const cache = opts.cache ?? true;
-    const limit = this.opts.maxConflicts ?? 50;
-    for (let attempt = 0; attempt < limit; attempt++) {
-      const fromCache = cache ? this.seen.get(name) : undefined;
-      const cm = fromCache ?? (await this.store.get(name));
-      if (!cm) {
-        if (!create) return 'missing';
-        const data: Record<string, string> = {};
-        const r = mutate(data);
-        if (typeof r === 'string') return r;
-        if (!r) return 'ok';
-        const made = await this.store.create({ name, labels, data });
-        if (made === 'exists') continue;
-        if (cache) this.seen.set(name, made);
-        if (opts.out && made.resourceVersion !== undefined) opts.out.rv = made.resourceVersion;
-        return 'written';
-      }
-      const data = { ...cm.data };
-      let r: boolean | T;
-      try {
-        r = mutate(data);
-      } catch (e) {
-        // A verdict reached on a cached copy is checked again on a fresh one before it stands.
-        if (fromCache) {
-          this.forget(name);
-          continue;
-        }
-        throw e;
-      }
-      if (typeof r === 'string') {
-        if (fromCache) {
-          this.forget(name);
-          continue;
-        }
-        return r;
-      }
-      if (!r) {
-        // "Nothing to change" is a verdict too: on a cached copy (maybe older than a write by a process that died), check it on a fresh one.
-        if (fromCache) {
-          this.forget(name);
-          continue;
-        }
-        return 'ok';
-      }
-      const bytes = Buffer.byteLength(JSON.stringify(data));
-      if (bytes > MAX_OBJECT_BYTES) throw new Oversize(name, bytes);
-      const written = await this.store.update({ ...cm, data });
-      if (written === 'conflict') {
-        this.forget(name);
-        continue;
-      }
-      if (cache) this.seen.set(name, written);
-      if (opts.out && written.resourceVersion !== undefined) opts.out.rv = written.resourceVersion;
-      return 'written';
-    }
-    throw new CniError(Code.TryAgainLater, `ConfigMap ${name}: gave up after ${limit} conflicting writes`);
-  }
 }
 
 /** An owner-index object written: its resourceVersion then, and when its entries expire (none: a retained owner's, kept until gc). */
@@ -642,23 +498,6 @@ export interface IndexWrite {
   until?: number;
 }
 
-/** What migrateBlock did with one block. */
-export interface BlockMigration {
-  block: number;
-  node: string;
-  /** The node's legacy ledger. */
-  from: string;
-  /** The block's own ConfigMap. */
-  to: string;
-  /** migrated: all four steps; finished: only the last was left; none: nothing to do; skipped: see reason. */
-  result: 'migrated' | 'finished' | 'none' | 'skipped';
-  /** Holdings copied into `to` (not there yet). */
-  copied: number;
-  /** Copies deleted from `from`. */
-  removed: number;
-  reason?: string;
-}
-
 /** One copy of a MAC's holding that rewriteCopies went through. */
 interface Copy {
   name: string;
@@ -666,11 +505,6 @@ interface Copy {
   /** The holding edit last saw there; none when the ConfigMap does not exist. */
   last?: Holding;
   written: boolean;
-}
-
-/** The pool ConfigMap was deleted while this node leased a block from it. */
-function poolGone(): CniError {
-  return new CniError(Code.UnknownContainer, `ConfigMap ${POOL_CM} does not exist`);
 }
 
 /** Drops the holdings that are free (released past their grace period, not retained): the same as no holding. */
@@ -702,24 +536,3 @@ function isLegacyHome(pool: PoolView, block: number | undefined): boolean {
   return value !== undefined && isLegacyLease(value, block!);
 }
 
-function labelsFor(name: string): Record<string, string> {
-  return { [LEDGER_LABEL]: kindOf(name) };
-}
-
-export function poolView(cm: Cm): PoolView {
-  const d = cm.data;
-  const spec = parseRange(d.RANGE_START ?? '', d.RANGE_END ?? '', Number(d.BLOCK_SIZE ?? 256), `ConfigMap ${POOL_CM}`);
-  let leases: Leases = {};
-  try {
-    leases = JSON.parse(d.LEASES ?? '{}') as Leases;
-  } catch {
-    throw new CniError(Code.InvalidConfig, `ConfigMap ${POOL_CM}: LEASES is not JSON`);
-  }
-  const claims: Record<string, Holding> = {};
-  for (const [k, v] of Object.entries(d)) {
-    if (RESERVED_KEYS.has(k)) continue;
-    const h = decodeHolding(v);
-    if (h) claims[keyMac(k)] = h;
-  }
-  return { spec, leases, claims };
-}

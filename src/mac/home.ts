@@ -56,3 +56,6 @@ export function kindOf(name: string): 'pool' | 'claims' | 'block' | 'node' {
   if (name.startsWith('macmux-claims-')) return 'claims';
   return /\.b\d+$/.test(name) ? 'block' : 'node';
 }
+
+/** The labels of ledger ConfigMap `name`: its kind under `macmux.io/ledger`. */
+export const ledgerLabels = (name: string): Record<string, string> => ({ [LEDGER_LABEL]: kindOf(name) });

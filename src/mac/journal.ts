@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../util/atomic';
 import { withLock } from '../util/lock';
 import type { MacState, Owner } from './holding';
 import type { Cm } from './store';
-import type { FullBlocks } from './cluster';
+import type { FullBlocks } from './cas';
 import { listCache, readCache } from '../state/cache';
 
 export interface JournalEntry {

@@ -2,7 +2,8 @@
 // blocks moved into ConfigMaps of their own, runs stopped after each step and run again, and writers racing each step.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClusterLedger, poolView } from '../../src/mac/cluster';
+import { ClusterLedger } from '../../src/mac/cluster';
+import { poolView } from '../../src/mac/pool';
 import { census } from '../../src/mac/census';
 import { decodeHolding, encodeHolding, macKey, ownerOf, type Holding } from '../../src/mac/holding';
 import { LEDGER_LABEL, POOL_CM, type Leases } from '../../src/mac/home';

@@ -1,6 +1,6 @@
 // Doctor's ledger checks, judged from the ConfigMaps and this node's journal: integrity, local agreement, duplicates (pure).
 import { census, LEDGER_KINDS, type Census, type Entry } from '../../mac/census';
-import { poolView, type PoolView } from '../../mac/cluster';
+import { poolView, type PoolView } from '../../mac/pool';
 import { homeOf, leaseNode, POOL_CM } from '../../mac/home';
 import { blockCount, blockOf, macToInt, rangeText } from '../../mac/range';
 import { apiDown } from './check-api';

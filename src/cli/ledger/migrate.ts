@@ -1,5 +1,5 @@
 // `macmux ledger migrate [--dry-run]`: moves every block an earlier release leased (all of a node's blocks in one ConfigMap) into a ConfigMap of its own.
-import { poolView } from '../../mac/cluster';
+import { poolView } from '../../mac/pool';
 import { POOL_CM } from '../../mac/home';
 import { migrationPlan } from '../../mac/migrate';
 import { VERSION } from '../../version';

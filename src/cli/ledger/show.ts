@@ -1,7 +1,7 @@
 // `macmux ledger show <mac>`: the MAC's home and holding there, leftover copies, this node's journal entry and history.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { poolView } from '../../mac/cluster';
+import { poolView } from '../../mac/pool';
 import { homeOf, POOL_CM } from '../../mac/home';
 import { historyFile, readHistory, type HistoryRecord } from '../../mac/history';
 import { journalDir, type JournalEntry } from '../../mac/journal';
