@@ -456,11 +456,13 @@ export class ClusterLedger {
    * The MAC `who`'s owner released last, while it is still theirs (in its grace period, or retained),
    * from the owner index: one read of one shard, whatever the cluster's size. Only a candidate: the
    * caller takes it with claim(), a compare-and-swap on its home that refuses it if it changed hands.
+   * `read` keeps the index objects one verb read, so that a pod's attachments (one object) cost one read.
    */
-  async findOwner(who: Who): Promise<string | undefined> {
+  async findOwner(who: Who, read: IndexReads = new Map()): Promise<string | undefined> {
     const c = this.claimant(who);
     const k = indexKey(c.owner, c.retain);
-    const cm = await this.store.get(k.shard);
+    if (!read.has(k.shard)) read.set(k.shard, this.store.get(k.shard));
+    const cm = await read.get(k.shard)!;
     return cm ? lookupOwner(cm.data, k, this.now(), this.opts.graceSec)?.mac : undefined;
   }
 
@@ -490,6 +492,9 @@ export class ClusterLedger {
   }
 
 }
+
+/** The owner-index objects one verb has read (or is reading), by name. */
+export type IndexReads = Map<string, Promise<Cm | undefined>>;
 
 /** An owner-index object written: its resourceVersion then, and when its entries expire (none: a retained owner's, kept until gc). */
 export interface IndexWrite {

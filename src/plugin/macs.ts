@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { CniError, Code } from '../cni/errors';
 import type { KubeApi } from '../k8s/api';
-import { ClusterLedger, type Who } from '../mac/cluster';
+import { ClusterLedger, type IndexReads, type Who } from '../mac/cluster';
 import { ownerOf, type Owner } from '../mac/holding';
 import { historyRecord, recordHistory, type HistoryRecord } from '../mac/history';
 import { alive, readJournal, withJournalLock, writeJournal, type Journal } from '../mac/journal';
@@ -63,6 +63,8 @@ async function assign(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attach
   const { env, log } = ctx;
   const uid = pod.uid;
   await withLedger(ctx, api, async (j, cluster) => {
+    // One read of the pod's owner-index object for all its attachments.
+    const indexReads: IndexReads = new Map();
     // Every requested MAC is checked against the setting before any is taken.
     if (setting !== 'any') {
       const { spec } = await cluster.pool();
@@ -88,7 +90,7 @@ async function assign(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attach
           });
         } else {
           const local = Object.entries(j.entries).find(([, e]) => e.owner === owner && (e.state === 'released' || e.uid === uid))?.[0];
-          const sticky = local ?? (await cluster.findOwner(who('')));
+          const sticky = local ?? (await cluster.findOwner(who(''), indexReads));
           mac = sticky !== undefined && (await reclaim(ctx, j, cluster, sticky, who(sticky))) ? sticky : await cluster.allocate(who(''));
         }
       } catch (e) {

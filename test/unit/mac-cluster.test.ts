@@ -1221,3 +1221,19 @@ test('a claims shard drops the holdings that are free again as it is written: it
   assert.equal(holdingIn(store, claimsCm(first), first), undefined, 'the free one is gone');
   assert.equal(holdingIn(store, claimsCm(first), outside(i))?.owner, owner('new'));
 });
+
+test("findOwner: a pod's attachments share one owner-index object, read once per verb when the verb passes its reads along", async () => {
+  const { store, a, b } = setup();
+  const p = { owner: ownerOf('ns', 'web-0', 'net1'), uid: 'u1' };
+  const q = { owner: ownerOf('ns', 'web-0', 'net2'), uid: 'u1' };
+  const m1 = await a.allocate(p);
+  const m2 = await a.allocate(q);
+  for (const [m, w] of [[m1, p], [m2, q]] as const) await a.release(m, w);
+  await a.recordReleased([{ mac: m1, who: p }, { mac: m2, who: q }]);
+  const gets = store.reads.get;
+  const reads = new Map();
+  assert.deepEqual([await b.findOwner({ ...p, uid: 'u2' }, reads), await b.findOwner({ ...q, uid: 'u2' }, reads)], [m1, m2]);
+  assert.equal(store.reads.get - gets, 1, 'one GET for both attachments');
+  await b.findOwner({ ...p, uid: 'u2' });
+  assert.equal(store.reads.get - gets, 2, 'without shared reads, a GET each');
+});
