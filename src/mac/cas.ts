@@ -49,10 +49,23 @@ export class CasCache {
     labels: Record<string, string>,
     create: boolean,
     mutate: (data: Record<string, string>) => boolean | T,
-    opts: { cache?: boolean; out?: { rv?: string } } = {},
+    opts: { cache?: boolean; out?: { rv?: string }; createFirst?: boolean } = {},
   ): Promise<T | 'ok' | 'written' | 'missing'> {
     const cache = opts.cache ?? true;
     const limit = this.maxConflicts;
+    // An object that is usually new (an owner-index object): created without reading it first; one that exists is read and updated.
+    if (opts.createFirst && create && !(cache && this.seen.has(name))) {
+      const data: Record<string, string> = {};
+      const r = mutate(data);
+      if (r === true) {
+        const made = await this.store.create({ name, labels, data });
+        if (made !== 'exists') {
+          if (cache) this.seen.set(name, made);
+          if (opts.out && made.resourceVersion !== undefined) opts.out.rv = made.resourceVersion;
+          return 'written';
+        }
+      }
+    }
     for (let attempt = 0; attempt < limit; attempt++) {
       const fromCache = cache ? this.seen.get(name) : undefined;
       const cm = fromCache ?? (await this.store.get(name));

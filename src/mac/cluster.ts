@@ -324,6 +324,57 @@ export class ClusterLedger {
   }
 
   /**
+   * release() of several MACs (one DEL's): the MACs whose home is the same block ConfigMap, without a
+   * leftover copy in the pool, in one compare-and-swap there; the others one by one. Answers, for each,
+   * what release() would, or the error that stopped it.
+   */
+  async releaseMany(items: Array<{ mac: string; who: Who }>): Promise<Array<boolean | Error>> {
+    const results: Array<boolean | Error> = items.map(() => false);
+    const pool = await this.pool();
+    const byHome = new Map<string, number[]>();
+    items.forEach(({ mac }, i) => {
+      const n = macToInt(mac);
+      const home = homeOf(mac, n, pool.spec, pool.leases);
+      // A MAC of an unleased block, with a leftover, or in a legacy ledger (its marker): release()'s own way.
+      const plain = home !== POOL_CM && pool.claims[mac] === undefined && !isLegacyHome(pool, blockOf(pool.spec, n));
+      const key = plain ? home : `${i}`;
+      byHome.set(key, [...(byHome.get(key) ?? []), i]);
+    });
+    for (const [home, idx] of byHome) {
+      if (idx.length === 1) {
+        const { mac, who } = items[idx[0]!]!;
+        results[idx[0]!] = await this.release(mac, who).catch((e: unknown) => e as Error);
+        continue;
+      }
+      const done = new Set<number>();
+      try {
+        await this.w.cas(home, ledgerLabels(home), false, (data) => {
+          done.clear();
+          let changed = false;
+          for (const i of idx) {
+            const { mac, who } = items[i]!;
+            const by = this.claimant(who);
+            const cur = holding(data, mac);
+            // The owner's pod was re-created (another UID, or on another node), which took the MAC over: a late DEL here must not free it.
+            if (cur && cur.owner === by.owner && cur.node !== this.opts.node) continue;
+            const next = release(cur, by, this.now());
+            if (next && next !== cur) {
+              data[macKey(mac)] = encodeHolding(next);
+              changed = true;
+              done.add(i);
+            } else if (cur?.owner === by.owner && cur.state === 'released' && cur.node === this.opts.node) done.add(i);
+          }
+          return changed;
+        });
+        for (const i of idx) results[i] = done.has(i);
+      } catch (e) {
+        for (const i of idx) results[i] = e as Error;
+      }
+    }
+    return results;
+  }
+
+  /**
    * Points the owner index at MACs just released (one compare-and-swap per index object: one pod's
    * attachments share one), so that the owner's next pod finds them by one read. A hint: a failure is
    * reported to `warn` and costs only stickiness, never a duplicate (taking the MAC back is a
@@ -342,7 +393,7 @@ export class ClusterLedger {
     for (const [name, entries] of byName) {
       const out: { rv?: string } = {};
       try {
-        await this.w.cas(name, { [OWNERS_LABEL]: 'owners' }, true, (data) => putOwners(data, entries, this.now(), this.opts.graceSec), { cache: false, out });
+        await this.w.cas(name, { [OWNERS_LABEL]: 'owners' }, true, (data) => putOwners(data, entries, this.now(), this.opts.graceSec), { cache: false, out, createFirst: true });
       } catch (e) {
         this.opts.warn?.(`owner index ${name} not updated (a re-created pod of ${entries.map((x) => x.key).join(', ')} may get another MAC): ${(e as Error).message}`);
         continue;

@@ -202,17 +202,22 @@ export async function releaseMacs(ctx: VerbContext, t: Target, atts: HeldMac[], 
         j.entries[a.mac!] = { ...(j.entries[a.mac!] ?? { containerID: t.containerID, pid: process.pid }), ...withUid(uids.get(a.mac!)), owner: a.macOwner!, state: 'released', since: nowSec(), pendingRelease: true };
       }
       writeJournal(conf.cacheDir, j);
-      const done: Array<{ mac: string; who: Who }> = [];
-      for (const a of held) {
+      const items = held.map((a) => {
         const retain = j.entries[a.mac!]!.retain;
-        const who = { owner: a.macOwner!, ...withUid(uids.get(a.mac!)), ...(retain ? { retain } : {}) };
-        try {
-          if (await cluster.release(a.mac!, who)) done.push({ mac: a.mac!, who });
-          delete j.entries[a.mac!]!.pendingRelease;
-        } catch (e) {
-          log.error(`MAC ${a.mac} release deferred to the next sync: ${(e as Error).message}`);
+        return { mac: a.mac!, who: { owner: a.macOwner!, ...withUid(uids.get(a.mac!)), ...(retain ? { retain } : {}) } };
+      });
+      // The MACs of one home in one write.
+      const results = await cluster.releaseMany(items);
+      const done: Array<{ mac: string; who: Who }> = [];
+      items.forEach((it, i) => {
+        const r = results[i]!;
+        if (r instanceof Error) {
+          log.error(`MAC ${it.mac} release deferred to the next sync: ${r.message}`);
+          return;
         }
-      }
+        if (r) done.push(it);
+        delete j.entries[it.mac]!.pendingRelease;
+      });
       rememberIndex(j, await cluster.recordReleased(done));
     });
   } catch (e) {

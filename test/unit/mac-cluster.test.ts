@@ -1237,3 +1237,45 @@ test("findOwner: a pod's attachments share one owner-index object, read once per
   await b.findOwner({ ...p, uid: 'u2' });
   assert.equal(store.reads.get - gets, 2, 'without shared reads, a GET each');
 });
+
+test("releaseMany: one DEL's MACs of one block in one write; another owner's holding untouched; a MAC elsewhere on its own", async () => {
+  const { store, a, b } = setup();
+  const p = (att: string) => ({ owner: ownerOf('ns', 'web-0', att), uid: 'u1' });
+  const m1 = await a.allocate(p('net1'));
+  const m2 = await a.allocate(p('net2'));
+  const theirs = await a.allocate({ owner: ownerOf('ns', 'other', 'net1'), uid: 'u9' });
+  const outside = '00:1b:2c:00:00:07';
+  await a.claim(outside, p('net3'));
+  const writes = store.writes;
+  const results = await a.releaseMany([
+    { mac: m1, who: p('net1') },
+    { mac: m2, who: p('net2') },
+    { mac: theirs, who: p('net4') },
+    { mac: outside, who: p('net3') },
+  ]);
+  assert.deepEqual(results, [true, true, false, true]);
+  assert.equal(store.writes - writes, 2, 'the block once, the claims shard once');
+  for (const m of [m1, m2]) assert.equal(holdingIn(store, blk('node-a', 0), m)?.state, 'released');
+  assert.equal(holdingIn(store, blk('node-a', 0), theirs)?.state, 'active');
+  assert.equal(holdingIn(store, claimsCm(outside), outside)?.state, 'released');
+  // Again: nothing to change, nothing written, and each still reads as released for its owner.
+  assert.deepEqual(await a.releaseMany([{ mac: m1, who: p('net1') }, { mac: m2, who: p('net2') }]), [true, true]);
+  assert.equal(store.writes - writes, 2);
+  // The pod re-created on node-b took m1 back: a late DEL on node-a leaves it.
+  await b.claim(m1, { owner: ownerOf('ns', 'web-0', 'net1'), uid: 'u2' });
+  assert.deepEqual(await a.releaseMany([{ mac: m1, who: p('net1') }, { mac: m2, who: p('net2') }]), [false, true]);
+  assert.equal(holdingIn(store, blk('node-a', 0), m1)?.state, 'active');
+});
+
+test('recordReleased creates a new owner-index object without reading it first; an existing one is read and updated', async () => {
+  const { store, a } = setup();
+  const p = { owner: ownerOf('ns', 'web-0', 'net1'), uid: 'u1' };
+  const gets = store.reads.get;
+  const [w] = await a.recordReleased([{ mac: mac(1), who: p }]);
+  assert.ok(w);
+  assert.equal(store.reads.get - gets, 0, 'created without a GET');
+  const [w2] = await a.recordReleased([{ mac: mac(2), who: p }]);
+  assert.equal(store.reads.get - gets, 1, 'it exists now: read, then updated');
+  assert.notEqual(w2!.resourceVersion, w!.resourceVersion);
+  assert.equal(await a.findOwner({ ...p, uid: 'u2' }), mac(2));
+});
