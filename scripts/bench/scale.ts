@@ -1,6 +1,7 @@
 // Section 8a: N nodes × M pool ADDs in one process, the real ClusterLedger on a MemoryStore: duplicates, writes and reads per ADD, the largest object of each kind.
 import { CniError, Code } from '../../src/cni/errors';
-import { census } from '../../src/mac/census';
+import { MAX_OBJECT_BYTES } from '../../src/mac/cas';
+import { census, dataBytes, kindOf } from '../../src/mac/census';
 import { ClusterLedger } from '../../src/mac/cluster';
 import { ownerOf } from '../../src/mac/holding';
 import { LEDGER_LABEL } from '../../src/mac/home';
@@ -8,10 +9,8 @@ import { blockBounds, blockCount, intToMac, parseRange } from '../../src/mac/ran
 import { MemoryStore, type Cm, type CmStore } from '../../src/mac/store';
 import { prng } from '../../test/prng';
 
-/** The owner index's label (ledger15.md): its shards are not `macmux.io/ledger` objects. */
-export const OWNERS_LABEL = 'macmux.io/ledger-index';
-/** The largest object any kind may reach: 256 KiB of JSON data. */
-export const OBJECT_LIMIT = 256 * 1024;
+/** The largest object any kind may reach: the ledger's bound, 256 KiB of JSON data. */
+export const OBJECT_LIMIT = MAX_OBJECT_BYTES;
 
 export interface ScaleOptions {
   nodes: number;
@@ -152,7 +151,8 @@ function metered(store: MemoryStore, node: () => Tally): CmStore {
         t.writes += target.writes - w;
         const refused = target.attempts - a - (target.writes - w);
         if (refused > 0) {
-          const k = kindOf(args[0] as Cm);
+          // An update or create names its ConfigMap; a delete, its name.
+          const k = kindOf(typeof args[0] === 'string' ? { name: args[0], data: {} } : (args[0] as Cm));
           t.refusedByKind[k] = (t.refusedByKind[k] ?? 0) + refused;
         }
         t.objects += target.objectsRead - o;
@@ -163,18 +163,13 @@ function metered(store: MemoryStore, node: () => Tally): CmStore {
   });
 }
 
-/** A ConfigMap's kind: its `macmux.io/ledger` label, `owners` for the owner index. */
-export function kindOf(cm: Cm): string {
-  return cm.labels?.[LEDGER_LABEL] ?? (cm.labels?.[OWNERS_LABEL] !== undefined ? 'owners' : 'other');
-}
-
 /** Objects per kind and the largest of each (bytes = UTF-8 length of JSON.stringify(data)). */
 export function objectKinds(cms: Iterable<Cm>): ScaleFigures['kinds'] {
   const kinds: ScaleFigures['kinds'] = {};
   for (const cm of cms) {
     const k = (kinds[kindOf(cm)] ??= { objects: 0, largest: '', bytes: -1 });
     k.objects++;
-    const bytes = Buffer.byteLength(JSON.stringify(cm.data));
+    const bytes = dataBytes(cm);
     if (bytes > k.bytes) Object.assign(k, { largest: cm.name, bytes });
   }
   return kinds;

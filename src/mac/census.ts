@@ -5,7 +5,7 @@ import { homeOf, homesOf, kindOf as kindOfName, leaseNode, LEDGER_LABEL, POOL_CM
 import { isMovedKey } from './migrate';
 import { OWNERS_LABEL, OWNERS_PREFIX } from './owners';
 import { blockBounds, blockCount, blockOf, inRange, macToInt, poolSize, type PoolSpec } from './range';
-import { poolView } from './pool';
+import { poolView, RESERVED_KEYS } from './pool';
 import type { Cm } from './store';
 
 /** One holding as recorded in one ConfigMap. */
@@ -83,7 +83,6 @@ export interface CensusScope {
   node?: string;
 }
 
-const RESERVED = new Set(['RANGE_START', 'RANGE_END', 'BLOCK_SIZE', 'LEASES']);
 const perKind = (): Record<LedgerKind, number> => ({ pool: 0, block: 0, node: 0, claims: 0, owners: 0 });
 
 /** Reads the ledger ConfigMaps given (all of them, or one node's share) into one picture; owner-index objects are counted, never read as holdings. */
@@ -100,7 +99,7 @@ export function census(cms: Cm[], now: number, graceSec: number, scope: CensusSc
     largest[kind] = Math.max(largest[kind], dataBytes(cm));
     if (kind === 'owners') continue; // `mac|since|key` hints, not holdings
     for (const [key, value] of Object.entries(cm.data)) {
-      if (RESERVED.has(key) || isMovedKey(key)) continue; // `moved.b<k>`: a migration marker (migrate.ts)
+      if (RESERVED_KEYS.has(key) || isMovedKey(key)) continue; // `moved.b<k>`: a migration marker (migrate.ts)
       const h = decodeHolding(value);
       if (!/^[0-9a-f]{12}$/.test(key) || !h) {
         damaged.push(`${cm.name}: ${key}`);

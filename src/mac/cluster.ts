@@ -387,7 +387,7 @@ export class ClusterLedger {
     for (const { mac, who } of released) {
       const c = this.claimant(who);
       const k = indexKey(c.owner, c.retain);
-      byName.set(k.shard, [...(byName.get(k.shard) ?? []), { mac, since: now, key: k.key, retained: k.retained }]);
+      byName.set(k.name, [...(byName.get(k.name) ?? []), { mac, since: now, key: k.key, retained: k.retained }]);
     }
     const written: IndexWrite[] = [];
     for (const [name, entries] of byName) {
@@ -505,15 +505,15 @@ export class ClusterLedger {
 
   /**
    * The MAC `who`'s owner released last, while it is still theirs (in its grace period, or retained),
-   * from the owner index: one read of one shard, whatever the cluster's size. Only a candidate: the
+   * from the owner index: one read of one small object, whatever the cluster's size. Only a candidate: the
    * caller takes it with claim(), a compare-and-swap on its home that refuses it if it changed hands.
    * `read` keeps the index objects one verb read, so that a pod's attachments (one object) cost one read.
    */
   async findOwner(who: Who, read: IndexReads = new Map()): Promise<string | undefined> {
     const c = this.claimant(who);
     const k = indexKey(c.owner, c.retain);
-    if (!read.has(k.shard)) read.set(k.shard, this.store.get(k.shard));
-    const cm = await read.get(k.shard)!;
+    if (!read.has(k.name)) read.set(k.name, this.store.get(k.name));
+    const cm = await read.get(k.name)!;
     return cm ? lookupOwner(cm.data, k, this.now(), this.opts.graceSec)?.mac : undefined;
   }
 

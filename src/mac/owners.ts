@@ -1,22 +1,22 @@
 // The owner index: the MACs one pod (or one retention anchor) released last, in a small ConfigMap of its own, so a sticky lookup reads one object of a size that does not grow with the cluster (pure).
 import { createHash } from 'node:crypto';
 import type { Owner } from './holding';
-import { retentionKey, retentionShardKey } from './retention';
+import { retentionKey, retentionScope } from './retention';
 
 /** Its own label key: lists of `macmux.io/ledger` (the census, releases before 15) never see the index. */
 export const OWNERS_LABEL = 'macmux.io/ledger-index';
 /** An index object is kept below this many bytes of data (it holds one pod's attachments: a bound never reached in practice); the oldest entries go first, retained ones last. */
-export const OWNERS_SHARD_BYTES = 192 * 1024;
+export const OWNERS_OBJECT_BYTES = 192 * 1024;
 /** The index objects' name prefix: `macmux-owners-<32 hex>`. */
 export const OWNERS_PREFIX = 'macmux-owners-';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
-const shardOf = (scope: string) => `${OWNERS_PREFIX}${sha(scope).slice(0, 32)}`;
+const objectOf = (scope: string) => `${OWNERS_PREFIX}${sha(scope).slice(0, 32)}`;
 
 /** Where an owner's MAC is looked up: the index object (all of one pod's, or one retention anchor's, attachments share it) and the key in it. */
 export interface IndexKey {
   /** The ConfigMap's name. */
-  shard: string;
+  name: string;
   /** The lookup key in full: the owner, or `ns/<Kind>/<name>/<attachment>` for a retained owner. */
   key: string;
   retained: boolean;
@@ -30,8 +30,8 @@ export interface IndexKey {
  */
 export function indexKey(owner: Owner, retain?: string): IndexKey {
   const [ns = '', pod, ...rest] = owner.split('/');
-  if (retain === undefined || retain.startsWith('StatefulSet/')) return { shard: shardOf(`${ns}/${pod}`), key: owner, retained: retain !== undefined };
-  return { shard: shardOf(retentionShardKey(ns, retain)), key: retentionKey(ns, retain, rest.join('/')), retained: true };
+  if (retain === undefined || retain.startsWith('StatefulSet/')) return { name: objectOf(`${ns}/${pod}`), key: owner, retained: retain !== undefined };
+  return { name: objectOf(retentionScope(ns, retain)), key: retentionKey(ns, retain, rest.join('/')), retained: true };
 }
 
 export interface OwnerEntry {
@@ -62,10 +62,10 @@ export function lookupOwner(data: Record<string, string>, k: IndexKey, now: numb
 }
 
 /**
- * Records `entries` in a shard's data: entries past their grace period are dropped, and past
- * OWNERS_SHARD_BYTES the oldest (retained ones last). False when nothing changes.
+ * Records `entries` in an index object's data: entries past their grace period are dropped, and past
+ * OWNERS_OBJECT_BYTES the oldest (retained ones last). False when nothing changes.
  */
-export function putOwners(data: Record<string, string>, entries: OwnerEntry[], now: number, graceSec: number, maxBytes = OWNERS_SHARD_BYTES): boolean {
+export function putOwners(data: Record<string, string>, entries: OwnerEntry[], now: number, graceSec: number, maxBytes = OWNERS_OBJECT_BYTES): boolean {
   const before = JSON.stringify(data);
   for (const [k, v] of Object.entries(data)) {
     const e = decode(v);

@@ -71,8 +71,8 @@ export function retentionOf(pod: { namespace: string; name: string }, meta: Pick
   return `${supported.kind}/${name}`;
 }
 
-/** The owner index's lookup key for a retention pod: `ns/Kind/name/attachment` (ledger15.md). */
+/** The owner index's lookup key for a retained pod (not a StatefulSet's, see owners.ts indexKey): `ns/Kind/name/attachment`. */
 export const retentionKey = (namespace: string, anchor: string, attachment: string) => `${namespace}/${anchor}/${attachment}`;
 
-/** The owner index's shard key for a retention pod: `ns/Kind/name`, so every pod of one anchor writes one shard. */
-export const retentionShardKey = (namespace: string, anchor: string) => `${namespace}/${anchor}`;
+/** What names the owner-index object of such a pod: `ns/Kind/name`, so every pod of one anchor reads and writes one object. */
+export const retentionScope = (namespace: string, anchor: string) => `${namespace}/${anchor}`;

@@ -255,7 +255,7 @@ describe('macmux ledger', () => {
     const e2 = w.ownerEntry('t/p2/blue');
     assert.deepEqual(e2 && [e2.mac, e2.key], [m2, 't/p2/blue'], "p2's owner-index entry");
     assert.ok(Math.abs(e2!.since - Date.now() / 1000) < 60, `released now: ${e2!.since}`);
-    assert.deepEqual(Object.keys(indexObjects(w)), [indexKey('t/p2/blue').shard], "one owner-index object, p2's");
+    assert.deepEqual(Object.keys(indexObjects(w)), [indexKey('t/p2/blue').name], "one owner-index object, p2's");
     const again = await cliJson<{ result: string }>(['ledger', 'release', m2, '--config', a.conflist]);
     assert.equal(again.result, 'already-released');
 
@@ -264,7 +264,7 @@ describe('macmux ledger', () => {
     const expired = indexKey('t/gone/blue');
     const expiredMac = '02:aa:00:00:0f:f0';
     const expiredData = { [createHash('sha256').update(expired.key).digest('hex').slice(0, 32)]: `${expiredMac}|${Math.floor(Date.now() / 1000) - 700}|${expired.key}` };
-    w.api.put({ kind: 'ConfigMap', metadata: { name: expired.shard, namespace: MACNS, labels: { 'macmux.io/ledger-index': 'owners' } }, data: expiredData } as never);
+    w.api.put({ kind: 'ConfigMap', metadata: { name: expired.name, namespace: MACNS, labels: { 'macmux.io/ledger-index': 'owners' } }, data: expiredData } as never);
 
     // gc: p3's pod is deleted, p4's exists. --dry-run lists p3's MAC only and writes nothing.
     w.api.remove('Pod', 't', 'p3');
@@ -284,7 +284,7 @@ describe('macmux ledger', () => {
     assert.equal(a.history().filter((r) => r.event === 'operator-release' && r.mac === m3).length, 1);
     // The expired owner-index object is gone; p2's is kept as it was, and p3's release is indexed too.
     const index = indexObjects(w);
-    assert.deepEqual(Object.keys(index).sort(), [indexKey('t/p2/blue').shard, indexKey('t/p3/blue').shard].sort(), 'the expired object deleted, the live ones kept');
+    assert.deepEqual(Object.keys(index).sort(), [indexKey('t/p2/blue').name, indexKey('t/p3/blue').name].sort(), 'the expired object deleted, the live ones kept');
     assert.deepEqual(w.ownerEntry('t/p2/blue'), e2);
     assert.equal(w.ownerEntry('t/p3/blue')?.mac, m3);
     assert.deepEqual(await cliJson<unknown[]>(['ledger', 'gc', '--config', a.conflist]), [], 'nothing left to collect');

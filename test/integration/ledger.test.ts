@@ -706,7 +706,7 @@ describe('the MAC ledger', () => {
       const cmReqs = w.api.requests.filter((x) => x.resource === 'configmaps');
       t.diagnostic(`${p.name}: ${cmReqs.map((x) => `${x.verb} ${x.name ?? ''}`).join(', ')}`);
       assert.deepEqual(cmReqs.filter((x) => x.verb === 'list'), [], 'no list');
-      const shard = indexKey(ownerOf(p, 'blue')).shard;
+      const shard = indexKey(ownerOf(p, 'blue')).name;
       assert.deepEqual(cmReqs.filter((x) => x.name?.startsWith('macmux-owners-') && x.verb === 'get').map((x) => x.name), [shard], 'one owner-index shard read: its own');
       assert.deepEqual(cmReqs.filter((x) => x.name !== undefined && ![POOL, mine, shard].includes(x.name)).map((x) => `${x.verb} ${x.name}`), [], "no other ConfigMap touched (another node's, another shard)");
       return cmReqs;

@@ -229,7 +229,7 @@ export class World {
   /** The owner-index shard entry of `owner` (`ns/pod/attachment`), decoded: `mac|since|key`. */
   ownerEntry(owner: string): { mac: string; since: number; key: string } | undefined {
     const k = indexKey(owner);
-    const v = this.cmData(k.shard)[createHash('sha256').update(k.key).digest('hex').slice(0, 32)];
+    const v = this.cmData(k.name)[createHash('sha256').update(k.key).digest('hex').slice(0, 32)];
     if (v === undefined) return undefined;
     const [mac, since, key] = v.split('|');
     return { mac: mac!, since: Number(since), key: key! };

@@ -563,7 +563,7 @@ test('findOwner: released on node A (release, then recordReleased), found from n
   assert.equal(await b.findOwner(pod('web-0')), undefined, 'a live holding is not in the index: only releases are');
   clock.t += 30;
   await del(a, m, pod('web-0'));
-  const shard = indexKey(owner('web-0')).shard;
+  const shard = indexKey(owner('web-0')).name;
   assert.equal(store.cms.get(shard)?.labels?.[OWNERS_LABEL], 'owners');
   assert.equal(store.cms.get(shard)?.labels?.[LEDGER_LABEL], undefined, 'not under the ledger label (the census and older releases never list it)');
   clock.t += GRACE - 1;

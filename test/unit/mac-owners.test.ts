@@ -1,8 +1,8 @@
-// Unit tests for src/mac/owners.ts: the owner index's shards and keys, lookups within grace or retention, pruning and the shard's byte cap.
+// Unit tests for src/mac/owners.ts: the owner index's objects and keys, lookups within grace or retention, pruning and an object's byte cap.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { dropOwner, indexKey, lookupOwner, OWNERS_SHARD_BYTES, putOwners, type OwnerEntry } from '../../src/mac/owners';
+import { dropOwner, indexKey, lookupOwner, OWNERS_OBJECT_BYTES, putOwners, type OwnerEntry } from '../../src/mac/owners';
 
 const T = 1_700_000_000;
 const GRACE = 600;
@@ -14,20 +14,20 @@ const bytes = (data: Record<string, string>) => Buffer.byteLength(JSON.stringify
 
 test('indexKey: one object per pod (all its attachments), keyed by the owner; a retained owner by its anchor, whatever the pod', () => {
   const k = indexKey('ns/web-0/net1');
-  assert.deepEqual(k, { shard: `macmux-owners-${sha('ns/web-0').slice(0, 32)}`, key: 'ns/web-0/net1', retained: false });
-  assert.equal(indexKey('ns/web-0/ns.other@eth1').shard, k.shard, "another attachment of the pod: the same shard");
+  assert.deepEqual(k, { name: `macmux-owners-${sha('ns/web-0').slice(0, 32)}`, key: 'ns/web-0/net1', retained: false });
+  assert.equal(indexKey('ns/web-0/ns.other@eth1').name, k.name, "another attachment of the pod: the same object");
   assert.equal(indexKey('ns/web-0/a/b').key, 'ns/web-0/a/b', 'an attachment with a slash is kept whole');
   const r = indexKey('ns/virt-launcher-vm1-abcde/net1', 'VirtualMachine/vm1');
-  assert.deepEqual(r, { shard: `macmux-owners-${sha('ns/VirtualMachine/vm1').slice(0, 32)}`, key: 'ns/VirtualMachine/vm1/net1', retained: true });
+  assert.deepEqual(r, { name: `macmux-owners-${sha('ns/VirtualMachine/vm1').slice(0, 32)}`, key: 'ns/VirtualMachine/vm1/net1', retained: true });
   const again = indexKey('ns/virt-launcher-vm1-fghij/net1', 'VirtualMachine/vm1');
   assert.deepEqual(again, r, "the owner's next pod (another name) has the same key");
-  assert.equal(indexKey('ns/virt-launcher-vm1-fghij/net2', 'VirtualMachine/vm1').shard, r.shard);
+  assert.equal(indexKey('ns/virt-launcher-vm1-fghij/net2', 'VirtualMachine/vm1').name, r.name);
   // A StatefulSet's pod keeps its own key and object (each pod of the set is an identity), marked retained.
   assert.deepEqual(indexKey('ns/web-0/net1', 'StatefulSet/web'), { ...k, retained: true });
   assert.notEqual(indexKey('ns/web-1/net1', 'StatefulSet/web').key, k.key);
   assert.notEqual(indexKey('other/virt-launcher-vm1-abcde/net1', 'VirtualMachine/vm1').key, r.key, 'the anchor is in its namespace');
   // One object per pod: what a lookup reads does not grow with the number of pods.
-  const names = new Set(Array.from({ length: 1000 }, (_, i) => indexKey(`ns/pod-${i}/net1`).shard));
+  const names = new Set(Array.from({ length: 1000 }, (_, i) => indexKey(`ns/pod-${i}/net1`).name));
   assert.equal(names.size, 1000);
   for (const s of names) assert.match(s, /^macmux-owners-[0-9a-f]{32}$/);
 });
@@ -75,7 +75,7 @@ test('putOwners: the newest entry of a key replaces the older; entries past thei
   assert.deepEqual(Object.keys(data), [dataKey(kept.key)], 'the retained entry outlives any grace period');
 });
 
-test('putOwners: past the byte cap, the oldest entries go first, retained ones last; the shard ends within the cap', () => {
+test('putOwners: past the byte cap, the oldest entries go first, retained ones last; the object ends within the cap', () => {
   const data: Record<string, string> = {};
   const keys = Array.from({ length: 20 }, (_, i) => indexKey(`ns/pod-${i}/net1`).key);
   // Ten retained entries, the oldest of all, then twenty others, each a second newer than the last.
@@ -101,7 +101,7 @@ test('putOwners: past the byte cap, the oldest entries go first, retained ones l
   putOwners(data, [], T + 31, GRACE, small);
   assert.ok(bytes(data) <= small);
   assert.deepEqual(Object.keys(data).sort(), retained.slice(7).map(dataKey).sort());
-  assert.equal(OWNERS_SHARD_BYTES, 192 * 1024);
+  assert.equal(OWNERS_OBJECT_BYTES, 192 * 1024);
 });
 
 test('dropOwner: drops the key only while it names that MAC; false otherwise', () => {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Code } from '../../src/cni/errors';
 import type { Existence, ObjectMeta, OwnerReference } from '../../src/k8s/api';
-import { isAnchor, parseAnchor, retentionKey, retentionOf, retentionShardKey, RETENTION_ANNOTATION } from '../../src/mac/retention';
+import { isAnchor, parseAnchor, retentionKey, retentionOf, retentionScope, RETENTION_ANNOTATION } from '../../src/mac/retention';
 import { anchorState, sweepRetained, type Seen } from '../../src/mac/retention-sweep';
 import { ownHomes } from '../../src/install/retention';
 import { thrown } from './helpers';
@@ -83,7 +83,7 @@ test('isAnchor/parseAnchor: a kind of the fixed set and a DNS-1123 subdomain of 
 
 test('owner index keys of a retention pod: lookup ns/Kind/name/att, shard ns/Kind/name', () => {
   assert.equal(retentionKey('ns1', 'StatefulSet/web', 'green'), 'ns1/StatefulSet/web/green');
-  assert.equal(retentionShardKey('ns1', 'VirtualMachineInstance/vm1'), 'ns1/VirtualMachineInstance/vm1');
+  assert.equal(retentionScope('ns1', 'VirtualMachineInstance/vm1'), 'ns1/VirtualMachineInstance/vm1');
 });
 
 // ---- whether an anchor exists ----
