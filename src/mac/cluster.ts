@@ -313,14 +313,22 @@ export class ClusterLedger {
    */
   async release(mac: string, who: Who): Promise<boolean> {
     const by = this.claimant(who);
-    const copies = await this.rewriteCopies(mac, (cur) => {
-      // The owner's pod was re-created (another UID, or on another node), which took the MAC over: a late DEL here must not free it.
-      if (cur && cur.owner === by.owner && cur.node !== this.opts.node) return undefined;
-      const next = release(cur, by, this.now());
-      return next && next !== cur ? next : undefined;
-    });
+    const copies = await this.rewriteCopies(mac, (cur) => this.releasedBy(cur, by));
     const home = copies.find((c) => c.home);
-    return home !== undefined && (home.written || (home.last?.owner === by.owner && home.last.state === 'released' && home.last.node === this.opts.node));
+    return home !== undefined && (home.written || this.releasedFor(home.last, by));
+  }
+
+  /** The holding `by`'s DEL leaves at `cur`, or undefined when it changes nothing there. */
+  private releasedBy(cur: Holding | undefined, by: Claimant): Holding | undefined {
+    // The owner's pod was re-created (another UID, or on another node), which took the MAC over: a late DEL here must not free it.
+    if (cur && cur.owner === by.owner && cur.node !== this.opts.node) return undefined;
+    const next = release(cur, by, this.now());
+    return next && next !== cur ? next : undefined;
+  }
+
+  /** Whether `h` is already released for `by`'s owner, by this node: a DEL that finds it so released it. */
+  private releasedFor(h: Holding | undefined, by: Claimant): boolean {
+    return h?.owner === by.owner && h.state === 'released' && h.node === this.opts.node;
   }
 
   /**
@@ -355,14 +363,12 @@ export class ClusterLedger {
             const { mac, who } = items[i]!;
             const by = this.claimant(who);
             const cur = holding(data, mac);
-            // The owner's pod was re-created (another UID, or on another node), which took the MAC over: a late DEL here must not free it.
-            if (cur && cur.owner === by.owner && cur.node !== this.opts.node) continue;
-            const next = release(cur, by, this.now());
-            if (next && next !== cur) {
+            const next = this.releasedBy(cur, by);
+            if (next) {
               data[macKey(mac)] = encodeHolding(next);
               changed = true;
               done.add(i);
-            } else if (cur?.owner === by.owner && cur.state === 'released' && cur.node === this.opts.node) done.add(i);
+            } else if (this.releasedFor(cur, by)) done.add(i);
           }
           return changed;
         });
@@ -395,7 +401,9 @@ export class ClusterLedger {
       try {
         await this.w.cas(name, { [OWNERS_LABEL]: 'owners' }, true, (data) => putOwners(data, entries, this.now(), this.opts.graceSec), { cache: false, out, createFirst: true });
       } catch (e) {
-        this.opts.warn?.(`owner index ${name} not updated (a re-created pod of ${entries.map((x) => x.key).join(', ')} may get another MAC): ${(e as Error).message}`);
+        // One pod's owners: the first names them (a pod may have many attachments).
+        const who = entries.length === 1 ? entries[0]!.key : `${entries[0]!.key} and ${entries.length - 1} more`;
+        this.opts.warn?.(`owner index ${name} not updated (a re-created pod of ${who} may get another MAC): ${(e as Error).message}`);
         continue;
       }
       if (out.rv !== undefined) written.push({ name, resourceVersion: out.rv, ...(entries.some((e) => e.retained) ? {} : { until: now + this.opts.graceSec }) });
