@@ -1,6 +1,10 @@
 // Pure arithmetic on phase lines (src/util/phases.ts) for the bench: sequential round trips, covered time, one invocation's figures by label.
 import type { Span } from '../../src/util/phases';
 
+/** The labels of the request counts in section 7. */
+export const REQUESTS = 'API requests (count)';
+export const ROUND_TRIPS = 'API sequential round trips (count)';
+
 const end = (s: Span) => s.start + s.ms;
 
 /**
@@ -51,8 +55,8 @@ export function figures(spans: readonly Span[], totalMs: number): Array<[string,
     if (waits.length) put(`lock wait: ${kind}`, total(waits));
   }
   const api = spans.filter(is('api'));
-  put('API requests (count)', api.length);
-  put('API sequential round trips (count)', sequentialRequests(api));
+  put(REQUESTS, api.length);
+  put(ROUND_TRIPS, sequentialRequests(api));
   put('API time, sum of requests', total(api));
   put('API time, wall (their union)', covered(api));
   // The first request opens the connection (TCP, TLS): what a reused session or connection would save.

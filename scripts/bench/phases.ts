@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { parsePhaseLine, type Span } from '../../src/util/phases';
 import { replay } from './capture';
 import { figures, requestList } from './phase-stats';
+
+export { REQUESTS, ROUND_TRIPS } from './phase-stats';
 import { PLUGIN_DIR, type PodWorld } from './pod-world';
 import { cleanEnv, ok, run, type Run } from './proc';
 import type { Recorded } from './roundtrip';

@@ -33,3 +33,10 @@ export async function versionColdStart(binary: string, runs: number): Promise<Pa
   }
   return s;
 }
+
+/** `node -e 0`'s peak RSS under /usr/bin/time, `runs` times (section 5's baseline when section 1 is not run). */
+export async function nodeRss(runs: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) out.push(ok(await run(process.execPath, ['-e', '0'], { env: cleanEnv(), rss: true })).rssKiB ?? NaN);
+  return out;
+}
