@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, Code } from '../cni/errors';
-import { writeFileAtomic } from '../util/atomic';
+import { syncRename, writeFileAtomic, type Sync } from '../util/atomic';
 import { withLock } from '../util/lock';
 import type { MacState, Owner } from './holding';
 import type { Cm } from './store';
@@ -92,7 +92,7 @@ export function readSeen(cacheDir: string): SeenCache | undefined {
  * which only costs a 409), but renamed into place, so never torn.
  */
 export function writeSeen(cacheDir: string, seen: SeenCache): void {
-  writeFileAtomic(seenFile(cacheDir), JSON.stringify({ format: 1, ...seen }), 0o600, { durable: false, phase: 'seen' });
+  writeFileAtomic(seenFile(cacheDir), JSON.stringify({ format: 1, ...seen }), 0o600, { sync: 'none', phase: 'seen' });
 }
 
 /**
@@ -114,7 +114,9 @@ export function readJournal(cacheDir: string, warn: (msg: string) => void): Jour
     if (typeof j.entries !== 'object' || j.entries === null || Array.isArray(j.entries)) throw new Error('no entries');
     if (j.intents !== undefined && !Array.isArray(j.intents)) throw new Error('intents is not a list');
     const index = typeof j.index === 'object' && j.index !== null && !Array.isArray(j.index) ? j.index : undefined;
-    return { format: 1, entries: j.entries, intents: j.intents ?? [], seen: j.seen ?? {}, ...(index ? { index } : {}) };
+    const read: Journal = { format: 1, entries: j.entries, intents: j.intents ?? [], seen: j.seen ?? {}, ...(index ? { index } : {}) };
+    onDisk.set(read, { text, sync: 'ordered' });
+    return read;
   } catch (e) {
     const why = text.length === 0 ? 'the file is empty' : (e as Error).message;
     const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '')}`;
@@ -159,9 +161,29 @@ export function heldBy(cacheDir: string, containerID: string, timeoutMs: number,
   });
 }
 
-export function writeJournal(cacheDir: string, j: Journal): void {
+/**
+ * What the file holds of a journal read or written in this hold of the ledger lock (each hold reads anew): its text,
+ * and how far it is known to survive a power loss (what was read may be an ordered write whose rename is not yet durable).
+ */
+const onDisk = new WeakMap<Journal, { text: string; sync: Exclude<Sync, 'none'> }>();
+
+/**
+ * Saves the journal, unless the file already holds exactly this. `sync` as the caller's crash argument
+ * allows (docs/design.md, "Files and crash safety"): `durable` unless an earlier durable write covers a
+ * power loss; never `none`, as a damaged journal loses its intents and deferred releases.
+ */
+/** Whether `j` differs from what the file holds of it (read, or written in this hold of the lock at whatever sync its writer chose). */
+export const journalChanged = (j: Journal): boolean => onDisk.get(j)?.text !== JSON.stringify({ ...j, seen: {} });
+
+export function writeJournal(cacheDir: string, j: Journal, sync: Exclude<Sync, 'none'> = 'durable'): void {
+  const text = JSON.stringify({ ...j, seen: {} });
+  const was = onDisk.get(j);
+  if (was?.text === text && (was.sync === 'durable' || sync === 'ordered')) return;
   try {
-    writeFileAtomic(journalFile(cacheDir), JSON.stringify({ ...j, seen: {} }), 0o600, { phase: 'journal' });
+    // Wanted durable as the file holds it: its content was fsynced before its rename, which only the directory's fsync makes durable.
+    if (was?.text === text) syncRename(journalFile(cacheDir), 'journal');
+    else writeFileAtomic(journalFile(cacheDir), text, 0o600, { phase: 'journal', sync });
+    onDisk.set(j, { text, sync });
   } catch (e) {
     throw new CniError(Code.IO, `cannot write the MAC ledger in ${journalDir(cacheDir)}: ${(e as Error).message}`);
   }

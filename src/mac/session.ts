@@ -8,7 +8,7 @@ import { ClusterLedger, type IndexWrite, type Who } from './cluster';
 import { kindOf } from './home';
 import type { Owner } from './holding';
 import { historyRecord, recordHistory } from './history';
-import { alive, readJournal, readSeen, withJournalLock, writeJournal, writeSeen, type Journal } from './journal';
+import { alive, journalChanged, readJournal, readSeen, withJournalLock, writeJournal, writeSeen, type Journal } from './journal';
 
 export const nowSec = () => Math.floor(Date.now() / 1000);
 export const withUid = (uid: string | undefined) => (uid ? { uid } : {});
@@ -41,7 +41,8 @@ export async function withNodeLedger<T>(n: NodeLedger, api: KubeApi, fn: (j: Jou
       const synced = await sync(n, j, cluster);
       return await fn(j, cluster, synced);
     } finally {
-      writeJournal(conf.cacheDir, j);
+      // Durable, unless `fn` saved the journal as it is now itself, as durably as its own crash argument needed.
+      if (journalChanged(j)) writeJournal(conf.cacheDir, j);
       // Rewritten only when a ConfigMap was read or written anew: the cache may be large (a node with 10,000 MACs).
       const full = Object.fromEntries([...cluster.fullBlocks].filter(([name, f]) => (cluster.seen.get(name)?.resourceVersion ?? f.resourceVersion) === f.resourceVersion));
       // A block's ConfigMap found full is not kept: allocation skips it by its record in `full`, so the file does not grow with the node's blocks.

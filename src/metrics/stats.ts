@@ -62,7 +62,7 @@ export async function recordInvocation(cacheDir: string, inv: Invocation, log: S
   }
   const file = statsFile(cacheDir);
   try {
-    await locked(file, timeoutMs, (m) => log.error(m), (s) => writeFileAtomic(file, JSON.stringify(addInvocation(s, inv)), 0o600, { durable: false, phase: 'stats' }));
+    await locked(file, timeoutMs, (m) => log.error(m), (s) => writeFileAtomic(file, JSON.stringify(addInvocation(s, inv)), 0o600, { sync: 'none', phase: 'stats' }));
     return true;
   } catch (e) {
     log.error(`stats not recorded in ${file}: ${(e as Error).message}`);

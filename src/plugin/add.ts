@@ -65,7 +65,7 @@ async function addPlan(ctx: VerbContext, s: Script, t: Target, plan: Attachment[
     state: 'adding',
     attachments: plan,
   };
-  writeCache(conf.cacheDir, entry);
+  writeCache(conf.cacheDir, entry); // durable: what a DEL must delete, before any delegate runs
   s.defer('cache entry removal', (failed) => {
     if (!failed) return;
     if (s.kept) log.error("rollback incomplete; cache entry kept for the runtime's DEL");
@@ -73,7 +73,8 @@ async function addPlan(ctx: VerbContext, s: Script, t: Target, plan: Attachment[
   });
   await addChain(ctx, s, t, entry, plan);
   entry.state = 'added';
-  writeCache(conf.cacheDir, entry);
+  // Ordered, as each result was: the attachments are durable already, and a power loss ends every container of the node.
+  writeCache(conf.cacheDir, entry, 'ordered');
   if (api && t.pod) await publishStatus(ctx, api, t.pod, buildNetworkStatus(statusEntries(plan)));
   const cluster = plan.find((a) => a.cluster)?.result;
   if (!cluster) throw new CniError(Code.Internal, 'cluster network produced no result');

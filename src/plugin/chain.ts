@@ -123,7 +123,7 @@ export async function addChain(ctx: VerbContext, s: Script, t: Target, entry: Ca
     });
     ctx.log.info(`adding ${att.name} on ${att.ifName}`);
     att.result = await addNetwork(att.network, invocationFor(ctx, t, att));
-    writeCache(ctx.conf.cacheDir, entry); // progress: this attachment completed
+    writeCache(ctx.conf.cacheDir, entry, 'ordered'); // progress: this attachment completed (its attachments durable already)
     verifyMac(att);
   }
 }

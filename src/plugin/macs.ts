@@ -73,13 +73,21 @@ async function assign(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attach
         if (why) throw new CniError(Code.InvalidConfig, why);
       }
     }
+    // Journal: every intent in one durable write before the first cluster write (undo: a crash after a ConfigMap
+    // write leaves the intent, reclaimed once this process is gone); the reservations after, ordered (see the end).
+    const intentOf = (att: Attachment) => ({ owner: ownerFor(pod, att, atts), containerID: env.containerID, pid: process.pid, ...(uid ? { uid } : {}), ...(att.mac ? { mac: att.mac } : {}), ...(pod.retain !== undefined ? { retain: pod.retain } : {}) });
+    const intents = new Map(wants.filter((a) => a.mac || assign).map((att) => [att, intentOf(att)]));
+    const unasked = new Set(intents.values());
+    if (intents.size > 0) {
+      j.intents.push(...unasked);
+      writeJournal(ctx.conf.cacheDir, j);
+    }
     for (const att of wants) {
       if (!att.mac && !assign) continue;
       const owner = ownerFor(pod, att, atts);
       const retain = pod.retain !== undefined ? { retain: pod.retain } : {};
-      const intent = { owner, containerID: env.containerID, pid: process.pid, ...(uid ? { uid } : {}), ...(att.mac ? { mac: att.mac } : {}), ...retain };
-      j.intents.push(intent);
-      writeJournal(ctx.conf.cacheDir, j); // undo: the intent is reclaimed if this process dies
+      const intent = intents.get(att)!;
+      unasked.delete(intent);
       const who = (m: string): Exclude<Who, string> => ({ owner, ...(uid ? { uid } : {}), ...retain, adoptLegacy: once(() => legacyAdoptable(ctx, j, m, uid)) });
       let mac = att.mac;
       try {
@@ -96,7 +104,8 @@ async function assign(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attach
       } catch (e) {
         // A refusal is definite: nothing was written. Only an uncertain outcome (code 11) keeps the intent for reclaiming.
         if (!(e instanceof CniError && e.code === Code.TryAgainLater)) j.intents = j.intents.filter((i) => i !== intent);
-        throw e;
+        j.intents = j.intents.filter((i) => !unasked.has(i)); // never asked: nothing of theirs reached the cluster
+        throw e; // the session saves the journal, durably
       }
       j.entries[mac] = { owner, ...(uid ? { uid } : {}), ...retain, state: 'reserved', containerID: env.containerID, pid: process.pid, since: nowSec() };
       counts.allocations++;
@@ -106,6 +115,9 @@ async function assign(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attach
       att.macOwner = owner;
       log.info(`MAC ${mac} held for ${owner}`);
     }
+    // The reservations replacing the intents need only be ordered: a power loss brings the intents back, and from the
+    // cache entry on (written durably before any delegate runs) the entry holds the MACs too.
+    if (intents.size > 0) writeJournal(ctx.conf.cacheDir, j, 'ordered');
   });
 }
 
@@ -165,7 +177,9 @@ export async function confirmMacs(ctx: VerbContext, atts: Attachment[]): Promise
         j.entries[a.mac!] = { ...e, state: 'active', since: nowSec() };
       }
     }
-    writeJournal(ctx.conf.cacheDir, j);
+    // Ordered, not durable: a reservation whose cache entry exists is kept by every sync, and DEL releases it as it would
+    // an active one; the cache entry, durable since before the delegates ran, outlives both until that DEL.
+    writeJournal(ctx.conf.cacheDir, j, 'ordered');
     history(ctx, done);
   });
 }
@@ -201,7 +215,9 @@ export async function releaseMacs(ctx: VerbContext, t: Target, atts: HeldMac[], 
         if (j.entries[a.mac!]?.state !== 'released') released(ctx, t, a, counts);
         j.entries[a.mac!] = { ...(j.entries[a.mac!] ?? { containerID: t.containerID, pid: process.pid }), ...withUid(uids.get(a.mac!)), owner: a.macOwner!, state: 'released', since: nowSec(), pendingRelease: true };
       }
-      writeJournal(conf.cacheDir, j);
+      // Ordered: the durable write after the cluster writes records what is still pending before DEL drops the
+      // cache entry; a power loss before it keeps the entry, and a DEL or GC releases again from it.
+      writeJournal(conf.cacheDir, j, 'ordered');
       const items = held.map((a) => {
         const retain = j.entries[a.mac!]!.retain;
         return { mac: a.mac!, who: { owner: a.macOwner!, ...withUid(uids.get(a.mac!)), ...(retain ? { retain } : {}) } };
@@ -219,6 +235,7 @@ export async function releaseMacs(ctx: VerbContext, t: Target, atts: HeldMac[], 
         delete j.entries[it.mac]!.pendingRelease;
       });
       rememberIndex(j, await cluster.recordReleased(done));
+      writeJournal(conf.cacheDir, j); // durable before DEL drops the cache entry: what is still pending, the index objects written
     });
   } catch (e) {
     // Unreachable, or refused (a token that died with the DaemonSet pod that copied it, until its successor copies a new one): a DEL still succeeds.

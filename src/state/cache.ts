@@ -2,7 +2,7 @@
 import { readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, Code } from '../cni/errors';
-import { writeFileAtomic } from '../util/atomic';
+import { writeFileAtomic, type Sync } from '../util/atomic';
 import type { Attachment } from './attachment';
 import type { PodInfo } from '../cni/env';
 import { jsonSyntaxError } from '../util/parse-errors';
@@ -119,10 +119,13 @@ export function markRecovered(cacheDir: string, containerID: string): void {
   }
 }
 
-/** Writes the entry atomically (0600); an I/O failure is code 5. */
-export function writeCache(cacheDir: string, entry: CacheEntry): void {
+/**
+ * Writes the entry atomically (0600); an I/O failure is code 5. Durable unless an earlier durable write of the
+ * same attachments covers a power loss (`ordered`: ADD's progress after its first write; docs/design.md, "Files and crash safety").
+ */
+export function writeCache(cacheDir: string, entry: CacheEntry, sync: Exclude<Sync, 'none'> = 'durable'): void {
   try {
-    writeFileAtomic(cachePath(cacheDir, entry.containerID), JSON.stringify(entry), 0o600, { phase: 'cache' });
+    writeFileAtomic(cachePath(cacheDir, entry.containerID), JSON.stringify(entry), 0o600, { phase: 'cache', sync });
   } catch (e) {
     throw new CniError(Code.IO, `cannot write cache entry in ${cacheDirOf(cacheDir)}: ${(e as Error).message}`);
   }

@@ -1,6 +1,5 @@
-// A lock on disk (proper-lockfile): bounded waiting (code 11 on timeout), stale holders recovered, an undo on every path.
-import { lock } from 'proper-lockfile';
-import { mkdirSync } from 'node:fs';
+// A lock on disk: a directory made by mkdir, its mtime refreshed while held; bounded waiting (code 11 on timeout), stale holders recovered, an undo on every path.
+import { mkdirSync, rmdirSync, statSync, utimesSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CniError, Code } from '../cni/errors';
 import { span } from './phases';
@@ -50,7 +49,7 @@ async function acquire(opts: LockOptions): Promise<() => Promise<void>> {
 }
 
 async function acquireUntimed(opts: LockOptions): Promise<() => Promise<void>> {
-  const stale = opts.staleMs ?? 3000;
+  const stale = Math.max(opts.staleMs ?? 3000, 2000);
   const deadline = Date.now() + opts.timeoutMs;
   try {
     mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
@@ -58,23 +57,111 @@ async function acquireUntimed(opts: LockOptions): Promise<() => Promise<void>> {
     throw new CniError(Code.IO, `cannot lock ${opts.what}: cannot create ${dirname(opts.path)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   for (let attempt = 0; ; attempt++) {
+    let lock: Held | undefined;
     try {
-      return await lock(opts.path, {
-        realpath: false,
-        lockfilePath: opts.path,
-        stale,
-        update: Math.max(500, Math.floor(stale / 3)),
-        retries: 0,
-        onCompromised: opts.onCompromised ?? (() => {}),
-      });
+      lock = tryLock(opts.path, stale);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') {
-        throw new CniError(Code.IO, `cannot lock ${opts.what} (${opts.path}): ${(e as Error).message}`);
-      }
-      if (Date.now() >= deadline) throw new CniError(Code.TryAgainLater, `timed out after ${opts.timeoutMs / 1000}s waiting for the lock on ${opts.what} (${opts.path})`);
-      // Short polls (5 to 25 ms, jittered): with long backoffs a newcomer's first polls won the lock over
-      // older waiters, who then waited seconds for a lock each holder keeps for a tenth of one.
-      await new Promise((r) => setTimeout(r, Math.min(25, 5 * 2 ** Math.min(attempt, 3)) * (0.5 + Math.random())));
+      throw new CniError(Code.IO, `cannot lock ${opts.what} (${opts.path}): ${(e as Error).message}`);
     }
+    if (lock) return hold(lock, stale, opts.onCompromised ?? (() => {}));
+    if (Date.now() >= deadline) throw new CniError(Code.TryAgainLater, `timed out after ${opts.timeoutMs / 1000}s waiting for the lock on ${opts.what} (${opts.path})`);
+    // Short polls (5 to 25 ms, jittered): with long backoffs a newcomer's first polls won the lock over
+    // older waiters, who then waited seconds for a lock each holder keeps for a tenth of one.
+    await new Promise((r) => setTimeout(r, Math.min(25, 5 * 2 ** Math.min(attempt, 3)) * (0.5 + Math.random())));
+  }
+}
+
+/**
+ * The protocol (that of proper-lockfile, which earlier versions used, so that both take turns during an upgrade):
+ * the lock is the directory at `path`; its holder sets its mtime every third of `stale`; a directory whose mtime is
+ * older than `stale` belongs to a dead holder and is removed. Synchronous calls: an uncontended lock costs two
+ * system calls, not a round of the thread pool for each.
+ */
+interface Held {
+  path: string;
+  /** The mtime this holder last set: another one means the lock was taken over. */
+  mtimeMs: number;
+  refreshed: number;
+  timer?: NodeJS.Timeout;
+  released: boolean;
+}
+
+/** The locks this process holds, removed if it exits without releasing them (a killed holder's go stale). */
+const held = new Set<Held>();
+let exitHook = false;
+
+/** Takes the lock if it is free or stale; undefined while another holder keeps it fresh. */
+function tryLock(path: string, stale: number): Held | undefined {
+  for (let pass = 0; pass < 2; pass++) {
+    try {
+      mkdirSync(path);
+      return { path, mtimeMs: statSync(path).mtimeMs, refreshed: Date.now(), released: false };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    if (pass > 0) return undefined; // taken again between the removal and the mkdir
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(path).mtimeMs;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
+      throw e;
+    }
+    if (mtimeMs >= Date.now() - stale) return undefined;
+    try {
+      rmdirSync(path); // a dead holder's
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  return undefined;
+}
+
+/** Keeps `lock` fresh until released; a lock found taken over (or gone) is reported to `onCompromised` and not refreshed again. */
+function hold(lock: Held, stale: number, onCompromised: (err: Error) => void): () => Promise<void> {
+  held.add(lock);
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const l of held) removeDir(l.path);
+    });
+  }
+  const update = Math.max(500, Math.floor(stale / 3));
+  const compromised = (err: Error) => {
+    lock.released = true;
+    held.delete(lock);
+    onCompromised(err);
+  };
+  const refresh = () => {
+    lock.timer = setTimeout(() => {
+      if (lock.released) return;
+      try {
+        if (statSync(lock.path).mtimeMs !== lock.mtimeMs) return compromised(new Error(`lock ${lock.path} was taken over (not refreshed within ${stale} ms)`));
+        const now = new Date();
+        utimesSync(lock.path, now, now);
+        lock.mtimeMs = statSync(lock.path).mtimeMs;
+        lock.refreshed = Date.now();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' || Date.now() - lock.refreshed > stale) return compromised(e as Error);
+      }
+      refresh();
+    }, update);
+    lock.timer.unref();
+  };
+  refresh();
+  return async () => {
+    if (lock.released) return;
+    lock.released = true;
+    clearTimeout(lock.timer);
+    held.delete(lock);
+    removeDir(lock.path);
+  };
+}
+
+function removeDir(path: string): void {
+  try {
+    rmdirSync(path);
+  } catch {
+    // gone already
   }
 }

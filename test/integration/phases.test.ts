@@ -88,12 +88,23 @@ function checkLine(r: RunResult, verb: 'ADD' | 'DEL', api: ApiServer, secrets: s
   assert.deepEqual(keysOf(spans, 'delegate').sort(), [`delegate:${verb}:bridge`, `delegate:${verb}:macvlan`, `delegate:${verb}:macvlan`].sort());
   assert.ok(keysOf(spans, 'lock:stats').length === 1 && keysOf(spans, 'write:stats').length === 1, 'the stats file, under its lock');
   assert.deepEqual(keysOf(spans, 'fsync:stats'), [], 'the stats file is not fsynced');
+  // Durability (docs/design.md, "Files and crash safety"): every journal and cache write is fsynced (never torn),
+  // and made durable (its directory fsynced too) exactly where the crash argument needs it.
+  const files = verb === 'ADD' ? ['cache', 'journal'] : ['journal'];
+  for (const f of files) {
+    assert.ok(keysOf(spans, `write:${f}`).length >= 1, `a ${f} write: ${line}`);
+    assert.equal(keysOf(spans, `fsync:${f}`).length, keysOf(spans, `write:${f}`).length, `each ${f} write fsynced`);
+    assert.equal(keysOf(spans, `dirsync:${f}`).length, 1, `one durable ${f} write: ${line}`);
+  }
+  const end = (s: Span) => s.start + s.ms;
+  const cmWrites = spans.filter((s) => /^api:(PUT|POST):configmaps:/.test(s.key));
+  const dirsync = (f: string) => spans.find((s) => s.key === `dirsync:${f}`)!;
+  assert.ok(cmWrites.length >= 1, `a ConfigMap write: ${line}`);
   if (verb === 'ADD') {
-    for (const f of ['cache', 'journal']) {
-      assert.ok(keysOf(spans, `write:${f}`).length >= 1, `a ${f} write: ${line}`);
-      assert.equal(keysOf(spans, `fsync:${f}`).length, keysOf(spans, `write:${f}`).length, `each ${f} write fsynced`);
-      assert.equal(keysOf(spans, `dirsync:${f}`).length, keysOf(spans, `write:${f}`).length, `each ${f} write's directory fsynced`);
-    }
+    assert.ok(end(dirsync('journal')) <= cmWrites[0]!.start, 'the intents are durable before the first ConfigMap write');
+    assert.ok(end(dirsync('cache')) <= spans.find((s) => s.key.startsWith('delegate:'))!.start, 'the cache entry is durable before the first delegate runs');
+  } else {
+    assert.ok(dirsync('journal').start >= end(cmWrites[cmWrites.length - 1]!), 'the journal is durable after the releases, before DEL ends');
   }
   return spans;
 }
