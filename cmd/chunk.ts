@@ -1,18 +1,21 @@
 // Loads a chunk of the binary: a bundle shipped as a SEA asset, compiled with the V8 code cache made at build time.
 import { getAsset } from 'node:sea';
 import { Script } from 'node:vm';
+import { mark, sinceStart } from '../src/util/phases';
 
 type Wrapped = (exports: object, require: NodeJS.Require, module: { exports: object }) => void;
 
 /**
  * Runs chunk `name` once and returns its exports. The build wraps each chunk in a CommonJS function
  * and ships `<name>.js` with `<name>.cache`, the code V8 compiled for it; a cache V8 refuses (another
- * node) only costs a full compile.
+ * node, other V8 flags) only costs a full compile, and shows in the phase line as the span
+ * `chunk-cache-rejected` (the build and test/integration/build.test.ts check that it never does).
  */
 export function loadChunk(name: string): object {
   const source = getAsset(`${name}.js`, 'utf8');
   const cachedData = Buffer.from(getAsset(`${name}.cache`));
   const script = new Script(source, { filename: `macmux:${name}.js`, cachedData });
+  if (script.cachedDataRejected !== false) mark('chunk-cache-rejected', sinceStart(), sinceStart());
   const module = { exports: {} };
   (script.runInThisContext() as Wrapped)(module.exports, require, module);
   return module.exports;
