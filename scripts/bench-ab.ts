@@ -2,11 +2,12 @@
 //
 // Run as root: node --import tsx scripts/bench-ab.ts A B   (MMBENCH_RUNS per side, default 20)
 // Each run of ADD/DEL is a new pod in a new netns, with the same config (its own node and cache dir per build).
+// Every run is under /usr/bin/time for its peak RSS (as in sections 1 and 5), `node -e 0` interleaved as the reference.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startApiServer } from '../test/apiserver/server';
 import { PodWorld } from './bench/pod-world';
-import { cleanEnv, ok, run } from './bench/proc';
+import { cleanEnv, evict, ok, run } from './bench/proc';
 import { Sandbox } from './bench/sandbox';
 import { median, ms } from './bench/stats';
 
@@ -18,10 +19,21 @@ async function main(): Promise<void> {
   const version = builds.map(() => [] as number[]);
   const add = builds.map(() => [] as number[]);
   const del = builds.map(() => [] as number[]);
-  const versionRun = (b: string) => run(b, [], { env: cleanEnv({ CNI_COMMAND: 'VERSION' }), input: '{"cniVersion":"1.0.0"}' });
+  const rss = { version: builds.map(() => [] as number[]), add: builds.map(() => [] as number[]), node: [] as number[] };
+  const node: number[] = [];
+  const versionRun = (b: string) => run(b, [], { env: cleanEnv({ CNI_COMMAND: 'VERSION' }), input: '{"cniVersion":"1.0.0"}', rss: true });
+  // Both binaries read into the page cache the same way, by the runs below (see evict in ./bench/proc).
+  for (const b of builds) evict(b);
   for (const b of builds) ok(await versionRun(b));
   for (let i = 0; i < Math.max(RUNS, 30); i++) {
-    for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) version[k]!.push(ok(await versionRun(builds[k]!)).ms);
+    for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
+      const r = ok(await versionRun(builds[k]!));
+      version[k]!.push(r.ms);
+      rss.version[k]!.push(r.rssKiB!);
+    }
+    const n = ok(await run(process.execPath, ['-e', '0'], { env: cleanEnv(), rss: true }));
+    node.push(n.ms);
+    rss.node.push(n.rssKiB!);
   }
 
   const sb = new Sandbox();
@@ -34,11 +46,12 @@ async function main(): Promise<void> {
       try {
         const { env } = world.pod(`ab${k}`, ns);
         const input = JSON.stringify(confs[k]);
-        const a = ok(await run(builds[k]!, [], { env: cleanEnv({ CNI_COMMAND: 'ADD', ...env }), input }));
-        const d = ok(await run(builds[k]!, [], { env: cleanEnv({ CNI_COMMAND: 'DEL', ...env }), input }));
+        const a = ok(await run(builds[k]!, [], { env: cleanEnv({ CNI_COMMAND: 'ADD', ...env }), input, rss: true }));
+        const d = ok(await run(builds[k]!, [], { env: cleanEnv({ CNI_COMMAND: 'DEL', ...env }), input, rss: true }));
         if (keep) {
           add[k]!.push(a.ms);
           del[k]!.push(d.ms);
+          rss.add[k]!.push(a.rssKiB!);
         }
       } finally {
         sb.dropNetns(ns);
@@ -56,6 +69,10 @@ async function main(): Promise<void> {
   console.log(`| VERSION cold start (${version[0]!.length} runs each) | ${ms(median(version[0]!))} | ${ms(median(version[1]!))} |`);
   console.log(`| ADD, pod with eth0 + 2 NADs, pool MACs (${RUNS} runs each) | ${ms(median(add[0]!))} | ${ms(median(add[1]!))} |`);
   console.log(`| DEL, API up | ${ms(median(del[0]!))} | ${ms(median(del[1]!))} |`);
+  const mib = (kib: number[]) => `${(median(kib) / 1024).toFixed(1)} MiB`;
+  console.log(`| peak RSS, VERSION | ${mib(rss.version[0]!)} | ${mib(rss.version[1]!)} |`);
+  console.log(`| peak RSS, ADD | ${mib(rss.add[0]!)} | ${mib(rss.add[1]!)} |`);
+  console.log(`| reference: \`node -e 0\`, wall and peak RSS | ${ms(median(node))}, ${mib(rss.node)} | |`);
 }
 
 main().catch((e: Error) => {
