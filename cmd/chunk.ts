@@ -1,6 +1,5 @@
 // Loads a chunk of the binary: a bundle shipped as a SEA asset, compiled with the V8 code cache made at build time.
 import { getAsset } from 'node:sea';
-import { Script } from 'node:vm';
 import { mark, sinceStart } from '../src/util/phases';
 
 type Wrapped = (exports: object, require: NodeJS.Require, module: { exports: object }) => void;
@@ -14,6 +13,8 @@ type Wrapped = (exports: object, require: NodeJS.Require, module: { exports: obj
 export function loadChunk(name: string): object {
   const source = getAsset(`${name}.js`, 'utf8');
   const cachedData = Buffer.from(getAsset(`${name}.cache`));
+  // Required here, not at the top: VERSION, which loads no chunk, never loads node:vm.
+  const { Script } = require('node:vm') as typeof import('node:vm');
   const script = new Script(source, { filename: `macmux:${name}.js`, cachedData });
   if (script.cachedDataRejected !== false) mark('chunk-cache-rejected', sinceStart(), sinceStart());
   const module = { exports: {} };
