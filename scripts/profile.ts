@@ -34,9 +34,9 @@ interface Profile {
 async function bundles(dir: string, readable: boolean, flags: string[]): Promise<string> {
   const sea = join(dir, 'sea-shim.js');
   writeFileSync(sea, `const { readFileSync } = require('node:fs');
-exports.getAsset = (key, encoding) => {
+exports.getRawAsset = (key) => {
   const b = readFileSync(require('node:path').join(__dirname, key));
-  return encoding ? b.toString(encoding) : b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
 };`);
   const { buildBundles, cacheArgs, CHUNKS } = (await import(join(ROOT, 'scripts', 'chunks.mjs'))) as {
     buildBundles: (root: string, o: object) => Promise<Record<string, string>>;

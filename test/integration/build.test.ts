@@ -62,10 +62,10 @@ it('VERSION runs the main script alone; a verb loads only the verb chunk, a CLI 
   // The build's bundles, with node:sea standing in for the binary's assets: files beside the bundle, each chunk load marked on stderr.
   const sea = join(dir, 'sea-shim.js');
   writeFileSync(sea, `const { readFileSync } = require('node:fs');
-exports.getAsset = (key, encoding) => {
+exports.getRawAsset = (key) => {
   if (key.endsWith('.js')) process.stderr.write('CHUNK-LOADED ' + key + '\\n');
   const b = readFileSync(require('node:path').join(__dirname, key));
-  return encoding ? b.toString(encoding) : b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
 };`);
   const { buildBundles, cacheArgs, CHUNKS } = (await import(join(ROOT, 'scripts', 'chunks.mjs'))) as {
     buildBundles: (root: string, o: { outfile: string; dir: string; version: string; plugins: unknown[] }) => Promise<Record<string, string>>;
