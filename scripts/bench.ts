@@ -5,7 +5,7 @@ import { startApiServer, type ApiServer } from '../test/apiserver/server';
 import { ledgerThroughput } from './bench/ledger';
 import { envWarnings, machineLine } from './bench/machine';
 import { PodWorld } from './bench/pod-world';
-import { OperationFailed, TIME, type Run } from './bench/proc';
+import { evict, OperationFailed, TIME, type Run } from './bench/proc';
 import { firstApiCalls } from './bench/first-call';
 import { cachedDels, record, roundTrips } from './bench/roundtrip';
 import { Sandbox } from './bench/sandbox';
@@ -56,6 +56,8 @@ async function main(): Promise<void> {
   if (!existsSync(binary)) throw new Error(`no binary at ${binary}: run npm run build, or set MACMUX_BINARY`);
   if (!existsSync(TIME)) throw new Error(`${TIME} is missing (Debian package "time"): the bench reads peak RSS from it`);
   console.log(machineLine(binary, RUNS));
+  // The binary read from disk, as node's own is: the build just wrote it, and a file's RSS depends on how it came into the page cache.
+  evict(binary);
   const rows: Row[] = [];
   const notes: string[] = [];
   /** Operations that failed without stopping the bench (section 4's code 11 under load, 8b's invocations): printed after the table, exit 1. */

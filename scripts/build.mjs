@@ -1,6 +1,6 @@
 // Builds dist/macmux: esbuild bundles cmd/main.ts and its chunks, then @yao-pkg/pkg's sea() injects them into a stripped local node, offline.
-import { buildBundles, CHUNKS } from './chunks.mjs';
-import { execFileSync } from 'node:child_process';
+import { buildBundles, cacheArgs, CHUNKS } from './chunks.mjs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +39,7 @@ try {
 }
 
 // The chunks' code caches, made by this node, which the binary is.
-for (const c of CHUNKS) execFileSync(base, [join(root, 'scripts', 'chunk-cache.cjs'), assets[`${c.name}.js`], assets[`${c.name}.cache`]], { stdio: 'inherit', cwd: work });
+for (const c of CHUNKS) execFileSync(base, cacheArgs(root, c, assets), { stdio: 'inherit', cwd: work });
 
 // 3. SEA through pkg's sea(), offline: absolute output path, TMPDIR inside the project so npx finds postject.
 process.env.TMPDIR = work;
@@ -60,5 +60,17 @@ try {
   fail(`${out} does not run: ${e.message}`);
 }
 if (!printed.startsWith(`macmux ${pkgVersion}`)) fail(`${out} is not the bundled app (printed ${JSON.stringify(printed.slice(0, 200))})`);
+// 5. The binary accepts the verb chunk's code cache (else every verb compiles the chunk: tens of ms): a verb on an
+// invalid config loads the chunk, and its phase line (level 3) would hold the span chunk-cache-rejected.
+const phases = spawnSync(out, [], {
+  input: '{"cniVersion":"1.0.0"}',
+  encoding: 'utf8',
+  env: { PATH: process.env.PATH, CNI_COMMAND: 'CHECK', CNI_CONTAINERID: 'build-check', CNI_NETNS: '/run/netns/build-check', CNI_IFNAME: 'eth0', CNI_PATH: '/nonexistent', _CNI_LOGGING_LEVEL: '3' },
+  timeout: 20000,
+  cwd: mkdtempSync(join(work, 'check-')),
+});
+const line = phases.stderr?.split('\n').find((l) => l.includes(' phases v=1 ')) ?? '';
+if (!/ chunk=/.test(line)) fail(`${out} printed no phase line with the verb chunk's load (stderr ${JSON.stringify((phases.stderr ?? '').slice(0, 400))})`);
+if (line.includes('chunk-cache-rejected')) fail(`${out} refuses the verb chunk's code cache (${line})`);
 rmSync(work, { recursive: true, force: true });
 console.log(`build: ${out} (${(statSync(out).size / 1048576).toFixed(1)} MiB) ${printed.trim()}`);

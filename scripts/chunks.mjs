@@ -5,11 +5,18 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { bundleOptions } from './bundle-options.mjs';
 
-/** Each chunk: the module that is its entry, relative to the project root. */
+/**
+ * Each chunk: the module that is its entry, relative to the project root; `eager` puts all its functions in its
+ * code cache (the verbs: compiling what an ADD calls costs about 10 ms at run time, the larger cache about 1 ms
+ * to read), not only its top level (the CLI, run by hand).
+ */
 export const CHUNKS = [
-  { name: 'verb', entry: 'src/run/verb.ts' },
-  { name: 'cli', entry: 'src/cli/program.ts' },
+  { name: 'verb', entry: 'src/run/verb.ts', eager: true },
+  { name: 'cli', entry: 'src/cli/program.ts', eager: false },
 ];
+
+/** The arguments of scripts/chunk-cache.cjs for chunk `c` of the bundles `assets` (from buildBundles). */
+export const cacheArgs = (root, c, assets) => [join(root, 'scripts', 'chunk-cache.cjs'), assets[`${c.name}.js`], assets[`${c.name}.cache`], ...(c.eager ? ['--eager'] : [])];
 
 /** The CommonJS function a chunk's bundle is wrapped in; cmd/chunk.ts calls it with (exports, require, module). */
 export const wrapChunk = (code) => `(function (exports, require, module) {${code}\n})`;
@@ -40,15 +47,16 @@ export function chunkPlugin(root) {
 
 /**
  * Bundles the main script (cmd/main.ts, `outfile`) and every chunk into `dir` as `<name>.js`; returns the
- * SEA assets by key, `<name>.cache` naming where the chunk's code cache is to be written.
+ * SEA assets by key, `<name>.cache` naming where the chunk's code cache is to be written. `overrides`: esbuild
+ * options over the build's (scripts/profile.ts builds without minifying).
  */
-export async function buildBundles(root, { outfile, dir, version, plugins = [] }) {
+export async function buildBundles(root, { outfile, dir, version, plugins = [], overrides = {} }) {
   const validators = await precompiledValidators(root, dir);
-  await build({ ...bundleOptions(root, { entry: join(root, 'cmd', 'main.ts'), outfile, version }), plugins: [chunkPlugin(root), validators, ...plugins] });
+  await build({ ...bundleOptions(root, { entry: join(root, 'cmd', 'main.ts'), outfile, version }), ...overrides, plugins: [chunkPlugin(root), validators, ...plugins] });
   const assets = {};
   for (const c of CHUNKS) {
     const file = join(dir, `${c.name}.js`);
-    await build({ ...bundleOptions(root, { entry: join(root, c.entry), outfile: file, version }), plugins: [validators] });
+    await build({ ...bundleOptions(root, { entry: join(root, c.entry), outfile: file, version }), ...overrides, plugins: [validators] });
     writeFileSync(file, wrapChunk(readFileSync(file, 'utf8')));
     assets[`${c.name}.js`] = file;
     assets[`${c.name}.cache`] = join(dir, `${c.name}.cache`);

@@ -1,5 +1,5 @@
 // Spawns the processes the bench times: a clean environment (PATH only, plus what the caller gives), wall time, peak RSS via /usr/bin/time.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 export const TIME = '/usr/bin/time';
 const RSS_MARK = 'mmbench-maxrss-kib=';
@@ -73,4 +73,15 @@ export class OperationFailed extends Error {
 export function ok(r: Run): Run {
   if (r.status !== 0) throw new OperationFailed(r);
   return r;
+}
+
+/**
+ * Drops `file` from the page cache, so that the next run reads it from disk as a node binary installed a while
+ * ago is. A file-backed page counts in a process's RSS once mapped, and how many pages one fault maps depends
+ * on the size of the page-cache folios that hold the file: a binary just written by the build can show several
+ * MiB more peak RSS than the same bytes read back from disk.
+ */
+export function evict(file: string): void {
+  spawnSync('sync', [file], { stdio: 'ignore' });
+  spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' });
 }

@@ -62,30 +62,31 @@ it('VERSION runs the main script alone; a verb loads only the verb chunk, a CLI 
   // The build's bundles, with node:sea standing in for the binary's assets: files beside the bundle, each chunk load marked on stderr.
   const sea = join(dir, 'sea-shim.js');
   writeFileSync(sea, `const { readFileSync } = require('node:fs');
-exports.getAsset = (key, encoding) => {
+exports.getRawAsset = (key) => {
   if (key.endsWith('.js')) process.stderr.write('CHUNK-LOADED ' + key + '\\n');
   const b = readFileSync(require('node:path').join(__dirname, key));
-  return encoding ? b.toString(encoding) : b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
 };`);
-  const { buildBundles, CHUNKS } = (await import(join(ROOT, 'scripts', 'chunks.mjs'))) as {
+  const { buildBundles, cacheArgs, CHUNKS } = (await import(join(ROOT, 'scripts', 'chunks.mjs'))) as {
     buildBundles: (root: string, o: { outfile: string; dir: string; version: string; plugins: unknown[] }) => Promise<Record<string, string>>;
+    cacheArgs: (root: string, c: object, assets: Record<string, string>) => string[];
     CHUNKS: Array<{ name: string }>;
   };
   const outfile = join(dir, 'macmux.cjs');
   const shim = { name: 'sea-shim', setup: (b: { onResolve: (o: { filter: RegExp }, f: () => { path: string }) => void }) => b.onResolve({ filter: /^node:sea$/ }, () => ({ path: sea })) };
   const assets = await buildBundles(ROOT, { outfile, dir, version: 'test', plugins: [shim] });
-  for (const c of CHUNKS) spawnSync(process.execPath, [join(ROOT, 'scripts', 'chunk-cache.cjs'), assets[`${c.name}.js`]!, assets[`${c.name}.cache`]!]);
+  for (const c of CHUNKS) assert.equal(spawnSync(process.execPath, cacheArgs(ROOT, c, assets)).status, 0, `code cache of ${c.name}`);
   assert.deepEqual(Object.keys(assets).sort(), ['cli.cache', 'cli.js', 'verb.cache', 'verb.js']);
   assert.ok(!readFileSync(outfile, 'utf8').includes('ajv'), 'the main script holds no schema validator');
   assert.doesNotMatch(readFileSync(assets['verb.js']!, 'utf8'), /CodeGen/, 'the verbs ship precompiled validators, not the schema compiler');
 
   writeFileSync(join(dir, 'fake'), `#!/bin/sh\ncat >/dev/null\n[ "$CNI_COMMAND" = ADD ] && echo '{"cniVersion":"1.0.0","interfaces":[{"name":"'$CNI_IFNAME'","sandbox":"'$CNI_NETNS'"}]}'\nexit 0\n`, { mode: 0o755 });
   const conf = { cniVersion: '1.0.0', name: 'm', type: 'macmux', cacheDir: join(dir, 'state'), binDir: dir, delegates: [{ name: 'c', type: 'fake' }] };
-  const run = (command: string, args: string[] = []) =>
+  const run = (command: string, args: string[] = [], env: Record<string, string> = {}) =>
     spawnSync(process.execPath, [outfile, ...args], {
       input: JSON.stringify(conf),
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, ...(command ? { CNI_COMMAND: command } : {}), CNI_CONTAINERID: 'lazy1', CNI_NETNS: '/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: dir },
+      env: { PATH: process.env.PATH, ...(command ? { CNI_COMMAND: command } : {}), CNI_CONTAINERID: 'lazy1', CNI_NETNS: '/run/netns/none', CNI_IFNAME: 'eth0', CNI_PATH: dir, ...env },
     });
   const loaded = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('CHUNK-LOADED')).map((l) => l.split(' ')[1]);
 
@@ -97,6 +98,17 @@ exports.getAsset = (key, encoding) => {
   assert.equal(add.status, 0, add.stdout);
   assert.equal(JSON.parse(add.stdout).interfaces[0].name, 'eth0');
   assert.deepEqual(loaded(add.stderr), ['verb.js']);
+  // V8 takes the verb chunk's code cache; one it refuses costs a full compile and shows in the phase line.
+  const phaseLine = (stderr: string) => stderr.split('\n').find((l) => l.includes(' phases v=1 ')) ?? '';
+  const check = run('CHECK', [], { _CNI_LOGGING_LEVEL: '3' });
+  assert.match(phaseLine(check.stderr), / chunk=/, check.stderr);
+  assert.doesNotMatch(phaseLine(check.stderr), /chunk-cache-rejected/);
+  const cache = readFileSync(assets['verb.cache']!);
+  writeFileSync(assets['verb.cache']!, cache.subarray(0, cache.length >> 1));
+  const refused = run('CHECK', [], { _CNI_LOGGING_LEVEL: '3' });
+  assert.equal(refused.status, check.status, refused.stdout);
+  assert.match(phaseLine(refused.stderr), / chunk-cache-rejected=/, refused.stderr);
+  writeFileSync(assets['verb.cache']!, cache);
   const cli = run('', ['name', 'green']);
   assert.equal(cli.stdout, 'net9f27410725ab\n');
   assert.deepEqual(loaded(cli.stderr), ['cli.js']);
