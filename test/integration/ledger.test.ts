@@ -781,6 +781,33 @@ describe('the MAC ledger', () => {
     assert.equal((await w.del(warm)).status, 0);
   });
 
+  it('the reads ADD starts beside the pod\'s fail it only where it needs them: a missing pod is code 3 whatever the namespace read did; a namespace read refused fails a pool MAC, not a pod with requested MACs only', async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t17');
+    w.nad('t17', 'blue', lan);
+    const a = w.node('node-a');
+    w.api.deny('get', 'namespaces');
+    const gone = await w.pod(a, 't17', 'gone', [{ name: 'blue' }]);
+    w.api.remove('Pod', 't17', 'gone');
+    const r1 = await w.add(gone);
+    assert.equal(codeOf(r1), 3, why(r1));
+    const req = await w.pod(a, 't17', 'req', [{ name: 'blue', mac: '02:00:00:00:77:01' }]);
+    const r2 = await w.add(req);
+    assert.equal(r2.status, 0, why(r2));
+    assert.doesNotMatch(r2.stderr, /Unhandled|unhandled/);
+    assert.equal(await w.macOf(req, 'blue'), '02:00:00:00:77:01');
+    const pool = await w.pod(a, 't17', 'pool', [{ name: 'blue' }]);
+    const r3 = await w.add(pool);
+    assert.notEqual(r3.status, 0, 'a pool MAC needs the namespace labels');
+    assert.equal(codeOf(r3), 102, why(r3));
+    assert.match(r3.stdout, /get namespaces t17/);
+    await assertNothingLeft(w, pool, 'the refused ADD');
+    w.api.allowAll();
+    assert.equal((await w.del(req)).status, 0);
+  });
+
   it('API server refusing connections during DEL: the release is deferred at the first refusal, without retrying for the budget', async (t) => {
     const w = await World.create(t);
     const lan = w.bridge('l');
