@@ -5,6 +5,8 @@ import { loadCredentials } from './credentials';
 
 export interface ObjectMeta {
   name: string;
+  /** Set when the API server generated `name` (see plugin/k8s.ts isGenerated). */
+  generateName?: string;
   namespace?: string;
   uid?: string;
   resourceVersion?: string;

@@ -246,6 +246,145 @@ export class ClusterLedger {
   }
 
   /**
+   * What one pod's ADD takes, in one compare-and-swap per home where it can: the requested and sticky MACs
+   * whose home is a block ConfigMap, grouped by home, and the pool MACs in this node's first block that is not
+   * known full (the one the pod's claims write to, when it has room), all in that home's one write. Claims come
+   * before allocations, so a pool MAC is never one the pod is taking back. A requested MAC (`strict`) that may not
+   * be taken is a conflict (code 100) that stops the batch, its home unwritten; a sticky one that may not be
+   * taken back gets a pool MAC instead (`lost` says why). The rest (a MAC of an unleased block, of a legacy
+   * ledger, outside the range, a leftover, a block moved or full) goes through claim() and allocate() one by
+   * one, claims first. Answers, for each item, what it got; an error stops the batch: the items after it are
+   * not tried (undefined), the ones before it are taken (the caller's to release).
+   */
+  async take(items: Take[]): Promise<Taken[]> {
+    const out: Taken[] = items.map(() => undefined);
+    const node = this.opts.node;
+    const pool = await this.pool();
+    const byHome = new Map<string, number[]>();
+    const claimLater: number[] = [];
+    const lost = new Map<number, string>();
+    items.forEach((it, i) => {
+      if (it.mac === undefined) return;
+      const n = macToInt(it.mac);
+      const block = blockOf(pool.spec, n);
+      const home = homeOf(it.mac, n, pool.spec, pool.leases);
+      const plain = block !== undefined && home !== POOL_CM && pool.claims[it.mac] === undefined && !isLegacyHome(pool, block);
+      if (plain) byHome.set(home, [...(byHome.get(home) ?? []), i]);
+      else claimLater.push(i);
+    });
+    let allocs = items.flatMap((it, i) => (it.mac === undefined ? [i] : []));
+    // The pool MACs' block: this node's first not known full, a home the claims write to first.
+    const own = ownBlocks(pool.leases, node);
+    const candidates = [...own.filter((b) => byHome.has(ledgerCm(pool.leases[String(b)]!))), ...own];
+    const allocBlock = allocs.length === 0 ? undefined : candidates.find((b) => {
+      const name = ledgerCm(pool.leases[String(b)]!);
+      const known = this.fullBlocks.get(name);
+      const cached = this.seen.get(name);
+      return !(known?.blocks.includes(b) && (cached === undefined || cached.resourceVersion === known.resourceVersion));
+    });
+    const allocHome = allocBlock === undefined ? undefined : ledgerCm(pool.leases[String(allocBlock)]!);
+    const homes = [...byHome.keys()];
+    if (allocHome !== undefined && !byHome.has(allocHome)) homes.push(allocHome);
+    const anyClaims = Object.keys(pool.claims).length > 0;
+    for (const home of homes) {
+      const claims = byHome.get(home) ?? [];
+      const block = home === allocHome ? allocBlock : undefined;
+      // Pool MACs picked on an earlier try of this write: after a 409 the write may have been applied, its answer lost.
+      const picked = new Map<number, string>();
+      let got = new Map<number, string>();
+      let gone = new Map<number, string>();
+      try {
+        const done = await this.w.cas(home, ledgerLabels(home), true, (data) => {
+          got = new Map();
+          gone = new Map();
+          const now = this.now();
+          if (claims.some((i) => movedAway(data, blockOf(pool.spec, macToInt(items[i]!.mac!))!)) || (block !== undefined && movedAway(data, block))) return 'moved';
+          let changed = false;
+          for (const i of claims) {
+            const { mac, who, strict } = items[i]!;
+            let h: Holding;
+            try {
+              h = reserve(holding(data, mac!), this.claimant(who), now, this.opts.graceSec, mac!);
+            } catch (e) {
+              if (strict || !(e instanceof CniError && e.code === Code.MacConflict)) throw e;
+              gone.set(i, e.message);
+              continue;
+            }
+            // Taken over by this node (a pod re-created here): from now on only this node's DEL releases it.
+            if (put(data, mac!, h.node === node ? h : { ...h, node }, 'active', now)) changed = true;
+            got.set(i, mac!);
+          }
+          if (block === undefined) return changed;
+          const taken = (x: number) => {
+            const v = data[x.toString(16).padStart(12, '0')];
+            if (v !== undefined && isLiveEncoded(v)) return true;
+            let h = v === undefined ? undefined : decodeHolding(v);
+            if (h === undefined && anyClaims) h = pool.claims[intToMac(x)];
+            return !isFree(h, now, this.opts.graceSec);
+          };
+          for (const i of [...allocs, ...gone.keys()]) {
+            const c = this.claimant(items[i]!.who);
+            const before = picked.get(i);
+            const h = before === undefined ? undefined : holding(data, before);
+            if (h && h.owner === c.owner && h.uid === c.uid && h.node === node && h.state !== 'released') {
+              got.set(i, before!);
+              continue;
+            }
+            const x = freeInBlock(pool.spec, block, taken);
+            if (x === undefined) break; // full: the rest one by one
+            const mac = intToMac(x);
+            picked.set(i, mac);
+            put(data, mac, reserve(undefined, c, now, this.opts.graceSec, mac), 'active', now);
+            changed = true;
+            got.set(i, mac);
+          }
+          return changed;
+        });
+        if (done === 'moved' || done === 'missing') {
+          claimLater.push(...claims);
+          continue;
+        }
+      } catch (e) {
+        // At its byte bound: one by one, which skips a full block; anything else stops the batch, this home unwritten.
+        if (e instanceof Oversize) {
+          claimLater.push(...claims);
+          continue;
+        }
+        for (const i of [...claims, ...(block !== undefined ? allocs : [])]) out[i] = { error: e };
+        return out;
+      }
+      for (const [i, why] of gone) lost.set(i, why);
+      for (const [i, mac] of got) out[i] = { mac, ...(lost.has(i) ? { lost: lost.get(i)! } : {}) };
+      if (block !== undefined) allocs = allocs.filter((i) => !got.has(i));
+      allocs.push(...[...gone.keys()].filter((i) => !got.has(i)));
+    }
+    claimLater.sort((a, b) => a - b);
+    for (const i of claimLater) {
+      const { mac, who, strict } = items[i]!;
+      try {
+        await this.claim(mac!, who);
+        out[i] = { mac: mac! };
+      } catch (e) {
+        if (strict || !(e instanceof CniError && e.code === Code.MacConflict)) {
+          out[i] = { error: e };
+          return out;
+        }
+        lost.set(i, e.message);
+        allocs.push(i);
+      }
+    }
+    for (const i of [...new Set(allocs)].sort((a, b) => a - b)) {
+      try {
+        out[i] = { mac: await this.allocate(items[i]!.who), ...(lost.has(i) ? { lost: lost.get(i)! } : {}) };
+      } catch (e) {
+        out[i] = { error: e };
+        return out;
+      }
+    }
+    return out;
+  }
+
+  /**
    * Leases a block to this node (compare-and-swap on the pool): `want` (a requested MAC's, when still
    * unleased), else the first unleased block with an assignable MAC; then migrates its leftover claims.
    * Nothing is leased when this node gained a block since `seen` was read (or `want` got leased meanwhile).
@@ -551,6 +690,16 @@ export class ClusterLedger {
   }
 
 }
+
+/** One MAC for take(): a requested one (`strict`), a sticky one (its owner's last: taken back if it may be, else a pool MAC), or a pool MAC (no `mac`). */
+export interface Take {
+  who: Who;
+  mac?: string;
+  strict?: boolean;
+}
+
+/** What take() got for one item: its MAC (and, for a sticky one not taken back, why), the error that stopped the batch there, or undefined: not tried. */
+export type Taken = { mac: string; lost?: string } | { error: unknown } | undefined;
 
 /** The owner-index objects one verb has read (or is reading), by name. */
 export type IndexReads = Map<string, Promise<Cm | undefined>>;

@@ -25,14 +25,15 @@ export async function cmdAdd(ctx: VerbContext, tally: Tally): Promise<Result> {
     });
   }
   return script(log, async (s) => {
-    const { api, podObj, pod } = await openPod(ctx, s, info);
+    // The ledger's reads (namespace labels, owner index) start beside the pod's: they depend on no answer.
+    const { api, podObj, pod, early } = await openPod(ctx, s, info, ledgerOn(ctx));
     const t = targetOf(ctx, pod);
     const plan = await podPlan(ctx, api, podObj);
     requireInstalled(ctx, plan);
     s.defer('container unlock', await lockContainer(ctx, env.containerID));
     if (!ledgerOn(ctx)) return addPlan(ctx, s, t, plan, api);
 
-    const assigned = await assignMacs(ctx, api, pod, plan);
+    const assigned = await assignMacs(ctx, api, pod, plan, plan, early);
     tally.add(assigned.counts);
     let cached = false;
     // The MACs go back, unless the ADD got as far as the cache and a rollback that could not delete everything kept

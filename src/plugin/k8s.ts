@@ -15,6 +15,10 @@ import type { Script } from './chain';
 import { staticPlan, type Budget, type VerbContext } from './context';
 import { checkFileNetwork, checkIsolation } from './isolation';
 import { retentionOf } from '../mac/retention';
+import { kubeStore } from '../k8s/cmstore';
+import type { IndexReads } from '../mac/cluster';
+import { ownerOf } from '../mac/holding';
+import { indexKey } from '../mac/owners';
 
 export const RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
 
@@ -27,13 +31,71 @@ export async function openApi(ctx: VerbContext, budget: Budget, opts: TransportO
   return connect(ctx.conf.kubeconfig, ctx.getenv, budgetMs, Math.max(budget.from + budgetMs, Date.now() + 1), (m) => ctx.log.debug(m), opts);
 }
 
-/** ADD's and hot-plug's first steps: the API agent, its close deferred on `s`, and the pod read through it (checked against K8S_POD_UID), with its uid. */
-export async function openPod(ctx: VerbContext, s: Script, info: PodInfo): Promise<{ api: KubeApi; podObj: Pod; pod: PodInfo }> {
+/**
+ * What ADD reads with the pod, before its answer (the ledger on): the namespace's labels and the pod's
+ * owner-index object. Each is awaited only where the ledger needs it, so it fails the ADD only there, as
+ * the read it replaces would have; one never awaited is never reported.
+ */
+export interface Early {
+  labels: Promise<Record<string, string> | undefined>;
+  index: IndexReads;
+}
+
+/**
+ * ADD's and hot-plug's first steps: the API agent, its close deferred on `s`, and the pod read through it (checked against K8S_POD_UID), with its uid.
+ * With `early` (ADD, the ledger on), the reads of Early start beside the pod's.
+ */
+export async function openPod(ctx: VerbContext, s: Script, info: PodInfo, early = false): Promise<{ api: KubeApi; podObj: Pod; pod: PodInfo; early?: Early }> {
   const api = await openApi(ctx, { sec: ctx.conf.timeBudget.add, from: ctx.started });
   s.defer('API agent close', () => api.close());
+  const ahead = early ? readEarly(ctx, api, info) : undefined;
   const podObj = await readPod(api, info);
   const retain = retentionOf(info, podObj.metadata); // a bad macmux.io/mac-retention is code 7, before any MAC is taken
-  return { api, podObj, pod: { ...info, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}), ...(retain !== undefined ? { retain } : {}) } };
+  const generated = isGenerated(podObj.metadata);
+  const pod = { ...info, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}), ...(retain !== undefined ? { retain } : {}), ...(generated ? { generated } : {}) };
+  if (ahead) readIndex(ctx, api, pod, ahead.index);
+  return { api, podObj, pod, ...(ahead ? { early: ahead } : {}) };
+}
+
+/** A promise whose rejection is reported only to whoever awaits it. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+/** Early's reads, started: the pod's owner-index object only for a name the API server may not have generated (see isGenerated). */
+function readEarly(ctx: VerbContext, api: KubeApi, info: PodInfo): Early {
+  const index: IndexReads = new Map();
+  if (!GENERATED_SUFFIX.test(info.name)) readIndex(ctx, api, info, index);
+  return { labels: quiet(api.namespaceLabels(info.namespace)), index };
+}
+
+/**
+ * Starts the read of `pod`'s owner-index object unless it is in `reads` already: the anchor's for a pod retained
+ * for a VirtualMachineInstance (known only from the pod), none for a generated name (never asked for again).
+ */
+function readIndex(ctx: VerbContext, api: KubeApi, pod: PodInfo, reads: IndexReads): void {
+  if (!indexed(pod)) return;
+  const { name } = indexKey(ownerOf(pod.namespace, pod.name, ''), pod.retain);
+  if (!reads.has(name)) reads.set(name, quiet(kubeStore(api, ctx.conf.macNamespace).get(name)));
+}
+
+/**
+ * Whether `pod`'s MACs go through the owner index: not a pod whose name the API server generated (a Deployment's,
+ * a Job's, a DaemonSet's: no pod is ever re-created under it), unless it is retained for an owner other than a
+ * StatefulSet (a virt-launcher pod: the anchor's key carries over to the next pod of the VM).
+ */
+export const indexed = (pod: Pick<PodInfo, 'generated' | 'retain'>) => !pod.generated || (pod.retain !== undefined && !pod.retain.startsWith('StatefulSet/'));
+
+/** The apiserver's generated suffix: 5 characters of its alphabet (k8s.io/apiserver names.SimpleNameGenerator). */
+const GENERATED_SUFFIX = /[bcdfghjklmnpqrstvwxz2456789]{5}$/;
+/** The generator's limit: a longer generateName is cut to this many characters before the suffix. */
+const MAX_GENERATED_PREFIX = 58;
+
+/** Whether the API server generated the pod's name: metadata.generateName (cut as the generator cuts it) and its 5-character suffix. */
+export function isGenerated(meta: Pick<Pod['metadata'], 'name' | 'generateName'>): boolean {
+  const prefix = typeof meta.generateName === 'string' ? meta.generateName.slice(0, MAX_GENERATED_PREFIX) : '';
+  return prefix !== '' && meta.name.length === prefix.length + 5 && meta.name.startsWith(prefix) && GENERATED_SUFFIX.test(meta.name);
 }
 
 /** The pod, checked against K8S_POD_UID: a missing or re-created pod is code 3. */

@@ -2,16 +2,16 @@
 import { hostname } from 'node:os';
 import { CniError, Code } from '../cni/errors';
 import type { KubeApi } from '../k8s/api';
-import { ClusterLedger, type IndexReads, type Who } from '../mac/cluster';
+import { ClusterLedger, type IndexReads, type Take, type Who } from '../mac/cluster';
 import { ownerOf, type Owner } from '../mac/holding';
 import { historyRecord, recordHistory, type HistoryRecord } from '../mac/history';
-import { alive, readJournal, withJournalLock, writeJournal, type Journal } from '../mac/journal';
+import { alive, readJournal, withJournalLock, writeJournal, type Intent, type Journal } from '../mac/journal';
 import { nowSec, rememberIndex, withNodeLedger, withUid } from '../mac/session';
 import { listCache, readCache } from '../state/cache';
 import { podOf, type PodInfo } from '../cni/env';
 import { REQUESTED_LABEL, requestRefusal } from '../mac/requested';
 import { ledgerOn, type Target, type VerbContext } from './context';
-import { openApi } from './k8s';
+import { indexed, openApi, type Early } from './k8s';
 import type { MacCounts } from '../metrics/stats-merge';
 import type { Attachment } from '../state/attachment';
 import { injectMac } from './plan';
@@ -39,32 +39,33 @@ export async function withLedger<T>(ctx: VerbContext, api: KubeApi, fn: (j: Jour
 /**
  * Before the delegates: a requested MAC is validated and recorded on its home; every other secondary
  * gets its owner's MAC back (while in grace, on any node) or a free one from the pool, unless the
- * namespace is not assigned. Each is journaled before the cluster is asked. Answers what it counted,
- * and the error that stopped it, if any: the MACs assigned before it (their attachments' macOwner set)
- * are the caller's to release.
+ * namespace is not assigned. All are journaled before the cluster is asked, then taken in one write per
+ * home (ClusterLedger.take). Answers what it counted,
+ * and the error that stopped it, if any: the MACs taken (their attachments' macOwner set) are the
+ * caller's to release.
  */
-export async function assignMacs(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attachment[], only: Attachment[] = atts): Promise<{ counts: MacCounts; error?: unknown }> {
+export async function assignMacs(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attachment[], only: Attachment[] = atts, early?: Early): Promise<{ counts: MacCounts; error?: unknown }> {
   const counts = noCounts();
   try {
-    await assign(ctx, api, pod, atts, only, counts);
+    await assign(ctx, api, pod, atts, only, counts, early);
     return { counts };
   } catch (error) {
     return { counts, error };
   }
 }
 
-async function assign(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attachment[], only: Attachment[], counts: MacCounts): Promise<void> {
+async function assign(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attachment[], only: Attachment[], counts: MacCounts, early?: Early): Promise<void> {
   const wants = only.filter((a) => !a.cluster || a.mac);
   if (wants.length === 0) return;
   const setting = ctx.conf.requestedMacs;
-  // The namespace's labels, read once: for pool assignment and for the requestedMacs exception.
-  const labels = wants.some((a) => !a.mac) || (setting !== 'any' && wants.some((a) => a.mac)) ? ((await api.namespaceLabels(pod.namespace)) ?? {}) : {};
+  // The namespace's labels, read once (with the pod, when ADD started it): for pool assignment and for the requestedMacs exception.
+  const labels = wants.some((a) => !a.mac) || (setting !== 'any' && wants.some((a) => a.mac)) ? ((await (early?.labels ?? api.namespaceLabels(pod.namespace))) ?? {}) : {};
   const assign = poolAssigned(ctx, labels);
   const { env, log } = ctx;
   const uid = pod.uid;
   await withLedger(ctx, api, async (j, cluster) => {
-    // One read of the pod's owner-index object for all its attachments.
-    const indexReads: IndexReads = new Map();
+    // One read of the pod's owner-index object for all its attachments (started with the pod's, when ADD did).
+    const indexReads: IndexReads = early?.index ?? new Map();
     // Every requested MAC is checked against the setting before any is taken.
     if (setting !== 'any') {
       const { spec } = await cluster.pool();
@@ -73,71 +74,72 @@ async function assign(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attach
         if (why) throw new CniError(Code.InvalidConfig, why);
       }
     }
-    // Journal: every intent in one durable write before the first cluster write (undo: a crash after a ConfigMap
-    // write leaves the intent, reclaimed once this process is gone); the reservations after, ordered (see the end).
-    const intentOf = (att: Attachment) => ({ owner: ownerFor(pod, att, atts), containerID: env.containerID, pid: process.pid, ...(uid ? { uid } : {}), ...(att.mac ? { mac: att.mac } : {}), ...(pod.retain !== undefined ? { retain: pod.retain } : {}) });
-    const intents = new Map(wants.filter((a) => a.mac || assign).map((att) => [att, intentOf(att)]));
-    const unasked = new Set(intents.values());
-    if (intents.size > 0) {
-      j.intents.push(...unasked);
-      writeJournal(ctx.conf.cacheDir, j);
-    }
-    for (const att of wants) {
-      if (!att.mac && !assign) continue;
-      const owner = ownerFor(pod, att, atts);
-      const retain = pod.retain !== undefined ? { retain: pod.retain } : {};
-      const intent = intents.get(att)!;
-      unasked.delete(intent);
-      const who = (m: string): Exclude<Who, string> => ({ owner, ...(uid ? { uid } : {}), ...retain, adoptLegacy: once(() => legacyAdoptable(ctx, j, m, uid)) });
-      let mac = att.mac;
+    const chosen = wants.filter((att) => att.mac || assign);
+    if (chosen.length === 0) return;
+    const retain = pod.retain !== undefined ? { retain: pod.retain } : {};
+    const owners = chosen.map((att) => ownerFor(pod, att, atts));
+    const intents: Intent[] = chosen.map((att, i) => ({ owner: owners[i]!, containerID: env.containerID, pid: process.pid, ...(uid ? { uid } : {}), ...(att.mac ? { mac: att.mac } : {}), ...retain }));
+    j.intents.push(...intents);
+    writeJournal(ctx.conf.cacheDir, j); // undo: the intents are reclaimed if this process dies
+    const who = (owner: Owner, m: string): Exclude<Who, string> => ({ owner, ...(uid ? { uid } : {}), ...retain, adoptLegacy: once(() => legacyAdoptable(ctx, j, m, uid)) });
+    // What each takes: its requested MAC, its owner's last one (this node's journal, else the owner index: one read), or a pool MAC.
+    const items: Take[] = [];
+    for (const [i, att] of chosen.entries()) {
+      const owner = owners[i]!;
+      if (att.mac) {
+        items.push({ who: who(owner, att.mac), mac: att.mac, strict: true });
+        continue;
+      }
+      let sticky: string | undefined;
       try {
-        if (mac) {
-          await cluster.claim(mac, who(mac)).catch((e: unknown) => {
-            if (e instanceof CniError && e.code === Code.MacConflict) counts.conflicts++;
-            throw e;
-          });
-        } else {
-          const local = Object.entries(j.entries).find(([, e]) => e.owner === owner && (e.state === 'released' || e.uid === uid))?.[0];
-          const sticky = local ?? (await cluster.findOwner(who(''), indexReads));
-          mac = sticky !== undefined && (await reclaim(ctx, j, cluster, sticky, who(sticky))) ? sticky : await cluster.allocate(who(''));
-        }
+        sticky = Object.entries(j.entries).find(([, e]) => e.owner === owner && (e.state === 'released' || e.uid === uid))?.[0];
+        if (sticky === undefined && indexed(pod)) sticky = await cluster.findOwner(who(owner, ''), indexReads);
       } catch (e) {
-        // A refusal is definite: nothing was written. Only an uncertain outcome (code 11) keeps the intent for reclaiming.
-        if (!(e instanceof CniError && e.code === Code.TryAgainLater)) j.intents = j.intents.filter((i) => i !== intent);
-        j.intents = j.intents.filter((i) => !unasked.has(i)); // never asked: nothing of theirs reached the cluster
+        // Nothing was written: only an uncertain read (code 11) keeps its intent for the sync.
+        j.intents = j.intents.filter((x) => !intents.includes(x) || (x === intents[i] && uncertain(e)));
         throw e; // the session saves the journal, durably
+      }
+      items.push(sticky !== undefined ? { who: who(owner, sticky), mac: sticky } : { who: who(owner, '') });
+    }
+    // The MACs of one home in one write (see ClusterLedger.take).
+    const taken = await cluster.take(items);
+    const done: HistoryRecord[] = [];
+    let error: unknown;
+    for (const [i, att] of chosen.entries()) {
+      const got = taken[i];
+      const owner = owners[i]!;
+      // A refusal is definite: nothing was written. Only an uncertain outcome (code 11) keeps the intent for reclaiming.
+      if (!got || 'error' in got) {
+        if (!got || !uncertain(got.error)) j.intents = j.intents.filter((x) => x !== intents[i]);
+        if (got && error === undefined) error = got.error;
+        continue;
+      }
+      const { mac } = got;
+      if (got.lost !== undefined) {
+        const sticky = items[i]!.mac!;
+        log.info(`MAC ${sticky} of ${owner} cannot be taken back (${got.lost}); allocating another`);
+        if (j.entries[sticky]?.owner === owner && j.entries[sticky]!.state === 'released') delete j.entries[sticky];
       }
       j.entries[mac] = { owner, ...(uid ? { uid } : {}), ...retain, state: 'reserved', containerID: env.containerID, pid: process.pid, since: nowSec() };
       counts.allocations++;
-      history(ctx, [historyRecord(mac, owner, 'reserve', nodeName(ctx), { containerID: env.containerID })]);
-      j.intents = j.intents.filter((i) => i !== intent);
+      done.push(historyRecord(mac, owner, 'reserve', nodeName(ctx), { containerID: env.containerID }));
+      j.intents = j.intents.filter((x) => x !== intents[i]);
       if (att.mac !== mac) injectMac(att, mac);
       att.macOwner = owner;
       log.info(`MAC ${mac} held for ${owner}`);
     }
     // The reservations replacing the intents need only be ordered: a power loss brings the intents back, and from the
-    // cache entry on (written durably before any delegate runs) the entry holds the MACs too.
-    if (intents.size > 0) writeJournal(ctx.conf.cacheDir, j, 'ordered');
+    // cache entry on (written durably before any delegate runs) the entry holds the MACs too. After an error the session saves it durably.
+    if (error === undefined) writeJournal(ctx.conf.cacheDir, j, 'ordered');
+    history(ctx, done);
+    if (error !== undefined) {
+      if (error instanceof CniError && error.code === Code.MacConflict) counts.conflicts++;
+      throw error;
+    }
   });
 }
 
-/**
- * Takes the owner's previous MAC back. False when another owner holds it now (an operator freed it
- * with `ledger release --force`, or its grace period ended), or another pod of the same name still
- * holds it (re-created before its old node released it): the caller allocates a new one, since a
- * MAC the pod never asked for is not worth failing the ADD over. A released entry is forgotten.
- */
-async function reclaim(ctx: VerbContext, j: Journal, cluster: ClusterLedger, mac: string, who: Exclude<Who, string>): Promise<boolean> {
-  try {
-    await cluster.claim(mac, who);
-    return true;
-  } catch (e) {
-    if (!(e instanceof CniError && e.code === Code.MacConflict)) throw e;
-    ctx.log.info(`MAC ${mac} of ${who.owner} cannot be taken back (${e.message}); allocating another`);
-    if (j.entries[mac]?.owner === who.owner && j.entries[mac]!.state === 'released') delete j.entries[mac];
-    return false;
-  }
-}
+const uncertain = (e: unknown) => e instanceof CniError && e.code === Code.TryAgainLater;
 
 /** Calls `f` once, on first use. */
 function once<T>(f: () => T): () => T {
@@ -234,7 +236,8 @@ export async function releaseMacs(ctx: VerbContext, t: Target, atts: HeldMac[], 
         if (r) done.push(it);
         delete j.entries[it.mac]!.pendingRelease;
       });
-      rememberIndex(j, await cluster.recordReleased(done));
+      // A pod whose name the API server generated is never asked for again by name: no owner-index object for it.
+      if (!t.pod || indexed(t.pod)) rememberIndex(j, await cluster.recordReleased(done));
       writeJournal(conf.cacheDir, j); // durable before DEL drops the cache entry: what is still pending, the index objects written
     });
   } catch (e) {

@@ -733,6 +733,81 @@ describe('the MAC ledger', () => {
     for (const x of [p1, p2, q2]) assert.equal((await w.del(x)).status, 0);
   });
 
+  it("a pod whose name the API server generated (generateName) skips the owner index: its ADD reads no index object and its DEL writes none; a named pod's ADD reads its own, beside the pod's read, and its DEL writes it", async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t16');
+    w.nad('t16', 'blue', lan);
+    w.nad('t16', 'green', lan);
+    const a = w.node('node-a');
+    const warm = await w.pod(a, 't16', 'warm', [{ name: 'blue' }]);
+    assert.equal((await w.add(warm)).status, 0); // the node leases its block
+    /** A ConfigMap request's object: from the path, or a create's body. */
+    const cmName = (x: { name?: string; body: unknown }) => x.name ?? (x.body as { metadata?: { name?: string } } | undefined)?.metadata?.name;
+    const owners = (from: number) =>
+      w.api.requests
+        .slice(from)
+        .filter((x) => x.resource === 'configmaps' && cmName(x)?.startsWith('macmux-owners-'))
+        .map((x) => ({ verb: x.verb, name: cmName(x) }));
+    const run = async (p: PodRun) => {
+      w.api.clearRequests();
+      const add = await w.add(p);
+      assert.equal(add.status, 0, why(add));
+      const atAdd = owners(0);
+      const adds = w.api.requests.length;
+      const cmWrites = w.api.requests.filter((x) => x.resource === 'configmaps' && (x.verb === 'update' || x.verb === 'create')).map(cmName);
+      const del = await w.del(p);
+      assert.equal(del.status, 0, why(del));
+      return { atAdd, atDel: owners(adds), adds, cmWrites };
+    };
+
+    const gen = await w.pod(a, 't16', 'web-7d4b9c6f5d-x2k9q', [{ name: 'blue' }, { name: 'green' }], { generateName: 'web-7d4b9c6f5d-' });
+    const g = await run(gen);
+    t.diagnostic(`generated: ${g.adds} requests at ADD`);
+    assert.deepEqual(g.atAdd.map((x) => `${x.verb} ${x.name}`), [], 'its ADD reads no owner-index object');
+    assert.deepEqual(g.atDel.map((x) => `${x.verb} ${x.name}`), [], 'its DEL writes no owner-index object');
+    assert.equal(w.ownerEntry(ownerOf(gen, 'blue')), undefined);
+    assert.equal(g.cmWrites.length, 1, `its two pool MACs in one write of its block: ${g.cmWrites.join(', ')}`);
+
+    const named = await w.pod(a, 't16', 'db', [{ name: 'blue' }, { name: 'green' }]);
+    const n = await run(named);
+    const shard = indexKey(ownerOf(named, 'blue')).name;
+    assert.deepEqual(n.atAdd.map((x) => `${x.verb} ${x.name}`), [`get ${shard}`], 'its ADD reads its own owner-index object, once');
+    assert.deepEqual(n.atDel.map((x) => `${x.verb} ${x.name}`), [`create ${shard}`], 'its DEL writes it');
+    assert.equal(n.cmWrites.length, 1, `its two pool MACs in one write of its block: ${n.cmWrites.join(', ')}`);
+    assert.ok(w.ownerEntry(ownerOf(named, 'blue')), 'the named pod is indexed');
+    assert.equal(n.adds, g.adds + 1, 'the named pod costs one read more: its owner-index object');
+    assert.equal((await w.del(warm)).status, 0);
+  });
+
+  it('the reads ADD starts beside the pod\'s fail it only where it needs them: a missing pod is code 3 whatever the namespace read did; a namespace read refused fails a pool MAC, not a pod with requested MACs only', async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t17');
+    w.nad('t17', 'blue', lan);
+    const a = w.node('node-a');
+    w.api.deny('get', 'namespaces');
+    const gone = await w.pod(a, 't17', 'gone', [{ name: 'blue' }]);
+    w.api.remove('Pod', 't17', 'gone');
+    const r1 = await w.add(gone);
+    assert.equal(codeOf(r1), 3, why(r1));
+    const req = await w.pod(a, 't17', 'req', [{ name: 'blue', mac: '02:00:00:00:77:01' }]);
+    const r2 = await w.add(req);
+    assert.equal(r2.status, 0, why(r2));
+    assert.doesNotMatch(r2.stderr, /Unhandled|unhandled/);
+    assert.equal(await w.macOf(req, 'blue'), '02:00:00:00:77:01');
+    const pool = await w.pod(a, 't17', 'pool', [{ name: 'blue' }]);
+    const r3 = await w.add(pool);
+    assert.notEqual(r3.status, 0, 'a pool MAC needs the namespace labels');
+    assert.equal(codeOf(r3), 102, why(r3));
+    assert.match(r3.stdout, /get namespaces t17/);
+    await assertNothingLeft(w, pool, 'the refused ADD');
+    w.api.allowAll();
+    assert.equal((await w.del(req)).status, 0);
+  });
+
   it('API server refusing connections during DEL: the release is deferred at the first refusal, without retrying for the budget', async (t) => {
     const w = await World.create(t);
     const lan = w.bridge('l');

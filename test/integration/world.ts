@@ -160,8 +160,9 @@ export class World {
   }
 
   /** Creates (or re-creates, with a new uid) the pod object and a fresh netns and sandbox ID for it. */
-  async pod(node: SimNode, namespace: string, name: string, nets: Array<{ name: string; mac?: string }>): Promise<PodRun> {
-    const obj = this.api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, annotations: { [NETWORKS]: JSON.stringify(nets) } } });
+  /** A pod with `nets`; `generateName` as the API server sets it on a pod whose name it generated (a Deployment's). */
+  async pod(node: SimNode, namespace: string, name: string, nets: Array<{ name: string; mac?: string }>, meta: { generateName?: string } = {}): Promise<PodRun> {
+    const obj = this.api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, ...meta, annotations: { [NETWORKS]: JSON.stringify(nets) } } });
     const uid = obj.metadata!.uid!;
     const netns = await this.netns();
     const cid = `c${PID}x${this.seq++}`;

@@ -1279,3 +1279,131 @@ test('recordReleased creates a new owner-index object without reading it first; 
   assert.notEqual(w2!.resourceVersion, w!.resourceVersion);
   assert.equal(await a.findOwner({ ...p, uid: 'u2' }), mac(2));
 });
+
+// ---- take: one pod's MACs, one write per home ----
+
+/** A MemoryStore whose next update of `name` is applied but answered with a 409 (its answer lost, the retry conflicts), after `before` runs. */
+class LostAnswerStore extends MemoryStore {
+  lose?: { name: string; before?: () => Promise<void>; apply: boolean };
+  override async update(cm: Cm): Promise<Cm | 'conflict'> {
+    const lose = this.lose;
+    if (lose && lose.name === cm.name) {
+      this.lose = undefined;
+      await lose.before?.();
+      if (!lose.apply) return super.update(cm);
+      await super.update(cm);
+      return 'conflict';
+    }
+    return super.update(cm);
+  }
+}
+
+const net = (name: string, att: string, gen = 1) => ({ owner: ownerOf('ns', name, att), uid: `uid-${name}-${gen}` });
+const gotMac = (t: unknown): string => {
+  assert.ok(t && typeof t === 'object' && 'mac' in t, `a MAC, not ${JSON.stringify(t)}`);
+  return (t as { mac: string }).mac;
+};
+
+test('take: two pool MACs of one pod in the block this node leases are one write', async () => {
+  const { store, a } = setup();
+  await a.allocate(pod('warm')); // the node leases block 0
+  const writes = store.writes;
+  const got = await a.take([{ who: net('p', 'net1') }, { who: net('p', 'net2') }]);
+  assert.equal(store.writes - writes, 1);
+  const [m1, m2] = got.map(gotMac);
+  assert.notEqual(m1, m2);
+  assert.equal(holdingIn(store, blk('node-a', 0), m1!)?.owner, net('p', 'net1').owner);
+  assert.equal(holdingIn(store, blk('node-a', 0), m2!)?.owner, net('p', 'net2').owner);
+});
+
+test('take: a sticky MAC and a pool MAC in the same home are one write; the pool MAC is never the sticky one', async () => {
+  const { store, a, clock } = setup();
+  const first = await a.allocate(net('p', 'net1'));
+  await a.release(first, net('p', 'net1'));
+  clock.t += 10;
+  const writes = store.writes;
+  const got = await a.take([{ who: net('p', 'net1', 2), mac: first }, { who: net('p', 'net2', 2) }]);
+  assert.equal(store.writes - writes, 1);
+  assert.equal(gotMac(got[0]), first);
+  assert.notEqual(gotMac(got[1]), first);
+  assert.equal(holdingIn(store, blk('node-a', 0), first)?.uid, 'uid-p-2');
+  assert.equal(holdingIn(store, blk('node-a', 0), first)?.state, 'active');
+});
+
+test("take: a sticky MAC another pod holds now is not taken back: a pool MAC instead, in the same write, with why", async () => {
+  const { store, a, clock } = setup();
+  const first = await a.allocate(net('p', 'net1'));
+  await a.release(first, net('p', 'net1'));
+  clock.t += GRACE + 1;
+  await a.claim(first, pod('other'));
+  const writes = store.writes;
+  const got = await a.take([{ who: net('p', 'net1', 2), mac: first }]);
+  assert.equal(store.writes - writes, 1);
+  assert.notEqual(gotMac(got[0]), first);
+  assert.match((got[0] as { lost?: string }).lost ?? '', /already held by ns\/other\/net1/);
+  assert.equal(holdingIn(store, blk('node-a', 0), first)?.owner, owner('other'));
+});
+
+test('take: a requested MAC another pod holds refuses the batch with code 100, before any home is written', async () => {
+  const { store, a, b } = setup();
+  const theirs = await b.allocate(pod('other')); // block 0, node-b's
+  await a.allocate(pod('warm')); // block 1, node-a's
+  const before = JSON.stringify([...store.cms]);
+  const writes = store.writes;
+  const got = await a.take([{ who: net('p', 'net1') }, { who: net('p', 'net2'), mac: theirs, strict: true }]);
+  assert.equal(got[0], undefined, 'the pool MAC is not taken');
+  assert.ok(got[1] && 'error' in got[1]);
+  assert.ok(got[1].error instanceof CniError && got[1].error.code === Code.MacConflict);
+  assert.match((got[1].error as Error).message, /already held by ns\/other\/net1/);
+  assert.equal(store.writes, writes);
+  assert.equal(JSON.stringify([...store.cms]), before);
+});
+
+test('take: a 409 in the middle (another writer took the MAC first) is retried on a fresh copy: two other MACs, no duplicate', async () => {
+  const store = new LostAnswerStore();
+  const clock = { t: T };
+  const a = ledger(store, 'node-a', clock);
+  await a.allocate(pod('warm'));
+  let theirs = '';
+  store.lose = {
+    name: blk('node-a', 0),
+    apply: false,
+    // Another writer (this node's other ADD, through a copy of its own) takes the next free MAC first.
+    before: async () => {
+      const other = ledger(store, 'node-a', clock);
+      store.lose = undefined;
+      theirs = await other.allocate(pod('rival'));
+    },
+  };
+  const got = await a.take([{ who: net('p', 'net1') }, { who: net('p', 'net2') }]);
+  const macs = got.map(gotMac);
+  assert.ok(theirs);
+  assert.ok(!macs.includes(theirs), `${macs} must not include the rival's ${theirs}`);
+  assert.equal(new Set(macs).size, 2);
+  const data = dataOf(store, blk('node-a', 0))!;
+  const owners = Object.entries(data).filter(([k]) => !POOL_KEYS.has(k)).map(([, v]) => decodeHolding(v)!.owner);
+  assert.deepEqual(owners.sort(), [owner('rival'), owner('warm'), net('p', 'net1').owner, net('p', 'net2').owner].sort());
+});
+
+test('take: a write applied whose answer was lost (the retry gets a 409) keeps the MACs it wrote: no second pair', async () => {
+  const store = new LostAnswerStore();
+  const clock = { t: T };
+  const a = ledger(store, 'node-a', clock);
+  await a.allocate(pod('warm'));
+  store.lose = { name: blk('node-a', 0), apply: true };
+  const got = await a.take([{ who: net('p', 'net1') }, { who: net('p', 'net2') }]);
+  const macs = got.map(gotMac);
+  const data = dataOf(store, blk('node-a', 0))!;
+  const held = Object.entries(data).filter(([k]) => !POOL_KEYS.has(k)).map(([k, v]) => [k, decodeHolding(v)!.owner] as const);
+  assert.equal(held.length, 3, JSON.stringify(held));
+  for (const m of macs) assert.ok(held.some(([k]) => k === macKey(m)));
+});
+
+test('take: pool MACs past what the block holds go on one by one (the next block leased)', async () => {
+  const { store, a } = setup();
+  await a.allocate(pod('warm'));
+  const got = await a.take([1, 2, 3, 4, 5].map((k) => ({ who: net('p', `net${k}`) })));
+  const macs = got.map(gotMac);
+  assert.equal(new Set(macs).size, 5);
+  assert.ok(ownBlocks(leasesOf(store), 'node-a').length >= 2);
+});
