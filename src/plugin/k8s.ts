@@ -27,6 +27,42 @@ export async function openApi(ctx: VerbContext, budget: Budget, opts: TransportO
   return connect(ctx.conf.kubeconfig, ctx.getenv, budgetMs, Math.max(budget.from + budgetMs, Date.now() + 1), (m) => ctx.log.debug(m), opts);
 }
 
+/** An API opened ahead of its first request: its credentials read and its connection opened in the background. */
+export interface EarlyApi {
+  /** The API, its first phase of requests ending as openApi's would if it were called now; rejects as openApi would. */
+  take(): Promise<KubeApi>;
+  /** Closes it, whether it opened or not, was taken or not. */
+  close(): void;
+}
+
+/**
+ * openApi, started a turn of the event loop from now (after the caller's next process is spawned), with
+ * its first connection opened at once (a DEL's release, while the delegates run). Nothing of it can fail
+ * the caller before take(), which reports its failure.
+ */
+export function openEarly(ctx: VerbContext, budget: Budget, opts: TransportOptions = {}): EarlyApi {
+  let closed = false;
+  const opened = new Promise<void>((r) => setImmediate(r))
+    .then(() => openApi(ctx, budget, opts))
+    .then((api) => {
+      if (closed) api.close();
+      else api.preconnect();
+      return api;
+    });
+  opened.catch(() => undefined); // take() reports it
+  return {
+    take: async () => {
+      const api = await opened;
+      api.renewBudget(Math.max(budget.from + budget.sec * 1000, Date.now() + 1));
+      return api;
+    },
+    close: () => {
+      closed = true;
+      opened.then((api) => api.close(), () => undefined);
+    },
+  };
+}
+
 /** ADD's and hot-plug's first steps: the API agent, its close deferred on `s`, and the pod read through it (checked against K8S_POD_UID), with its uid. */
 export async function openPod(ctx: VerbContext, s: Script, info: PodInfo): Promise<{ api: KubeApi; podObj: Pod; pod: PodInfo }> {
   const api = await openApi(ctx, { sec: ctx.conf.timeBudget.add, from: ctx.started });
