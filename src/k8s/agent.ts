@@ -25,9 +25,9 @@ class EarlyAgent extends Agent {
   /** Connections still in their handshake: the agent hands them out only once done, so destroy() must reach them here. */
   private readonly handshaking = new Set<TLSSocket>();
 
-  /** Opens a connection to `host`:`port` now, for the next request; with the options a request to it would have. */
-  preconnect(host: string, port: number): void {
-    if (this.early || this.closed) return;
+  /** Opens a connection to `host`:`port` now, for the next request, with the options a request to it would have; resolves to why it failed, if it did. */
+  preconnect(host: string, port: number): Promise<Error | undefined> {
+    if (this.early || this.closed) return Promise.resolve(undefined);
     const options = { ...this.options, host, port, servername: this.options.servername ?? (isIP(host) ? '' : host) } as ConnectionOptions;
     this.early = new Promise((resolve) => {
       this.open(options, (err, socket) => {
@@ -41,6 +41,7 @@ class EarlyAgent extends Agent {
         resolve(s);
       });
     });
+    return this.early.then((got) => (got instanceof Error ? got : undefined));
   }
 
   override createConnection(options: ConnectionOptions, done: Done): undefined {

@@ -220,9 +220,9 @@ export class KubeApi {
     this.http.renew(deadline);
   }
 
-  /** Opens the connection now, for the first request to take (see ApiTransport.preconnect). */
-  preconnect(): void {
-    this.http.preconnect();
+  /** Opens the connection now, for the first request to take; resolves to why the API is down if it was refused (see ApiTransport.preconnect). */
+  preconnect(): Promise<string | undefined> {
+    return this.http.preconnect();
   }
 
   close(): void {

@@ -126,10 +126,15 @@ export class ApiTransport {
   /**
    * Opens the connection the first request will take now, ahead of it (HTTPS only): its TCP and TLS
    * handshakes, and the trust decision, happen while the caller does other work. Its failure is the
-   * first request's (then judged, and retried, as any).
+   * first request's (then judged, and retried, as any). With refusedIsDown, resolves to why the API
+   * is down when the server refused that connection (as the first request would find at once).
    */
-  preconnect(): void {
-    if ('preconnect' in this.agent) this.agent.preconnect(this.url.hostname.replace(/^\[|\]$/g, ''), Number(this.url.port) || 443);
+  async preconnect(): Promise<string | undefined> {
+    if (!('preconnect' in this.agent)) return undefined;
+    const failed = await this.agent.preconnect(this.url.hostname.replace(/^\[|\]$/g, ''), Number(this.url.port) || 443);
+    if (!this.opts.refusedIsDown || (failed as NodeJS.ErrnoException | undefined)?.code !== 'ECONNREFUSED') return undefined;
+    this.debug('connecting: ECONNREFUSED; the API server is down, not retrying');
+    return `Kubernetes API at ${this.creds.server} unreachable: ECONNREFUSED`;
   }
 
   close(): void {

@@ -31,6 +31,8 @@ export async function openApi(ctx: VerbContext, budget: Budget, opts: TransportO
 export interface EarlyApi {
   /** The API, its first phase of requests ending as openApi's would if it were called now; rejects as openApi would. */
   take(): Promise<KubeApi>;
+  /** Why the API is down, when its server refused the connection opened ahead (with refusedIsDown): no request need try it. */
+  down(): Promise<string | undefined>;
   /** Closes it, whether it opened or not, was taken or not. */
   close(): void;
 }
@@ -42,15 +44,17 @@ export interface EarlyApi {
  */
 export function openEarly(ctx: VerbContext, budget: Budget, opts: TransportOptions = {}): EarlyApi {
   let closed = false;
+  let down: Promise<string | undefined> = Promise.resolve(undefined);
   const opened = new Promise<void>((r) => setImmediate(r))
     .then(() => openApi(ctx, budget, opts))
     .then((api) => {
       if (closed) api.close();
-      else api.preconnect();
+      else down = api.preconnect();
       return api;
     });
   opened.catch(() => undefined); // take() reports it
   return {
+    down: () => opened.then(() => down, () => undefined),
     take: async () => {
       const api = await opened;
       api.renewBudget(Math.max(budget.from + budget.sec * 1000, Date.now() + 1));

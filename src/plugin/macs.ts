@@ -188,16 +188,23 @@ export async function releaseMacs(ctx: VerbContext, t: Target, atts: HeldMac[], 
   const { conf, log } = ctx;
   let own: KubeApi | undefined;
   try {
-    const given = api && !('take' in api) ? api : undefined;
+    const early = api && 'take' in api ? api : undefined;
+    const given = early ? undefined : (api as KubeApi | undefined);
     if (!given) {
       // A DEL (or GC) releasing, on the API opened for it if any.
-      own = await (api && 'take' in api ? api.take() : openApi(ctx, t.budget, releaseTransport)).catch((e: Error) => {
+      own = await (early ? early.take() : openApi(ctx, t.budget, releaseTransport)).catch((e: Error) => {
         log.error(`MAC release deferred: ${e.message}`);
         return undefined;
       });
     }
     const useApi = given ?? own;
     if (!useApi) return await deferRelease(ctx, t, held, counts);
+    // Its connection, opened during the delegates, was refused: the server is down, and no request would be answered.
+    const down = await early?.down();
+    if (down) {
+      log.error(`MAC release deferred: ${down}`);
+      return await deferRelease(ctx, t, held, counts);
+    }
     await withLedger(ctx, useApi, async (j, cluster) => {
       held = ours(ctx, t, j, held);
       const uids = new Map(held.map((a) => [a.mac!, releaserUid(ctx, t, j, a)]));
