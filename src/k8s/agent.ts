@@ -30,7 +30,7 @@ class EarlyAgent extends Agent {
     if (this.early || this.closed) return Promise.resolve(undefined);
     const options = { ...this.options, host, port, servername: this.options.servername ?? (isIP(host) ? '' : host) } as ConnectionOptions;
     this.early = new Promise((resolve) => {
-      this.open(options, (err, socket) => {
+      this.tryOpen(options, (err, socket) => {
         if (err) return resolve(err);
         const s = socket as TLSSocket;
         if (this.closed) {
@@ -52,7 +52,7 @@ class EarlyAgent extends Agent {
       if (got instanceof Error) return done(got);
       got.removeListener('error', idle);
       // Closed while it waited (the server's idle timeout): a fresh one.
-      if (got.destroyed || !got.writable) return this.open(options, done);
+      if (got.destroyed || !got.writable) return this.tryOpen(options, done);
       done(null, got);
     });
     return undefined;
@@ -65,6 +65,15 @@ class EarlyAgent extends Agent {
     for (const s of this.handshaking) s.destroy();
     this.handshaking.clear();
     super.destroy();
+  }
+
+  /** open(), its synchronous throw (options Node refuses) given to `done`: for the calls no request's own throw would report. */
+  private tryOpen(options: ConnectionOptions, done: Done): void {
+    try {
+      this.open(options, done);
+    } catch (e) {
+      done(e as Error);
+    }
   }
 
   /** Opens one connection for `options`; `done` once its handshake is over (Node's verification, when the options ask for it). */
