@@ -1,7 +1,8 @@
 // Integration: a DEL opens its MAC release's API connection while the delegates run, and nothing of that connection can delay, fail or outlive them (issue 16).
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { BINARY, PLUGIN_DIR, ROOT } from './harness';
 import { World, sleep, type PodRun } from './world';
@@ -87,6 +88,31 @@ describe('DEL: the release API opens during the delegates (issue 16)', () => {
     assert.deepEqual(w.node('node-a').cacheEntries(), [], 'the cache entry is gone: the delegates succeeded');
     const e = w.node('node-a').journal().entries[mac];
     assert.deepEqual(e && [e.owner, e.state, e.pendingRelease], ['o2/p/slow', 'released', true], 'the journal keeps a pending release');
+  });
+
+  it('API down (its port refuses connections): the refusal met during the delegates defers the release to the journal, with no request tried after them', async (t) => {
+    const w = await World.create(t);
+    w.namespace('o4');
+    const { p, mac } = await slowPod(w, 'o4', 'p');
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    const refused = join(w.dir, 'refused.kubeconfig');
+    writeFileSync(refused, readFileSync(w.api.kubeconfig, 'utf8').replace(/https:\/\/127\.0\.0\.1:\d+/, `https://127.0.0.1:${port}`));
+    const log = join(w.dir, 'del.log');
+    const d = await w.del(p, { kubeconfig: refused, logLevel: 3, logFile: log });
+    assert.equal(d.status, 0, why(d));
+    const text = readFileSync(log, 'utf8');
+    assert.match(text, /MAC release deferred: Kubernetes API at \S+ unreachable: (.*: )?ECONNREFUSED/);
+    // The phase line (docs/operations.md): the delegate ran, and no API request was made.
+    const phases = text.split('\n').find((l) => l.includes(' phases v=1 '));
+    assert.ok(phases, 'a phase line');
+    assert.match(phases, / delegate:DEL:status-probe=/);
+    assert.doesNotMatch(phases, / api:/, 'no request: the refusal was known');
+    assert.deepEqual(w.node('node-a').cacheEntries(), []);
+    const e = w.node('node-a').journal().entries[mac];
+    assert.deepEqual(e && [e.owner, e.state, e.pendingRelease], ['o4/p/slow', 'released', true], 'the journal keeps a pending release');
   });
 
   it('nothing to release (a namespace whose pods get no pool MAC): the DEL opens no connection at all', async (t) => {
