@@ -31,8 +31,12 @@ export async function openApi(ctx: VerbContext, budget: Budget, opts: TransportO
 export interface EarlyApi {
   /** The API, its first phase of requests ending as openApi's would if it were called now; rejects as openApi would. */
   take(): Promise<KubeApi>;
-  /** Why the API is down, when its server refused the connection opened ahead (with refusedIsDown): no request need try it. */
-  down(): Promise<string | undefined>;
+  /**
+   * Why the API is down, when its server has refused the connection opened ahead already (with
+   * refusedIsDown): no request need try it. Never waits: a connection still being made is left to the
+   * first request, which its deadline bounds.
+   */
+  down(): string | undefined;
   /** Closes it, whether it opened or not, was taken or not. */
   close(): void;
 }
@@ -44,17 +48,17 @@ export interface EarlyApi {
  */
 export function openEarly(ctx: VerbContext, budget: Budget, opts: TransportOptions = {}): EarlyApi {
   let closed = false;
-  let down: Promise<string | undefined> = Promise.resolve(undefined);
+  let down: string | undefined;
   const opened = new Promise<void>((r) => setImmediate(r))
     .then(() => openApi(ctx, budget, opts))
     .then((api) => {
       if (closed) api.close();
-      else down = api.preconnect();
+      else void api.preconnect().then((why) => (down = why), () => undefined);
       return api;
     });
   opened.catch(() => undefined); // take() reports it
   return {
-    down: () => opened.then(() => down, () => undefined),
+    down: () => down,
     take: async () => {
       const api = await opened;
       api.renewBudget(Math.max(budget.from + budget.sec * 1000, Date.now() + 1));

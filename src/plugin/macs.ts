@@ -200,7 +200,7 @@ export async function releaseMacs(ctx: VerbContext, t: Target, atts: HeldMac[], 
     const useApi = given ?? own;
     if (!useApi) return await deferRelease(ctx, t, held, counts);
     // Its connection, opened during the delegates, was refused: the server is down, and no request would be answered.
-    const down = await early?.down();
+    const down = early?.down();
     if (down) {
       log.error(`MAC release deferred: ${down}`);
       return await deferRelease(ctx, t, held, counts);

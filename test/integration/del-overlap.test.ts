@@ -2,7 +2,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { BINARY, PLUGIN_DIR, ROOT } from './harness';
 import { World, sleep, type PodRun } from './world';
@@ -113,6 +113,29 @@ describe('DEL: the release API opens during the delegates (issue 16)', () => {
     assert.deepEqual(w.node('node-a').cacheEntries(), []);
     const e = w.node('node-a').journal().entries[mac];
     assert.deepEqual(e && [e.owner, e.state, e.pendingRelease], ['o4/p/slow', 'released', true], 'the journal keeps a pending release');
+  });
+
+  it('an API server that accepts the connection and never answers its handshake: the release waits no longer than its time budget, and is deferred', async (t) => {
+    const w = await World.create(t);
+    w.namespace('o5');
+    const { p, mac } = await slowPod(w, 'o5', 'p');
+    const held: Socket[] = [];
+    const mute = createServer((s) => void held.push(s));
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', () => r()));
+    t.after(() => {
+      for (const s of held) s.destroy();
+      mute.close();
+    });
+    const silent = join(w.dir, 'silent.kubeconfig');
+    writeFileSync(silent, readFileSync(w.api.kubeconfig, 'utf8').replace(/https:\/\/127\.0\.0\.1:\d+/, `https://127.0.0.1:${(mute.address() as { port: number }).port}`));
+    const t0 = Date.now();
+    const d = await w.del(p, { kubeconfig: silent, timeBudget: { del: 1 } });
+    assert.equal(d.status, 0, why(d));
+    assert.ok(held.length >= 1, 'the connection was made');
+    // The delegate's HANG_SEC, then at most the rest of the 1 s budget (it counts from the DEL's start), and process costs.
+    assert.ok(Date.now() - t0 < (HANG_SEC + 3) * 1000, `the DEL took ${Date.now() - t0} ms`);
+    const e = w.node('node-a').journal().entries[mac];
+    assert.deepEqual(e && [e.owner, e.state, e.pendingRelease], ['o5/p/slow', 'released', true], 'the journal keeps a pending release');
   });
 
   it('nothing to release (a namespace whose pods get no pool MAC): the DEL opens no connection at all', async (t) => {
