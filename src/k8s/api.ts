@@ -217,9 +217,14 @@ export class KubeApi {
     return { allowed: status.allowed === true, ...(status.reason ? { reason: status.reason } : {}) };
   }
 
-  /** Starts a new phase of API work with the whole time budget (after delegates ran). */
-  renewBudget(): void {
-    this.http.renew();
+  /** Starts a new phase of API work (after delegates ran): with the whole time budget, or until `deadline` (epoch ms). */
+  renewBudget(deadline?: number): void {
+    this.http.renew(deadline);
+  }
+
+  /** Opens the connection now, for the first request to take; resolves to why the API is down if it was refused (see ApiTransport.preconnect). */
+  preconnect(): Promise<string | undefined> {
+    return this.http.preconnect();
   }
 
   close(): void {

@@ -1,9 +1,9 @@
 // The API transport: one keep-alive agent per invocation, a deadline, retries with backoff, Status errors.
-import { type Agent, request as httpsRequest } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { CniError, Code } from '../cni/errors';
 import type { Credentials } from './credentials';
-import { httpsAgent } from './agent';
+import { httpsAgent, type ApiAgent } from './agent';
 import { certificateRejection } from './tls-errors';
 import { span } from '../util/phases';
 
@@ -45,7 +45,7 @@ function isConfigError(e: NodeJS.ErrnoException): boolean {
 }
 
 export class ApiTransport {
-  private readonly agent: Agent | HttpAgent;
+  private readonly agent: ApiAgent | HttpAgent;
   private readonly url: URL;
 
   /** Epoch ms after which no request is started or retried. */
@@ -118,9 +118,23 @@ export class ApiTransport {
     throw new CniError(Code.TryAgainLater, `Kubernetes API at ${this.creds.server} unreachable: ${call.verb} ${call.resource}: ${lastWhy}`);
   }
 
-  /** Starts a new phase of API work with a whole budget: delegate time between phases is not the API's. */
-  renew(): void {
-    this.deadline = Date.now() + this.budgetMs;
+  /** Starts a new phase of API work ending at `deadline`, a whole budget from now by default: delegate time between phases is not the API's. */
+  renew(deadline = Date.now() + this.budgetMs): void {
+    this.deadline = deadline;
+  }
+
+  /**
+   * Opens the connection the first request will take now, ahead of it (HTTPS only): its TCP and TLS
+   * handshakes, and the trust decision, happen while the caller does other work. Its failure is the
+   * first request's (then judged, and retried, as any). With refusedIsDown, resolves to why the API
+   * is down when the server refused that connection (as the first request would find at once).
+   */
+  async preconnect(): Promise<string | undefined> {
+    if (!('preconnect' in this.agent)) return undefined;
+    const failed = await this.agent.preconnect(this.url.hostname.replace(/^\[|\]$/g, ''), Number(this.url.port) || 443);
+    if (!this.opts.refusedIsDown || (failed as NodeJS.ErrnoException | undefined)?.code !== 'ECONNREFUSED') return undefined;
+    this.debug('connecting: ECONNREFUSED; the API server is down, not retrying');
+    return `Kubernetes API at ${this.creds.server} unreachable: ECONNREFUSED`;
   }
 
   close(): void {

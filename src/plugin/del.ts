@@ -4,7 +4,7 @@ import type { Attachment } from '../state/attachment';
 import { blockingFailures, delAll, type Tally } from './chain';
 import { k8sPod, ledgerOn, staticPlan, targetOf, withContainerLock, withPod, type Target, type VerbContext } from './context';
 import { openApi, podPlan, readPod } from './k8s';
-import { releaseHeld } from './macs';
+import { openForRelease, releaseHeld } from './macs';
 import { recoverDel, releaseJournaled } from './recover';
 
 export async function cmdDel(ctx: VerbContext, tally: Tally): Promise<void> {
@@ -23,9 +23,15 @@ export async function cmdDel(ctx: VerbContext, tally: Tally): Promise<void> {
       return cached;
     }
     const own = withPod(t, cached.entry.pod);
-    const blocking = blockingFailures(await delAll(ctx, own, cached.entry.attachments, cached.entry));
-    if (blocking.length > 0) throw blocking[0]!.error;
-    tally.add(await releaseHeld(ctx, own, cached.entry.attachments));
+    // The release's API opens while the delegates run (Node waits on them, idle): nothing of it can delay or fail them.
+    const early = openForRelease(ctx, own, cached.entry.attachments);
+    try {
+      const blocking = blockingFailures(await delAll(ctx, own, cached.entry.attachments, cached.entry));
+      if (blocking.length > 0) throw blocking[0]!.error;
+      tally.add(await releaseHeld(ctx, own, cached.entry.attachments, early));
+    } finally {
+      early?.close();
+    }
     removeCache(conf.cacheDir, env.containerID);
     return cached;
   });

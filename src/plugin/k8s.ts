@@ -31,6 +31,50 @@ export async function openApi(ctx: VerbContext, budget: Budget, opts: TransportO
   return connect(ctx.conf.kubeconfig, ctx.getenv, budgetMs, Math.max(budget.from + budgetMs, Date.now() + 1), (m) => ctx.log.debug(m), opts);
 }
 
+/** An API opened ahead of its first request: its credentials read and its connection opened in the background. */
+export interface EarlyApi {
+  /** The API, its first phase of requests ending as openApi's would if it were called now; rejects as openApi would. */
+  take(): Promise<KubeApi>;
+  /**
+   * Why the API is down, when its server has refused the connection opened ahead already (with
+   * refusedIsDown): no request need try it. Never waits: a connection still being made is left to the
+   * first request, which its deadline bounds.
+   */
+  down(): string | undefined;
+  /** Closes it, whether it opened or not, was taken or not. */
+  close(): void;
+}
+
+/**
+ * openApi, started a turn of the event loop from now (after the caller's next process is spawned), with
+ * its first connection opened at once (a DEL's release, while the delegates run). Nothing of it can fail
+ * the caller before take(), which reports its failure.
+ */
+export function openEarly(ctx: VerbContext, budget: Budget, opts: TransportOptions = {}): EarlyApi {
+  let closed = false;
+  let down: string | undefined;
+  const opened = new Promise<void>((r) => setImmediate(r))
+    .then(() => openApi(ctx, budget, opts))
+    .then((api) => {
+      if (closed) api.close();
+      else void api.preconnect().then((why) => (down = why), () => undefined);
+      return api;
+    });
+  opened.catch(() => undefined); // take() reports it
+  return {
+    down: () => down,
+    take: async () => {
+      const api = await opened;
+      api.renewBudget(Math.max(budget.from + budget.sec * 1000, Date.now() + 1));
+      return api;
+    },
+    close: () => {
+      closed = true;
+      opened.then((api) => api.close(), () => undefined);
+    },
+  };
+}
+
 /**
  * What ADD reads with the pod, before its answer (the ledger on): the namespace's labels and the pod's
  * owner-index object. Each is awaited only where the ledger needs it, so it fails the ADD only there, as

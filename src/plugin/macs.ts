@@ -11,7 +11,7 @@ import { listCache, readCache } from '../state/cache';
 import { podOf, type PodInfo } from '../cni/env';
 import { REQUESTED_LABEL, requestRefusal } from '../mac/requested';
 import { ledgerOn, type Target, type VerbContext } from './context';
-import { indexed, openApi, type Early } from './k8s';
+import { indexed, openApi, openEarly, type Early, type EarlyApi } from './k8s';
 import type { MacCounts } from '../metrics/stats-merge';
 import type { Attachment } from '../state/attachment';
 import { injectMac } from './plan';
@@ -189,27 +189,38 @@ export async function confirmMacs(ctx: VerbContext, atts: Attachment[]): Promise
 /** What a release needs of an attachment: its MAC and the owner it is held for. */
 export type HeldMac = Pick<Attachment, 'mac' | 'macOwner'>;
 
+/** A release's own API: a server that refuses connections is down, and the release waits in the journal. */
+const releaseTransport = { refusedIsDown: true };
+
 /**
  * After DEL (or a rolled-back ADD): the MACs are released, kept for their owners during the grace
  * period. With the API down, the release stays in the journal and is pushed at the next sync; until
  * then the cluster still counts the MAC as held, which delays its reuse but never duplicates it.
  */
-export async function releaseMacs(ctx: VerbContext, t: Target, atts: HeldMac[], api?: KubeApi): Promise<MacCounts> {
+export async function releaseMacs(ctx: VerbContext, t: Target, atts: HeldMac[], api?: KubeApi | EarlyApi): Promise<MacCounts> {
   let held = atts.filter((a) => a.macOwner && a.mac);
   const counts = noCounts();
   if (held.length === 0 || !ledgerOn(ctx)) return counts;
   const { conf, log } = ctx;
   let own: KubeApi | undefined;
   try {
-    if (!api) {
-      // A DEL (or GC) releasing: an API server that refuses connections is down, and the release waits in the journal.
-      own = await openApi(ctx, t.budget, { refusedIsDown: true }).catch((e: Error) => {
+    const early = api && 'take' in api ? api : undefined;
+    const given = early ? undefined : (api as KubeApi | undefined);
+    if (!given) {
+      // A DEL (or GC) releasing, on the API opened for it if any.
+      own = await (early ? early.take() : openApi(ctx, t.budget, releaseTransport)).catch((e: Error) => {
         log.error(`MAC release deferred: ${e.message}`);
         return undefined;
       });
     }
-    const useApi = api ?? own;
+    const useApi = given ?? own;
     if (!useApi) return await deferRelease(ctx, t, held, counts);
+    // Its connection, opened during the delegates, was refused: the server is down, and no request would be answered.
+    const down = early?.down();
+    if (down) {
+      log.error(`MAC release deferred: ${down}`);
+      return await deferRelease(ctx, t, held, counts);
+    }
     await withLedger(ctx, useApi, async (j, cluster) => {
       held = ours(ctx, t, j, held);
       const uids = new Map(held.map((a) => [a.mac!, releaserUid(ctx, t, j, a)]));
@@ -305,8 +316,14 @@ function poolAssigned(ctx: VerbContext, labels: Record<string, string>): boolean
   return ctx.conf.macAssignment === 'opt-out';
 }
 
-/** Releases the ledger MACs of deleted attachments (none when the ledger is off or none was held); what it counted. */
-export async function releaseHeld(ctx: VerbContext, t: Target, atts: HeldMac[]): Promise<MacCounts> {
+/** Releases the ledger MACs of deleted attachments (none when the ledger is off or none was held), over `early` if given; what it counted. */
+export async function releaseHeld(ctx: VerbContext, t: Target, atts: HeldMac[], early?: EarlyApi): Promise<MacCounts> {
   if (!ledgerOn(ctx) || !atts.some((a) => a.macOwner)) return noCounts();
-  return releaseMacs(ctx, t, atts);
+  return releaseMacs(ctx, t, atts, early);
+}
+
+/** The API a release of `atts` will use, opened now (the caller closes it): undefined when there is nothing to release, so no connection is made. */
+export function openForRelease(ctx: VerbContext, t: Target, atts: HeldMac[]): EarlyApi | undefined {
+  if (!ledgerOn(ctx) || !atts.some((a) => a.macOwner && a.mac)) return undefined;
+  return openEarly(ctx, t.budget, releaseTransport);
 }

@@ -162,6 +162,8 @@ export class ApiServer {
   readonly kubeconfigTokenFile: string;
   /** the user named in 403 messages */
   readonly user: string;
+  /** when each TCP connection was accepted (epoch ms), in order: connections a client opened, requests or not */
+  readonly connections: number[] = [];
 
   private currentToken: string;
   private readonly store = new Store();
@@ -193,6 +195,7 @@ export class ApiServer {
     this.kubeconfig = this.writeKubeconfig(join(dir, 'kubeconfig'));
     this.kubeconfigTokenFile = this.writeKubeconfig(join(dir, 'kubeconfig-tokenfile'), { tokenFile: this.tokenFile });
     server.on('connection', (s: Socket) => {
+      this.connections.push(Date.now());
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
@@ -230,6 +233,13 @@ export class ApiServer {
 
   clearRequests(): void {
     this.requests.length = 0;
+  }
+
+  /** Closes every open connection, as a server's idle timeout or restart does; how many it closed. */
+  dropConnections(): number {
+    const n = this.sockets.size;
+    for (const s of this.sockets) s.destroy();
+    return n;
   }
 
   /** Answers 403 to `verb` on `resource` (plural or kind; '*' for any) in `namespace` (any namespace, and cluster scope, without). */
