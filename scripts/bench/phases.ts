@@ -3,7 +3,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePhaseLine, type Span } from '../../src/util/phases';
 import { replay } from './capture';
-import { figures, requestList } from './phase-stats';
+import { figures, REQUESTS, requestList } from './phase-stats';
 
 export { REQUESTS, ROUND_TRIPS } from './phase-stats';
 import { PLUGIN_DIR, type PodWorld } from './pod-world';
@@ -86,6 +86,27 @@ export async function phaseRuns(w: PodWorld, rec: Recorded, runs: number): Promi
   }
   for (let i = 0; i < runs; i++) await viaMacmux(true);
   return { values, requests };
+}
+
+/**
+ * The API requests of the ADD and DEL of `runs` pods of 2.'s kind whose names the API server generated (a Deployment's
+ * pods): no owner-index object is read or written for them. Medians.
+ */
+export async function generatedRequests(w: PodWorld, runs: number): Promise<{ add: number; del: number }> {
+  const counts = { add: [] as number[], del: [] as number[] };
+  const conf = w.conf('mmbench-phases');
+  const count = (r: Run) => figures(phasesOf(ok(r)).spans, 0).find(([l]) => l === REQUESTS)?.[1] ?? NaN;
+  for (let i = 0; i < runs; i++) {
+    const ns = w.sb.netns('g');
+    try {
+      const { env } = w.pod('gen', ns, { generated: true });
+      counts.add.push(count(await macmux(w, 'ADD', conf, { ...env, _CNI_LOGGING_LEVEL: '3' })));
+      counts.del.push(count(await macmux(w, 'DEL', conf, { ...env, _CNI_LOGGING_LEVEL: '3' })));
+    } finally {
+      w.sb.dropNetns(ns);
+    }
+  }
+  return { add: median(counts.add), del: median(counts.del) };
 }
 
 /** macmux `command` with `env` (which may set the log level): what PodWorld.macmux runs. */

@@ -64,10 +64,16 @@ export class PodWorld {
     };
   }
 
-  /** A new pod asking for both NADs; returns the runtime's CNI environment for its sandbox in `netns`. */
-  pod(tag: string, netns: string): { env: Record<string, string>; containerID: string } {
-    const name = `${tag}-${this.pods++}`;
-    const obj = this.api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', annotations: { [NETWORKS]: NADS.join(',') } } });
+  /**
+   * A new pod asking for both NADs; returns the runtime's CNI environment for its sandbox in `netns`. `generated`: a name
+   * the API server made from `generateName` (a Deployment's pod), else a name of its own (a StatefulSet's, or a bare pod's).
+   */
+  pod(tag: string, netns: string, o: { generated?: boolean } = {}): { env: Record<string, string>; containerID: string } {
+    const n = this.pods++;
+    // The API server's suffix: 5 characters of its generator's alphabet.
+    const name = o.generated ? `${tag}-${[...n.toString(27).padStart(5, '0')].map((d) => 'bcdfghjklmnpqrstvwxz2456789'[parseInt(d, 27)]).join('')}` : `${tag}-${n}`;
+    const generateName = o.generated ? { generateName: `${tag}-` } : {};
+    const obj = this.api.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, ...generateName, namespace: 'default', annotations: { [NETWORKS]: NADS.join(',') } } });
     const containerID = `${this.sb.prefix}${name}`;
     return {
       containerID,
