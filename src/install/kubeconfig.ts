@@ -1,5 +1,4 @@
 // The plugin's kubeconfig: the API server, the CA copy and the token FILE (never an inline token), so rotation needs no rewrite.
-import { dump } from 'js-yaml';
 import { writeIfChanged } from './files';
 
 export interface KubeconfigInput {
@@ -19,7 +18,9 @@ export function renderKubeconfig(k: KubeconfigInput): string {
     contexts: [{ name: 'macmux', context: { cluster: 'macmux', user: 'macmux', namespace: k.namespace } }],
     'current-context': 'macmux',
   };
-  return `# Written by macmux install: the macmux plugin's API credentials. Do not edit; it is rewritten.\n${dump(doc, { lineWidth: -1 })}`;
+  // JSON, which is YAML (kubectl and client-go read it): the plugin parses it without a YAML parser. JSON has no
+  // comments, so the file no longer says it is macmux install's; `install` rewrites whatever differs anyway.
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 /** Writes the kubeconfig (0600) at `localPath` unless it already says this; true when written. */

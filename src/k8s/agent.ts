@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { X509Certificate } from 'node:crypto';
 import type { Credentials } from './credentials';
-import { notDirectlyTrusted, parseCas } from './trust';
+import { DirectTrust, parseCas } from './trust';
 import { markCertificateRejection } from './tls-errors';
 
 type Done = (err: Error | null, socket?: Duplex) => void;
@@ -110,22 +110,26 @@ class EarlyAgent extends Agent {
  * marked as one (see tls-errors.ts): OpenSSL reports some as UNSPECIFIED.
  */
 class CaAgent extends EarlyAgent {
+  /** The fast path's judge, which remembers the server certificate it accepted for the agent's next connections. */
+  private readonly trust: DirectTrust;
+
   constructor(
     opts: AgentOptions,
     private readonly fast: SecureContext,
     private readonly ca: Buffer,
     /** The certificates of `ca`, parsed once. */
-    private readonly cas: X509Certificate[],
+    cas: X509Certificate[],
     /** The name the certificate must carry: tls-server-name, else the server's host. */
-    private readonly name: string,
+    name: string,
     private readonly debug: (msg: string) => void,
   ) {
     super(opts);
+    this.trust = new DirectTrust(cas, name);
   }
 
   protected override open(options: ConnectionOptions, done: Done): void {
     this.handshake(connect({ ...options, secureContext: this.fast, rejectUnauthorized: false }), done, (first) => {
-      const why = notDirectlyTrusted((first.getPeerCertificate() as { raw?: Buffer }).raw ?? '', this.cas, this.name);
+      const why = this.trust.why((first.getPeerCertificate() as { raw?: Buffer }).raw ?? Buffer.alloc(0));
       if (why === undefined) return done(null, first);
       first.destroy();
       this.debug(`TLS: ${why}; verifying the chain in full`);

@@ -1,4 +1,4 @@
-// Test API server kubeconfigs: writes a kubeconfig YAML naming the server, its CA file and a token (inline or as a tokenFile).
+// Test API server kubeconfigs: writes a kubeconfig (JSON as macmux install writes it, or YAML) naming the server, its CA file and a token (inline or as a tokenFile).
 import { writeFileSync } from 'node:fs';
 
 export interface KubeconfigOptions {
@@ -12,14 +12,35 @@ export interface KubeconfigOptions {
   tokenFile?: string;
   /** default namespace of the context */
   namespace?: string;
+  /** 'json' (the default: what macmux install writes) or 'yaml' (as an operator's kubeconfig may be) */
+  format?: 'json' | 'yaml';
 }
 
 /** JSON strings are valid YAML double-quoted scalars. */
 const q = (s: string): string => JSON.stringify(s);
 
-/** The kubeconfig text: one cluster, one user, one context, current. */
-export function kubeconfigYaml(o: KubeconfigOptions): string {
+function checkAuth(o: KubeconfigOptions): void {
   if ((o.token === undefined) === (o.tokenFile === undefined)) throw new Error('kubeconfig: give exactly one of token and tokenFile');
+}
+
+/** The kubeconfig as JSON, the way macmux install writes it: one cluster, one user, one context, current. */
+export function kubeconfigJson(o: KubeconfigOptions): string {
+  checkAuth(o);
+  const doc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'macmux-test', cluster: { server: o.server, 'certificate-authority': o.caFile } }],
+    users: [{ name: 'macmux', user: o.token !== undefined ? { token: o.token } : { tokenFile: o.tokenFile } }],
+    contexts: [{ name: 'macmux-test', context: { cluster: 'macmux-test', user: 'macmux', ...(o.namespace ? { namespace: o.namespace } : {}) } }],
+    'current-context': 'macmux-test',
+    preferences: {},
+  };
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+/** The same kubeconfig as block YAML. */
+export function kubeconfigYaml(o: KubeconfigOptions): string {
+  checkAuth(o);
   const user = o.token !== undefined ? `    token: ${q(o.token)}` : `    tokenFile: ${q(o.tokenFile as string)}`;
   return [
     'apiVersion: v1',
@@ -47,6 +68,6 @@ export function kubeconfigYaml(o: KubeconfigOptions): string {
 
 /** Writes the kubeconfig to `path` (mode 0600) and returns `path`. */
 export function writeKubeconfig(path: string, o: KubeconfigOptions): string {
-  writeFileSync(path, kubeconfigYaml(o), { mode: 0o600 });
+  writeFileSync(path, o.format === 'yaml' ? kubeconfigYaml(o) : kubeconfigJson(o), { mode: 0o600 });
   return path;
 }

@@ -99,11 +99,12 @@ const status = (code: number, reason: string, message: string, details?: Record<
   code,
 });
 
-/** The `tokenFile:` of a kubeconfig this server wrote (a JSON-quoted YAML scalar). */
+/** The `tokenFile` of a kubeconfig this server wrote (JSON, as macmux install writes it). */
 function tokenFileOf(kubeconfig: string): string {
-  const m = /^\s*tokenFile: (".*")$/m.exec(readFileSync(kubeconfig, 'utf8'));
-  assert.ok(m, 'kubeconfig has a tokenFile');
-  return JSON.parse(m[1]) as string;
+  const kc = JSON.parse(readFileSync(kubeconfig, 'utf8')) as { users: Array<{ user: { tokenFile?: string } }> };
+  const file = kc.users[0]?.user.tokenFile;
+  assert.ok(file, 'kubeconfig has a tokenFile');
+  return file;
 }
 
 let api: ApiServer;

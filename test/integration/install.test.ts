@@ -178,6 +178,7 @@ describe('macmux install --once', () => {
     assert.equal(mode(kcPath), 0o600);
     const kcText = readFileSync(kcPath, 'utf8');
     assert.ok(!kcText.includes(api.token), 'no inline token');
+    assert.doesNotThrow(() => JSON.parse(kcText), 'the kubeconfig is JSON (which is YAML): the plugin reads it without a YAML parser');
     const kc = load(kcText) as { clusters: Array<{ cluster: Record<string, string> }>; users: Array<{ user: Record<string, string> }>; contexts: Array<{ context: Record<string, string> }> };
     assert.deepEqual(kc.users[0]!.user, { tokenFile: '/var/lib/macmux/token' });
     assert.deepEqual(kc.clusters[0]!.cluster, { server: api.url, 'certificate-authority': '/var/lib/macmux/ca.crt' });

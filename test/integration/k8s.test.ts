@@ -1,7 +1,7 @@
 // Integration: pods served from the API test server, with real delegates in real network namespaces.
 import { describe, it, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { startApiServer, type ApiServer } from '../apiserver/server';
 import { writeKubeconfig } from '../apiserver/kubeconfig';
 import { Sandbox, cniAsync, ipv4, links, linkNames, macmuxConf, sh, PLUGIN_DIR, type Link } from './harness';
@@ -187,6 +187,24 @@ describe('failures leave nothing behind', () => {
     const r = await cniAsync('ADD', w.conf, env);
     assert.equal(r.json.code, 7);
     assert.match(String(r.json.msg), new RegExp(`default/bad-${w.sb.id}.*element 1.*interface`));
+    assert.deepEqual(linkNames(w.sb.ns), ['lo']);
+  });
+
+  it('a YAML kubeconfig (an operator\'s) works as the JSON one install writes: ADD and DEL', async (t) => {
+    const w = world(t);
+    assert.match(readFileSync(api.kubeconfig, 'utf8'), /^\{/, 'the test server writes JSON kubeconfigs, as install does');
+    const yaml = writeKubeconfig(`${w.sb.dir}/yaml.kubeconfig`, { server: api.url, caFile: api.caFile, tokenFile: api.tokenFile, format: 'yaml' });
+    assert.match(readFileSync(yaml, 'utf8'), /^apiVersion: v1\n/);
+    w.macvlanNad('green', '10.251.0.0/24');
+    const env = w.pod('yaml', { [NETWORKS]: 'green' }, 'y1');
+    const conf = { ...w.conf, kubeconfig: yaml };
+    const r = await cniAsync('ADD', conf, env);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.deepEqual(linkNames(w.sb.ns), ['eth0', 'lo', deviceName('green')].sort());
+    assert.deepEqual(statusOf(`yaml-${w.sb.id}`).map((s) => s.name), ['cluster', 'default/green']);
+    assert.ok(api.requests.length > 0 && api.requests.every((q) => q.auth === api.token), 'every request carried the tokenFile\'s token');
+    const d = await cniAsync('DEL', conf, env);
+    assert.equal(d.status, 0, d.stdout);
     assert.deepEqual(linkNames(w.sb.ns), ['lo']);
   });
 

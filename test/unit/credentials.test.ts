@@ -1,12 +1,14 @@
 // loadCredentials: token, tokenFile (re-read each time), client certificates, CA as file or data, and clear errors.
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCredentials } from '../../src/k8s/credentials';
 import { tlsMaterial } from '../apiserver/tls';
 import { CniError } from '../../src/cni/errors';
+import { renderKubeconfig } from '../../src/install/kubeconfig';
 
 const noEnv = () => undefined;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -68,4 +70,43 @@ it('errors name the kubeconfig: a missing tokenFile, a missing file, and no kube
   await assert.rejects(loadCredentials(path, noEnv), (e: unknown) => e instanceof CniError && e.code === 7 && e.message.includes(path) && e.message.includes('/nonexistent/token'));
   await assert.rejects(loadCredentials(join(d, 'nope'), noEnv), (e: unknown) => e instanceof CniError && e.code === 7 && e.message.includes(join(d, 'nope')));
   await assert.rejects(loadCredentials(undefined, noEnv), (e: unknown) => e instanceof CniError && e.code === 7 && /KUBERNETES_SERVICE_HOST/.test(e.message));
+});
+
+it('a JSON kubeconfig (what macmux install writes) is read without loading js-yaml', (t) => {
+  const d = dir(t);
+  writeFileSync(join(d, 'token'), 'tok\n');
+  const path = join(d, 'kubeconfig');
+  writeFileSync(path, renderKubeconfig({ server: 'https://10.0.0.1:6443', caFile: join(d, 'ca.crt'), tokenFile: join(d, 'token'), namespace: 'kube-system' }));
+  writeFileSync(join(d, 'ca.crt'), 'ca');
+  assert.doesNotThrow(() => JSON.parse(readFileSync(path, 'utf8')), 'install writes JSON');
+  // A fresh node: this one has loaded js-yaml already (the tests import it).
+  const script = `
+    const { loadCredentials } = require(${JSON.stringify(join(__dirname, '../../src/k8s/credentials.ts'))});
+    loadCredentials(${JSON.stringify(path)}, () => undefined).then((c) => {
+      const yaml = Object.keys(require.cache).filter((k) => k.includes('js-yaml'));
+      process.stdout.write(JSON.stringify({ server: c.server, authorization: c.authorization, ca: c.ca.toString(), yaml }));
+    });`;
+  const out = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' })) as Record<string, unknown>;
+  assert.deepEqual(out, { server: 'https://10.0.0.1:6443', authorization: 'Bearer tok', ca: 'ca', yaml: [] });
+});
+
+it('a YAML flow mapping, which starts like JSON, is still read as YAML', async (t) => {
+  const d = dir(t);
+  const path = join(d, 'kubeconfig');
+  writeFileSync(path, `{apiVersion: v1, clusters: [{name: c, cluster: {server: 'https://10.0.0.1:6443'}}], users: [{name: u, user: {token: abc}}], contexts: [{name: x, context: {cluster: c, user: u}}], current-context: x}\n`);
+  const c = await loadCredentials(path, noEnv);
+  assert.equal(c.server, 'https://10.0.0.1:6443');
+  assert.equal(c.authorization, 'Bearer abc');
+});
+
+it('broken JSON gets the YAML error, by line and column, never quoting the token', async (t) => {
+  const d = dir(t);
+  const path = join(d, 'kubeconfig');
+  writeFileSync(path, `{\n  "users": [{"name": "u", "user": {"token": "s3cr3t-json-token"\n  "x": [\n`);
+  await assert.rejects(loadCredentials(path, noEnv), (e: unknown) => {
+    assert.ok(e instanceof CniError && e.code === 7);
+    assert.match(e.message, new RegExp(`^kubeconfig ${path}: not YAML: line \\d+ column \\d+: `));
+    assert.ok(!e.message.includes('s3cr3t'), e.message);
+    return true;
+  });
 });

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
-import { notDirectlyTrusted, parseCas } from '../../src/k8s/trust';
+import { DirectTrust, notDirectlyTrusted, parseCas } from '../../src/k8s/trust';
 import { ApiTransport } from '../../src/k8s/http';
 import { CniError } from '../../src/cni/errors';
 import { certificateRejection, markCertificateRejection } from '../../src/k8s/tls-errors';
@@ -136,6 +136,23 @@ describe('notDirectlyTrusted', () => {
     openssl(['req', '-config', '/dev/null', '-x509', ...EC, '-keyout', 'twin.key', '-out', 'twin.crt', '-days', '7', '-subj', '/CN=ROOT', '-addext', 'basicConstraints=critical,CA:TRUE']);
     assert.equal(notDirectlyTrusted(read('good.crt'), parseCas(twin + read('root.crt')), '127.0.0.1'), undefined);
     assert.match(notDirectlyTrusted(read('good.crt'), parseCas(read('twin.crt') + read('root.crt')), '127.0.0.1')!, /more than one CA/);
+  });
+
+  it('DirectTrust: a certificate it accepted is accepted again unparsed, only the same DER and only while it and its CA are valid', (t) => {
+    const trust = new DirectTrust(parseCas(read('root.crt')), '127.0.0.1');
+    // The module itself (as trust.ts sees it), not an import's namespace copy: the spy counts trust.ts's parses.
+    const crypto = require('node:crypto') as typeof import('node:crypto');
+    const der = (f: string) => new crypto.X509Certificate(read(f)).raw;
+    const [good, other] = [der('good.crt'), der('elsewhere.crt')];
+    const parsed = t.mock.method(crypto, 'X509Certificate' as never);
+    assert.equal(trust.why(good), undefined);
+    const first = parsed.mock.callCount();
+    assert.ok(first > 0, 'the first connection is judged in full');
+    assert.equal(trust.why(Buffer.from(good)), undefined);
+    assert.equal(parsed.mock.callCount(), first, 'the same certificate again: not parsed');
+    assert.match(trust.why(other)!, /does not name/, 'another certificate is judged');
+    assert.match(trust.why(good, new Date(Date.now() + 8 * 86400_000))!, /not valid now/, 'no longer valid: judged again');
+    assert.match(trust.why(Buffer.alloc(0))!, /unreadable/);
   });
 
   it('parseCas reads every certificate of a bundle and skips what is not one', () => {
