@@ -5,7 +5,7 @@ import { loadCredentials } from './credentials';
 
 export interface ObjectMeta {
   name: string;
-  /** Set when the API server generated `name` (see plugin/k8s.ts isGenerated). */
+  /** Set when the API server generated `name` (see mac/generated.ts). */
   generateName?: string;
   namespace?: string;
   uid?: string;

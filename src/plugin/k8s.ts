@@ -19,6 +19,7 @@ import { kubeStore } from '../k8s/cmstore';
 import type { IndexReads } from '../mac/cluster';
 import { ownerOf } from '../mac/holding';
 import { indexKey } from '../mac/owners';
+import { indexed, isGenerated, mayBeGenerated } from '../mac/generated';
 
 export const RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
 
@@ -110,7 +111,7 @@ function quiet<T>(p: Promise<T>): Promise<T> {
 /** Early's reads, started: the pod's owner-index object only for a name the API server may not have generated (see isGenerated). */
 function readEarly(ctx: VerbContext, api: KubeApi, info: PodInfo): Early {
   const index: IndexReads = new Map();
-  if (!GENERATED_SUFFIX.test(info.name)) readIndex(ctx, api, info, index);
+  if (!mayBeGenerated(info.name)) readIndex(ctx, api, info, index);
   return { labels: quiet(api.namespaceLabels(info.namespace)), index };
 }
 
@@ -122,24 +123,6 @@ function readIndex(ctx: VerbContext, api: KubeApi, pod: PodInfo, reads: IndexRea
   if (!indexed(pod)) return;
   const { name } = indexKey(ownerOf(pod.namespace, pod.name, ''), pod.retain);
   if (!reads.has(name)) reads.set(name, quiet(kubeStore(api, ctx.conf.macNamespace).get(name)));
-}
-
-/**
- * Whether `pod`'s MACs go through the owner index: not a pod whose name the API server generated (a Deployment's,
- * a Job's, a DaemonSet's: no pod is ever re-created under it), unless it is retained for an owner other than a
- * StatefulSet (a virt-launcher pod: the anchor's key carries over to the next pod of the VM).
- */
-export const indexed = (pod: Pick<PodInfo, 'generated' | 'retain'>) => !pod.generated || (pod.retain !== undefined && !pod.retain.startsWith('StatefulSet/'));
-
-/** The apiserver's generated suffix: 5 characters of its alphabet (k8s.io/apiserver names.SimpleNameGenerator). */
-const GENERATED_SUFFIX = /[bcdfghjklmnpqrstvwxz2456789]{5}$/;
-/** The generator's limit: a longer generateName is cut to this many characters before the suffix. */
-const MAX_GENERATED_PREFIX = 58;
-
-/** Whether the API server generated the pod's name: metadata.generateName (cut as the generator cuts it) and its 5-character suffix. */
-export function isGenerated(meta: Pick<Pod['metadata'], 'name' | 'generateName'>): boolean {
-  const prefix = typeof meta.generateName === 'string' ? meta.generateName.slice(0, MAX_GENERATED_PREFIX) : '';
-  return prefix !== '' && meta.name.length === prefix.length + 5 && meta.name.startsWith(prefix) && GENERATED_SUFFIX.test(meta.name);
 }
 
 /** The pod, checked against K8S_POD_UID: a missing or re-created pod is code 3. */
