@@ -167,14 +167,14 @@ export function heldBy(cacheDir: string, containerID: string, timeoutMs: number,
  */
 const onDisk = new WeakMap<Journal, { text: string; sync: Exclude<Sync, 'none'> }>();
 
+/** Whether `j` differs from what the file holds of it (read, or written in this hold of the lock at whatever sync its writer chose). */
+export const journalChanged = (j: Journal): boolean => onDisk.get(j)?.text !== JSON.stringify({ ...j, seen: {} });
+
 /**
  * Saves the journal, unless the file already holds exactly this. `sync` as the caller's crash argument
  * allows (docs/design.md, "Files and crash safety"): `durable` unless an earlier durable write covers a
  * power loss; never `none`, as a damaged journal loses its intents and deferred releases.
  */
-/** Whether `j` differs from what the file holds of it (read, or written in this hold of the lock at whatever sync its writer chose). */
-export const journalChanged = (j: Journal): boolean => onDisk.get(j)?.text !== JSON.stringify({ ...j, seen: {} });
-
 export function writeJournal(cacheDir: string, j: Journal, sync: Exclude<Sync, 'none'> = 'durable'): void {
   const text = JSON.stringify({ ...j, seen: {} });
   const was = onDisk.get(j);

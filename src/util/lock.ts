@@ -86,9 +86,33 @@ interface Held {
   released: boolean;
 }
 
-/** The locks this process holds, removed if it exits without releasing them (a killed holder's go stale). */
+/** The locks this process holds, removed if it exits, or is stopped by SIGTERM, SIGINT or SIGHUP, without releasing them (a SIGKILLed holder's go stale). */
 const held = new Set<Held>();
 let exitHook = false;
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+const handlers = new Map<string, () => void>();
+
+/** On exit, and on a signal that would end the process: the held locks removed, then the signal's own end (its exit status). */
+function hookExit(): void {
+  if (exitHook) return;
+  exitHook = true;
+  const removeAll = () => {
+    for (const l of held) removeDir(l.path);
+    held.clear();
+  };
+  process.on('exit', removeAll);
+  for (const sig of SIGNALS) {
+    // Only where nothing else handles the signal: a handler of its own keeps the process's choice.
+    if (process.listenerCount(sig) > 0) continue;
+    const onSignal = () => {
+      removeAll();
+      for (const [s, h] of handlers) process.removeListener(s, h);
+      process.kill(process.pid, sig);
+    };
+    handlers.set(sig, onSignal);
+    process.on(sig, onSignal);
+  }
+}
 
 /** Takes the lock if it is free or stale; undefined while another holder keeps it fresh. */
 function tryLock(path: string, stale: number): Held | undefined {
@@ -108,24 +132,51 @@ function tryLock(path: string, stale: number): Held | undefined {
       throw e;
     }
     if (mtimeMs >= Date.now() - stale) return undefined;
-    try {
-      rmdirSync(path); // a dead holder's
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
+    if (!takeOver(path, mtimeMs, stale)) return undefined; // another waiter is taking it over
   }
   return undefined;
+}
+
+/**
+ * Removes the stale lock at `path` whose mtime was `seen`, under a second lock (`<path>.takeover`): two
+ * waiters that both saw it stale would otherwise both remove it, the second removing the first's new lock,
+ * and both hold it. Under the guard the mtime is looked at again, so the second finds the first's fresh
+ * lock and leaves it. A guard whose holder died (older than `stale`) is removed for the next try. False
+ * when this waiter did not take the lock over (the guard is held, or the lock changed).
+ */
+export function takeOver(path: string, seen: number, stale: number): boolean {
+  const guard = `${path}.takeover`;
+  try {
+    mkdirSync(guard);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    try {
+      if (statSync(guard).mtimeMs < Date.now() - stale) rmdirSync(guard);
+    } catch {
+      // gone meanwhile: the next try takes it
+    }
+    return false;
+  }
+  try {
+    let now: number;
+    try {
+      now = statSync(path).mtimeMs;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true; // released meanwhile
+      throw e;
+    }
+    if (now !== seen) return false; // taken again, or refreshed: not stale any more
+    rmdirSync(path); // the dead holder's
+    return true;
+  } finally {
+    removeDir(guard);
+  }
 }
 
 /** Keeps `lock` fresh until released; a lock found taken over (or gone) is reported to `onCompromised` and not refreshed again. */
 function hold(lock: Held, stale: number, onCompromised: (err: Error) => void): () => Promise<void> {
   held.add(lock);
-  if (!exitHook) {
-    exitHook = true;
-    process.on('exit', () => {
-      for (const l of held) removeDir(l.path);
-    });
-  }
+  hookExit();
   const update = Math.max(500, Math.floor(stale / 3));
   const compromised = (err: Error) => {
     lock.released = true;

@@ -3,9 +3,10 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { lock as plLock } from 'proper-lockfile';
-import { takeLock, withLock } from '../../src/util/lock';
+import { takeLock, takeOver, withLock } from '../../src/util/lock';
 import { CniError, Code } from '../../src/cni/errors';
 
 const made: string[] = [];
@@ -84,4 +85,37 @@ test('the same protocol as proper-lockfile (older versions on the node during an
   const ours = await takeLock({ path, what: 'p', timeoutMs: 200 });
   await assert.rejects(plLock(path, { realpath: false, lockfilePath: path, stale: 3000, retries: 0 }), /already being held/);
   await ours();
+});
+
+test('two waiters that both saw a lock stale: the first takes it over, the second leaves the first one its new lock', async () => {
+  const path = join(tmp(), 'race.lock');
+  mkdirSync(path);
+  const old = new Date(Date.now() - 10_000);
+  utimesSync(path, old, old);
+  const seen = statSync(path).mtimeMs; // both waiters stat it: stale
+  // The first takes it over and holds a fresh lock of its own.
+  const release = await takeLock({ path, what: 'race', timeoutMs: 1000, staleMs: 3000 });
+  const mine = statSync(path).mtimeMs;
+  assert.notEqual(mine, seen);
+  // The second goes on from what it saw: it must not remove the first's lock.
+  assert.equal(takeOver(path, seen, 3000), false);
+  assert.ok(existsSync(path), "the first waiter's lock is still there");
+  assert.equal(existsSync(`${path}.takeover`), false, 'the takeover guard is removed after');
+  await release();
+});
+
+test('a lock held when the process gets SIGTERM is removed before the signal ends it', async () => {
+  const path = join(tmp(), 'sig.lock');
+  const lockModule = join(__dirname, '..', '..', 'src', 'util', 'lock.ts');
+  const script = `require(${JSON.stringify(lockModule)}).takeLock({ path: ${JSON.stringify(path)}, what: 'sig', timeoutMs: 1000 }).then(() => { process.stdout.write('held\\n'); setInterval(() => {}, 1000); });`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
+    child.on('exit', () => reject(new Error('exited before holding the lock')));
+  });
+  assert.ok(existsSync(path), 'held');
+  const ended = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, signal) => r(signal)));
+  child.kill('SIGTERM');
+  assert.equal(await ended, 'SIGTERM', 'it still ends by the signal');
+  assert.equal(existsSync(path), false, 'its lock is gone: nobody waits for it to go stale');
 });
