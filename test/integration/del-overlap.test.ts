@@ -105,11 +105,13 @@ describe('DEL: the release API opens during the delegates (issue 16)', () => {
     assert.equal(d.status, 0, why(d));
     const text = readFileSync(log, 'utf8');
     assert.match(text, /release deferred.*: Kubernetes API at \S+ unreachable: (.*: )?ECONNREFUSED/);
+    assert.equal(text.match(/connecting: ECONNREFUSED/g)?.length, 2, 'refused during the delegates, and again after them');
     // The phase line (docs/operations.md): the delegate ran, and no API request was made.
     const phases = text.split('\n').find((l) => l.includes(' phases v=1 '));
     assert.ok(phases, 'a phase line');
     assert.match(phases, / delegate:DEL:status-probe=/);
-    assert.doesNotMatch(phases, / api:/, 'no request: the refusal was known');
+    assert.doesNotMatch(phases, / api:/, 'no request: the refusal was known, and found again on a fresh connection');
+    assert.equal(phases.match(/ write:journal=/g)?.length, 1, 'one journal write: the deferred release');
     assert.deepEqual(w.node('node-a').cacheEntries(), []);
     const e = w.node('node-a').journal().entries[mac];
     assert.deepEqual(e && [e.owner, e.state, e.pendingRelease], ['o4/p/slow', 'released', true], 'the journal keeps a pending release');
