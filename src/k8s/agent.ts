@@ -15,7 +15,8 @@ const idle = (): void => {};
 
 /**
  * A keep-alive agent whose first connection may be opened before any request (preconnect): the
- * request that comes next takes it, or what opening it failed with. Every connection is handed out
+ * request that comes next takes it, or what opening it failed with while it waited (a failure met
+ * before the request came is not kept: it opens its own). Every connection is handed out
  * only once its handshake is done, so that a failure reaches the request as an error.
  */
 class EarlyAgent extends Agent {
@@ -25,13 +26,23 @@ class EarlyAgent extends Agent {
   /** Connections still in their handshake: the agent hands them out only once done, so destroy() must reach them here. */
   private readonly handshaking = new Set<TLSSocket>();
 
-  /** Opens a connection to `host`:`port` now, for the next request, with the options a request to it would have; resolves to why it failed, if it did. */
+  /**
+   * Opens a connection to `host`:`port` now, for the next request, with the options a request to it
+   * would have; resolves to why it failed, if it did. A failure is not kept: the next request (or
+   * preconnect) opens a fresh connection, as the server may be back by then.
+   */
   preconnect(host: string, port: number): Promise<Error | undefined> {
     if (this.early || this.closed) return Promise.resolve(undefined);
     const options = { ...this.options, host, port, servername: this.options.servername ?? (isIP(host) ? '' : host) } as ConnectionOptions;
-    this.early = new Promise((resolve) => {
+    let early: Promise<TLSSocket | Error> | undefined;
+    let failed = false;
+    early = new Promise((resolve) => {
       this.tryOpen(options, (err, socket) => {
-        if (err) return resolve(err);
+        if (err) {
+          failed = true;
+          if (this.early === early) this.early = undefined;
+          return resolve(err);
+        }
         const s = socket as TLSSocket;
         if (this.closed) {
           s.destroy();
@@ -41,7 +52,8 @@ class EarlyAgent extends Agent {
         resolve(s);
       });
     });
-    return this.early.then((got) => (got instanceof Error ? got : undefined));
+    if (!failed) this.early = early;
+    return early.then((got) => (got instanceof Error ? got : undefined));
   }
 
   override createConnection(options: ConnectionOptions, done: Done): undefined {

@@ -134,9 +134,10 @@ export class ApiTransport {
 
   /**
    * Opens the connection the first request will take now, ahead of it (HTTPS only): its TCP and TLS
-   * handshakes, and the trust decision, happen while the caller does other work. Its failure is the
-   * first request's (then judged, and retried, as any). With refusedIsDown, resolves to why the API
-   * is down when the server refused that connection (as the first request would find at once).
+   * handshakes, and the trust decision, happen while the caller does other work. A request that takes
+   * it while it is being made gets its failure (then judged, and retried, as any); one failed before is
+   * kept by no one, and the next request or preconnect opens anew. With refusedIsDown, resolves to why
+   * the API is down when the server refused that connection (as the first request would find at once).
    */
   async preconnect(): Promise<string | undefined> {
     if (!('preconnect' in this.agent)) return undefined;

@@ -42,6 +42,12 @@ export interface EarlyApi {
    * first request, which its deadline bounds.
    */
   down(): string | undefined;
+  /**
+   * After down(): opens a fresh connection, as the server may be back (a control-plane restart), and
+   * answers why the API is still down when that one is refused too; undefined once it connects (the
+   * next request takes it), or when it is still being made as the budget ends (the request judges).
+   */
+  recheck(): Promise<string | undefined>;
   /** Closes it, whether it opened or not, was taken or not. */
   close(): void;
 }
@@ -64,6 +70,15 @@ export function openEarly(ctx: VerbContext, budget: Budget, opts: TransportOptio
   opened.catch(() => undefined); // take() reports it
   return {
     down: () => down,
+    recheck: async () => {
+      const api = await opened;
+      let timer: NodeJS.Timeout | undefined;
+      // A refusal comes within a round trip: at least a little time for it, even with the budget spent.
+      const left = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), Math.max(budget.from + budget.sec * 1000 - Date.now(), 50))));
+      down = await Promise.race([api.preconnect(), left]);
+      clearTimeout(timer);
+      return down;
+    },
     take: async () => {
       const api = await opened;
       api.renewBudget(Math.max(budget.from + budget.sec * 1000, Date.now() + 1));

@@ -216,8 +216,9 @@ export async function releaseMacs(ctx: VerbContext, t: Target, atts: HeldMac[], 
     }
     const useApi = given ?? own;
     if (!useApi) return await deferRelease(ctx, t, held, counts);
-    // Its connection, opened during the delegates, was refused: the server is down, and no request would be answered.
-    const down = early?.down();
+    // Its connection, opened during the delegates, was refused: the server was down then. It may be back (a control-plane restart):
+    // one fresh connection tells (a refused one costs well under a ms), and the release takes it when it opens.
+    const down = early?.down() && (await early.recheck());
     if (down) {
       log.error(`MAC release deferred: ${down}`);
       return await deferRelease(ctx, t, held, counts);

@@ -2,7 +2,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { BINARY, PLUGIN_DIR, ROOT } from './harness';
 import { World, sleep, type PodRun } from './world';
@@ -105,14 +105,53 @@ describe('DEL: the release API opens during the delegates (issue 16)', () => {
     assert.equal(d.status, 0, why(d));
     const text = readFileSync(log, 'utf8');
     assert.match(text, /release deferred.*: Kubernetes API at \S+ unreachable: (.*: )?ECONNREFUSED/);
+    assert.equal(text.match(/connecting: ECONNREFUSED/g)?.length, 2, 'refused during the delegates, and again after them');
     // The phase line (docs/operations.md): the delegate ran, and no API request was made.
     const phases = text.split('\n').find((l) => l.includes(' phases v=1 '));
     assert.ok(phases, 'a phase line');
     assert.match(phases, / delegate:DEL:status-probe=/);
-    assert.doesNotMatch(phases, / api:/, 'no request: the refusal was known');
+    assert.doesNotMatch(phases, / api:/, 'no request: the refusal was known, and found again on a fresh connection');
+    assert.equal(phases.match(/ write:journal=/g)?.length, 1, 'one journal write: the deferred release');
     assert.deepEqual(w.node('node-a').cacheEntries(), []);
     const e = w.node('node-a').journal().entries[mac];
     assert.deepEqual(e && [e.owner, e.state, e.pendingRelease], ['o4/p/slow', 'released', true], 'the journal keeps a pending release');
+  });
+
+  it('API down during the delegates and back after them (a control-plane restart): the stale refusal is checked again, and the release is pushed to the cluster', async (t) => {
+    const w = await World.create(t);
+    w.namespace('o6');
+    const { p, mac } = await slowPod(w, 'o6', 'p');
+    // A port that refuses connections, until a proxy to the test API server listens on it.
+    const proxy = createServer((s) => {
+      const up = connect(w.api.port, '127.0.0.1');
+      s.pipe(up).pipe(s);
+      s.on('error', () => up.destroy());
+      up.on('error', () => s.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    const port = (proxy.address() as { port: number }).port;
+    await new Promise<void>((r) => proxy.close(() => r()));
+    t.after(() => proxy.close());
+    const restarting = join(w.dir, 'restarting.kubeconfig');
+    writeFileSync(restarting, readFileSync(w.api.kubeconfig, 'utf8').replace(/https:\/\/127\.0\.0\.1:\d+/, `https://127.0.0.1:${port}`));
+    const log = join(w.dir, 'del.log');
+    w.api.clearRequests();
+    const del = w.del(p, { kubeconfig: restarting, logLevel: 3, logFile: log });
+    // The connection opened during the delegate is refused (logged at once), then the server is back before the delegate ends.
+    let refused = false;
+    for (let waited = 0; waited < (HANG_SEC * 1000) / 2 && !refused; waited += 20) {
+      await sleep(20);
+      refused = existsSync(log) && /connecting: ECONNREFUSED/.test(readFileSync(log, 'utf8'));
+    }
+    assert.ok(refused, `the early connection was not refused within ${HANG_SEC / 2} s of the DEL's start`);
+    await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', () => r()));
+    const d = await del;
+    assert.equal(d.status, 0, why(d));
+    assert.doesNotMatch(readFileSync(log, 'utf8'), /release deferred/, 'not deferred on the stale refusal');
+    assert.deepEqual(w.api.requests.map((r) => `${r.verb} ${r.resource} ${r.status}`), ['update configmaps 200', 'create configmaps 201'], 'the release is pushed as when the API was up all along');
+    const h = w.atHome(mac);
+    assert.deepEqual(h && [h.state, h.owner], ['released', 'o6/p/slow'], 'released in the cluster, not deferred');
+    assert.equal(w.node('node-a').journal().entries[mac]?.pendingRelease, undefined, 'no pending release in the journal');
   });
 
   it('an API server that accepts the connection and never answers its handshake: the release waits no longer than its time budget, and is deferred', async (t) => {

@@ -263,6 +263,35 @@ describe('the HTTPS agent', () => {
     assert.equal(certificateRejection(undefined), undefined);
   });
 
+  it('a connection opened ahead and refused is not handed on: a server back since then gets the next request, or the next connection opened ahead', async (t) => {
+    // A free port, refusing connections until the server listens on it again.
+    const s = await serve('good');
+    const port = (s.server.address() as AddressInfo).port;
+    await new Promise<void>((r) => s.server.close(() => r()));
+    t.after(() => s.server.close());
+    const creds = { server: s.url, ca: Buffer.from(read('root.crt')), rejectUnauthorized: true, authorization: 'Bearer secret' };
+    const relisten = () => new Promise<void>((r) => s.server.listen(port, '127.0.0.1', r));
+    const call = { method: 'GET', path: '/x', verb: 'get', resource: 'x' } as const;
+    // The next request: a fresh connection, not the old refusal.
+    const a = new ApiTransport(creds, 3000, () => {}, undefined, { refusedIsDown: true });
+    t.after(() => a.close());
+    assert.match((await a.preconnect()) ?? '', /unreachable: ECONNREFUSED/);
+    await relisten();
+    assert.equal((await a.send(call)).status, 200, 'not the refusal met before the server was back');
+    assert.equal(s.connections(), 1);
+    // A second connection opened ahead: made anew, and the request takes it.
+    await new Promise<void>((r) => s.server.close(() => r()));
+    const b = new ApiTransport(creds, 3000, () => {}, undefined, { refusedIsDown: true });
+    t.after(() => b.close());
+    assert.match((await b.preconnect()) ?? '', /unreachable: ECONNREFUSED/);
+    await relisten();
+    assert.equal(await b.preconnect(), undefined, 'connected');
+    assert.equal(s.connections(), 2, 'the second preconnect connected');
+    assert.equal((await b.send(call)).status, 200);
+    assert.equal(s.connections(), 2, 'the request took that connection');
+    assert.deepEqual(s.seen, ['Bearer secret', 'Bearer secret']);
+  });
+
   it('a server that accepts connections and never speaks TLS: the request ends in its budget (code 11), and closing drops the handshake', { timeout: 20_000 }, async (t) => {
     const sockets: Socket[] = [];
     const closed: Socket[] = [];
