@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClusterLedger, CLAIM_LEASE_BYTES, POOL_MAX_BYTES, type ClusterOptions, type Who } from '../../src/mac/cluster';
 import { MemoryStore, type Cm, type CmStore } from '../../src/mac/store';
+import { MAX_OBJECT_BYTES } from '../../src/mac/cas';
 import { decodeHolding, encodeHolding, macKey, ownerOf, type Holding } from '../../src/mac/holding';
 import { blocksOf, claimsCm, homeOf, isLegacyLease, leaseNode, leaseValue, ledgerCm, LEDGER_LABEL, ownBlocks, POOL_CM, type Leases } from '../../src/mac/home';
 import { indexKey, OWNERS_LABEL } from '../../src/mac/owners';
@@ -1282,9 +1283,9 @@ test('recordReleased creates a new owner-index object without reading it first; 
 
 // ---- take: one pod's MACs, one write per home ----
 
-/** A MemoryStore whose next update of `name` is applied but answered with a 409 (its answer lost, the retry conflicts), after `before` runs. */
+/** A MemoryStore whose next update of `name` is applied but answered with a 409 (its answer lost, the retry conflicts), after `before` runs (and `after` once it is applied). */
 class LostAnswerStore extends MemoryStore {
-  lose?: { name: string; before?: () => Promise<void>; apply: boolean };
+  lose?: { name: string; before?: () => Promise<void>; after?: () => Promise<void>; apply: boolean };
   override async update(cm: Cm): Promise<Cm | 'conflict'> {
     const lose = this.lose;
     if (lose && lose.name === cm.name) {
@@ -1292,6 +1293,7 @@ class LostAnswerStore extends MemoryStore {
       await lose.before?.();
       if (!lose.apply) return super.update(cm);
       await super.update(cm);
+      await lose.after?.();
       return 'conflict';
     }
     return super.update(cm);
@@ -1397,6 +1399,51 @@ test('take: a write applied whose answer was lost (the retry gets a 409) keeps t
   const held = Object.entries(data).filter(([k]) => !POOL_KEYS.has(k)).map(([k, v]) => [k, decodeHolding(v)!.owner] as const);
   assert.equal(held.length, 3, JSON.stringify(held));
   for (const m of macs) assert.ok(held.some(([k]) => k === macKey(m)));
+});
+
+/**
+ * A sticky MAC held by a live pod of the same name (its old pod, gen 1): the write gives gen 2 a pool MAC instead,
+ * with its second attachment's, is applied and its answer lost; then gen 1's DEL releases the sticky MAC (and `after` runs), so the retry may take it back.
+ */
+async function stickyFreedAfterLostAnswer(uid2: string, after?: (cm: Cm, poolKey: string) => void) {
+  const store = new LostAnswerStore();
+  const clock = { t: T };
+  const a = ledger(store, 'node-a', clock);
+  const old = net('p', 'net1');
+  const sticky = await a.allocate(old);
+  const home = blk('node-a', 0);
+  let poolKey = '';
+  store.lose = {
+    name: home,
+    apply: true,
+    after: async () => {
+      poolKey = Object.entries(dataOf(store, home)!).find(([k, v]) => !POOL_KEYS.has(k) && decodeHolding(v)!.owner === old.owner && decodeHolding(v)!.uid === uid2)?.[0] ?? '';
+      assert.ok(await ledger(store, 'node-a', clock).release(sticky, old));
+      after?.(store.cms.get(home)!, poolKey);
+    },
+  };
+  // Its second attachment takes a pool MAC: the block the sticky MAC's home is, in the same write.
+  const got = await a.take([{ who: { owner: old.owner, uid: uid2 }, mac: sticky }, { who: { owner: net('p', 'net2').owner, uid: uid2 } }]);
+  assert.ok(poolKey, 'the first write gave the pod a pool MAC');
+  return { store, home, got, sticky, poolKey };
+}
+
+test('take: a pool MAC written by a try whose answer was lost is freed when the retry takes the sticky MAC back instead', async () => {
+  const { store, home, got, sticky, poolKey } = await stickyFreedAfterLostAnswer('uid-p-2');
+  assert.equal(gotMac(got[0]), sticky);
+  assert.equal(holdingIn(store, home, sticky)?.uid, 'uid-p-2');
+  assert.equal(dataOf(store, home)![poolKey], undefined, `pool MAC ${poolKey} left held: ${dataOf(store, home)![poolKey]}`);
+});
+
+test('take: a pool MAC written by a try whose answer was lost is freed when the retry goes on one by one (its home at its byte bound)', async () => {
+  // Without the pool MAC the home is exactly at its bound: freeing it fits, taking the sticky MAC back (a holding with a longer UID than gen 1's) does not.
+  const { store, home, got, poolKey } = await stickyFreedAfterLostAnswer('uid-p-2-with-a-longer-uid-than-the-first', (cm, key) => {
+    const rest: Record<string, string> = { ...cm.data, junk: '' };
+    delete rest[key];
+    cm.data.junk = 'x'.repeat(MAX_OBJECT_BYTES - Buffer.byteLength(JSON.stringify(rest)));
+  });
+  assert.ok(got[0] && 'error' in got[0], `the sticky MAC does not fit: ${JSON.stringify(got[0])}`);
+  assert.equal(dataOf(store, home)![poolKey], undefined, `pool MAC ${poolKey} left held: ${dataOf(store, home)![poolKey]}`);
 });
 
 test('take: pool MACs past what the block holds go on one by one (the next block leased)', async () => {
