@@ -12,7 +12,7 @@ import { CniError, Code } from '../../src/cni/errors';
 import type { KubeApi } from '../../src/k8s/api';
 import { sync, withNodeLedger } from '../../src/mac/session';
 import { spawnSync } from 'node:child_process';
-import { readSeen } from '../../src/mac/journal';
+import { readSeen, type Journal } from '../../src/mac/journal';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -614,6 +614,76 @@ test("sync: a dead ADD of a retained virt-launcher pod that took its VM's MAC ba
     const changes = await sync({ conf: { cacheDir: dir, macGracePeriod: GRACE }, log: { info: () => {}, error: () => {} } }, j, b);
     assert.deepEqual(changes.map((c) => [c.change, c.mac]), [['reclaimed', m]]);
     assert.equal(holdingIn(store, blk('node-a', 0), m)?.state, 'released');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sync: a dead ADD that took its MAC back from its owner\'s released journal entry (local stickiness) is undone: the MAC released for that pod, the entry following the cluster', async () => {
+  const { store, a } = setup();
+  const old = pod('web-0');
+  const m = await a.allocate(old);
+  await del(a, m, old);
+  const dir = mkdtempSync(join(tmpdir(), 'macmux-sync-'));
+  try {
+    const pid = spawnSync('true').pid!;
+    const released = Math.floor(Date.now() / 1000) - 5;
+    const j: Journal = { format: 1, entries: { [m]: { owner: old.owner, uid: old.uid, state: 'released', containerID: 'c-old', pid, since: released } }, seen: {}, intents: [] };
+    // The pod's next sandbox on this node: its ADD takes the MAC back (its journal's released entry) and dies before journaling it.
+    const next = pod('web-0', 2);
+    j.intents.push({ owner: next.owner, uid: next.uid, containerID: 'c-dead', pid });
+    await a.claim(m, next);
+    assert.equal(holdingIn(store, blk('node-a', 0), m)?.uid, next.uid);
+    const changes = await sync({ conf: { cacheDir: dir, macGracePeriod: GRACE }, log: { info: () => {}, error: () => {} } }, j, a);
+    assert.deepEqual(changes.map((c) => [c.change, c.mac]), [['reclaimed', m]]);
+    assert.deepEqual(j.intents, []);
+    const h = holdingIn(store, blk('node-a', 0), m);
+    assert.deepEqual([h?.state, h?.uid], ['released', next.uid], 'released for the pod that took it, not left reserved');
+    // The journal's entry is that release now: the owner's stickiness here lasts as long as the cluster keeps the MAC for it.
+    const e = j.entries[m]!;
+    assert.deepEqual([e.state, e.owner, e.uid, e.containerID, e.pendingRelease], ['released', next.owner, next.uid, 'c-dead', undefined]);
+    assert.ok(e.since > released);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sync: a dead ADD that took its MAC back from a released journal entry, the MAC of another node\'s block (no owner index), is found there and undone', async () => {
+  const { store, a, b } = setup();
+  const m = await b.allocate(pod('web-0'));
+  assert.ok(await b.release(m, pod('web-0')));
+  // The pod's next generation ran on node A with it, and released it there (no owner-index write: a name the API server generated, say).
+  const gen2 = pod('web-0', 2);
+  await a.claim(m, gen2);
+  assert.ok(await a.release(m, gen2));
+  const dir = mkdtempSync(join(tmpdir(), 'macmux-sync-'));
+  try {
+    const pid = spawnSync('true').pid!;
+    const j: Journal = { format: 1, entries: { [m]: { owner: gen2.owner, uid: gen2.uid, state: 'released', containerID: 'c-old', pid, since: Math.floor(Date.now() / 1000) - 5 } }, seen: {}, intents: [] };
+    const gen3 = pod('web-0', 3);
+    j.intents.push({ owner: gen3.owner, uid: gen3.uid, containerID: 'c-dead', pid });
+    await a.claim(m, gen3);
+    const changes = await sync({ conf: { cacheDir: dir, macGracePeriod: GRACE }, log: { info: () => {}, error: () => {} } }, j, a);
+    assert.deepEqual(changes.map((c) => [c.change, c.mac]), [['reclaimed', m]]);
+    const h = holdingIn(store, blk('node-b', 0), m);
+    assert.deepEqual([h?.state, h?.uid], ['released', gen3.uid]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sync: a dead ADD whose owner\'s MAC is held live in the journal (another sandbox of the pod) leaves it alone', async () => {
+  const { store, a } = setup();
+  const p = pod('web-0');
+  const m = await a.allocate(p);
+  const dir = mkdtempSync(join(tmpdir(), 'macmux-sync-'));
+  try {
+    const pid = spawnSync('true').pid!;
+    const j = { format: 1 as const, entries: { [m]: { owner: p.owner, uid: p.uid, state: 'active' as const, containerID: 'c-live', pid, since: Math.floor(Date.now() / 1000) } }, seen: {}, intents: [{ owner: p.owner, uid: p.uid, containerID: 'c-dead', pid }] };
+    const changes = await sync({ conf: { cacheDir: dir, macGracePeriod: GRACE }, log: { info: () => {}, error: () => {} } }, j, a);
+    assert.deepEqual(changes.map((c) => [c.change, c.mac]), [['intent-dropped', undefined]]);
+    assert.equal(holdingIn(store, blk('node-a', 0), m)?.state, 'active');
+    assert.equal(j.entries[m]!.state, 'active');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
