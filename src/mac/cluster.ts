@@ -257,6 +257,19 @@ export class ClusterLedger {
    * not tried (undefined), the ones before it are taken (the caller's to release).
    */
   async take(items: Take[]): Promise<Taken[]> {
+    const strays: Array<{ mac: string; who: Who }> = [];
+    const out = await this.takeBatch(items, strays);
+    // Pool MACs a batch write may have written (its answer lost) for items that went on one by one: freed, unless an item got one.
+    const kept = new Set(out.flatMap((t) => (t && 'mac' in t ? [t.mac] : [])));
+    for (const s of strays) {
+      if (kept.has(s.mac)) continue;
+      await this.freeStray(s.mac, s.who).catch((e: unknown) => this.opts.warn?.(`MAC ${s.mac}, perhaps written for ${this.claimant(s.who).owner} by a write whose answer was lost, not freed: ${(e as Error).message}`));
+    }
+    return out;
+  }
+
+  /** take() but for the pool MACs its batch writes may have left for items that got theirs otherwise: those go to `strays`. */
+  private async takeBatch(items: Take[], strays: Array<{ mac: string; who: Who }>): Promise<Taken[]> {
     const out: Taken[] = items.map(() => undefined);
     const node = this.opts.node;
     const pool = await this.pool();
@@ -289,10 +302,15 @@ export class ClusterLedger {
     for (const home of homes) {
       const claims = byHome.get(home) ?? [];
       const block = home === allocHome ? allocBlock : undefined;
-      // Pool MACs picked on an earlier try of this write: after a 409 the write may have been applied, its answer lost.
-      const picked = new Map<number, string>();
+      // Pool MACs picked on each try of this write, by item: after a 409 the write may have been applied, its answer lost.
+      const picked = new Map<number, string[]>();
+      const ours = (h: Holding | undefined, c: Claimant) => h !== undefined && h.owner === c.owner && h.uid === c.uid && h.node === node && h.state !== 'released';
       let got = new Map<number, string>();
       let gone = new Map<number, string>();
+      // This home's write did not go through: what an earlier try of it picked may be written all the same.
+      const strayed = () => {
+        for (const [i, macs] of picked) for (const mac of macs) strays.push({ mac, who: items[i]!.who });
+      };
       try {
         const done = await this.w.cas(home, ledgerLabels(home), true, (data) => {
           got = new Map();
@@ -324,27 +342,37 @@ export class ClusterLedger {
           };
           for (const i of [...allocs, ...gone.keys()]) {
             const c = this.claimant(items[i]!.who);
-            const before = picked.get(i);
-            const h = before === undefined ? undefined : holding(data, before);
-            if (h && h.owner === c.owner && h.uid === c.uid && h.node === node && h.state !== 'released') {
-              got.set(i, before!);
+            const before = picked.get(i)?.at(-1);
+            if (before !== undefined && ours(holding(data, before), c)) {
+              got.set(i, before);
               continue;
             }
             const x = freeInBlock(pool.spec, block, taken);
             if (x === undefined) break; // full: the rest one by one
             const mac = intToMac(x);
-            picked.set(i, mac);
+            picked.set(i, [...(picked.get(i) ?? []), mac]);
             put(data, mac, reserve(undefined, c, now, this.opts.graceSec, mac), 'active', now);
             changed = true;
             got.set(i, mac);
           }
+          // A pool MAC an earlier try wrote for an item that now gets another (its sticky MAC came free meanwhile): free again, in this write.
+          const kept = new Set(got.values());
+          for (const [i, macs] of picked) {
+            for (const mac of macs) {
+              if (kept.has(mac) || !ours(holding(data, mac), this.claimant(items[i]!.who))) continue;
+              unhold(data, mac, pool.claims[mac]);
+              changed = true;
+            }
+          }
           return changed;
         });
         if (done === 'moved' || done === 'missing') {
+          strayed();
           claimLater.push(...claims);
           continue;
         }
       } catch (e) {
+        strayed();
         // At its byte bound: one by one, which skips a full block; anything else stops the batch, this home unwritten.
         if (e instanceof Oversize) {
           claimLater.push(...claims);
@@ -382,6 +410,15 @@ export class ClusterLedger {
       }
     }
     return out;
+  }
+
+  /** Frees `mac` where a write of take() whose answer was lost may have reserved it for `who`: only that holding (this node's, for its pod), back to free at once. */
+  private async freeStray(mac: string, who: Who): Promise<void> {
+    const c = this.claimant(who);
+    await this.rewriteCopies(mac, (cur, at) => {
+      if (!at.home || !cur || cur.owner !== c.owner || cur.uid !== c.uid || cur.node !== this.opts.node || cur.state === 'released') return undefined;
+      return at.viaLeftover ? { ...withoutRetention(cur), state: 'released', since: 0 } : 'delete';
+    });
   }
 
   /**
@@ -732,6 +769,15 @@ function pruneFree(data: Record<string, string>, now: number, graceSec: number):
 function holding(data: Record<string, string>, mac: string): Holding | undefined {
   const v = data[macKey(mac)];
   return v === undefined ? undefined : decodeHolding(v);
+}
+
+/**
+ * Frees `mac` at its home at once (not released for a grace period): its key dropped, or, with a leftover copy
+ * in the pool (which would show through), a released record dated 0, free under any grace period.
+ */
+function unhold(data: Record<string, string>, mac: string, leftover: Holding | undefined): void {
+  if (leftover === undefined) delete data[macKey(mac)];
+  else data[macKey(mac)] = encodeHolding({ ...withoutRetention(holding(data, mac)!), state: 'released', since: 0 });
 }
 
 /** Writes `h` in state `state`; false when nothing changes. */

@@ -114,11 +114,19 @@ export async function sync(ctx: { conf: Pick<Conf, 'cacheDir' | 'macGracePeriod'
       if (alive(intent.pid) && intent.pid !== process.pid) continue;
       if (readCache(ctx.conf.cacheDir, intent.containerID).kind !== 'missing') continue;
       const who = { owner: intent.owner, ...withUid(intent.uid), ...(intent.retain ? { retain: intent.retain } : {}) };
-      // Where the dead ADD may have taken a MAC: the one it requested, its owner's last (the index), or a free one of this node's blocks.
+      // Where the dead ADD may have taken a MAC: the one it requested, its owner's last (the index, or a released entry of this journal), or a free one of this node's blocks.
       const sticky = await cluster.findOwner(who);
-      const mac = await cluster.findHeld(who, [intent.mac, sticky].filter((m): m is string => m !== undefined));
-      const reclaim = mac !== undefined && !j.entries[mac];
-      if (reclaim) await cluster.release(mac, who);
+      const local = Object.entries(j.entries).flatMap(([m, e]) => (e.owner === intent.owner && e.state === 'released' ? [m] : []));
+      const mac = await cluster.findHeld(who, [...new Set([intent.mac, sticky, ...local].filter((m): m is string => m !== undefined))]);
+      // findHeld finds only a live holding for the intent's pod: the dead ADD's, unless the journal holds that MAC live itself
+      // (its pod's other sandbox). A released entry (the MAC taken back from it) does not stop the reclaim.
+      const held = mac === undefined ? undefined : j.entries[mac];
+      const reclaim = mac !== undefined && (held === undefined || held.state === 'released');
+      if (reclaim) {
+        const done = await cluster.release(mac, who);
+        // The entry follows the release just pushed: the owner's stickiness here lasts as long as the cluster keeps the MAC for it.
+        if (held && done) j.entries[mac] = { owner: intent.owner, ...withUid(intent.uid), ...(intent.retain ? { retain: intent.retain } : {}), state: 'released', containerID: intent.containerID, pid: intent.pid, since: nowSec() };
+      }
       j.intents = j.intents.filter((i) => i !== intent);
       note({ change: reclaim ? 'reclaimed' : 'intent-dropped', owner: intent.owner, ...(reclaim ? { mac } : {}), containerID: intent.containerID });
     }

@@ -103,7 +103,11 @@ async function assign(ctx: VerbContext, api: KubeApi, pod: PodInfo, atts: Attach
       items.push(sticky !== undefined ? { who: who(owner, sticky), mac: sticky } : { who: who(owner, '') });
     }
     // The MACs of one home in one write (see ClusterLedger.take).
-    const taken = await cluster.take(items);
+    const taken = await cluster.take(items).catch((e: unknown) => {
+      // Refused as a whole (the pool read refused, a config error): nothing was written. Only an uncertain outcome (code 11) keeps the intents.
+      if (!uncertain(e)) j.intents = j.intents.filter((x) => !intents.includes(x));
+      throw e;
+    });
     const done: HistoryRecord[] = [];
     let error: unknown;
     for (const [i, att] of chosen.entries()) {

@@ -808,6 +808,24 @@ describe('the MAC ledger', () => {
     assert.equal((await w.del(req)).status, 0);
   });
 
+  it('a take refused as a whole (the pool read refused, 403) keeps no intent for later syncs to look up', async (t) => {
+    const w = await World.create(t);
+    const lan = w.bridge('l');
+    await w.makeBridges();
+    w.namespace('t18');
+    w.nad('t18', 'blue', lan);
+    w.nad('t18', 'green', lan);
+    const a = w.node('node-a');
+    // Requested MACs only: no owner-index read before the take, whose first request (the pool) is refused.
+    w.api.deny('get', 'configmaps', MACNS);
+    const p = await w.pod(a, 't18', 'refused', [{ name: 'blue', mac: '02:00:00:00:78:01' }, { name: 'green', mac: '02:00:00:00:78:02' }]);
+    const r = await w.add(p);
+    assert.equal(codeOf(r), 102, why(r));
+    assert.match(String(r.json.msg), /macmux-pool/);
+    assert.deepEqual(a.journal().intents, [], 'a definite failure keeps no intent');
+    await assertNothingLeft(w, p, 'the refused ADD');
+  });
+
   it('API server refusing connections during DEL: the release is deferred at the first refusal, without retrying for the budget', async (t) => {
     const w = await World.create(t);
     const lan = w.bridge('l');

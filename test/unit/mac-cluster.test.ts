@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClusterLedger, CLAIM_LEASE_BYTES, POOL_MAX_BYTES, type ClusterOptions, type Who } from '../../src/mac/cluster';
 import { MemoryStore, type Cm, type CmStore } from '../../src/mac/store';
+import { MAX_OBJECT_BYTES } from '../../src/mac/cas';
 import { decodeHolding, encodeHolding, macKey, ownerOf, type Holding } from '../../src/mac/holding';
 import { blocksOf, claimsCm, homeOf, isLegacyLease, leaseNode, leaseValue, ledgerCm, LEDGER_LABEL, ownBlocks, POOL_CM, type Leases } from '../../src/mac/home';
 import { indexKey, OWNERS_LABEL } from '../../src/mac/owners';
@@ -11,7 +12,7 @@ import { CniError, Code } from '../../src/cni/errors';
 import type { KubeApi } from '../../src/k8s/api';
 import { sync, withNodeLedger } from '../../src/mac/session';
 import { spawnSync } from 'node:child_process';
-import { readSeen } from '../../src/mac/journal';
+import { readSeen, type Journal } from '../../src/mac/journal';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -613,6 +614,76 @@ test("sync: a dead ADD of a retained virt-launcher pod that took its VM's MAC ba
     const changes = await sync({ conf: { cacheDir: dir, macGracePeriod: GRACE }, log: { info: () => {}, error: () => {} } }, j, b);
     assert.deepEqual(changes.map((c) => [c.change, c.mac]), [['reclaimed', m]]);
     assert.equal(holdingIn(store, blk('node-a', 0), m)?.state, 'released');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sync: a dead ADD that took its MAC back from its owner\'s released journal entry (local stickiness) is undone: the MAC released for that pod, the entry following the cluster', async () => {
+  const { store, a } = setup();
+  const old = pod('web-0');
+  const m = await a.allocate(old);
+  await del(a, m, old);
+  const dir = mkdtempSync(join(tmpdir(), 'macmux-sync-'));
+  try {
+    const pid = spawnSync('true').pid!;
+    const released = Math.floor(Date.now() / 1000) - 5;
+    const j: Journal = { format: 1, entries: { [m]: { owner: old.owner, uid: old.uid, state: 'released', containerID: 'c-old', pid, since: released } }, seen: {}, intents: [] };
+    // The pod's next sandbox on this node: its ADD takes the MAC back (its journal's released entry) and dies before journaling it.
+    const next = pod('web-0', 2);
+    j.intents.push({ owner: next.owner, uid: next.uid, containerID: 'c-dead', pid });
+    await a.claim(m, next);
+    assert.equal(holdingIn(store, blk('node-a', 0), m)?.uid, next.uid);
+    const changes = await sync({ conf: { cacheDir: dir, macGracePeriod: GRACE }, log: { info: () => {}, error: () => {} } }, j, a);
+    assert.deepEqual(changes.map((c) => [c.change, c.mac]), [['reclaimed', m]]);
+    assert.deepEqual(j.intents, []);
+    const h = holdingIn(store, blk('node-a', 0), m);
+    assert.deepEqual([h?.state, h?.uid], ['released', next.uid], 'released for the pod that took it, not left reserved');
+    // The journal's entry is that release now: the owner's stickiness here lasts as long as the cluster keeps the MAC for it.
+    const e = j.entries[m]!;
+    assert.deepEqual([e.state, e.owner, e.uid, e.containerID, e.pendingRelease], ['released', next.owner, next.uid, 'c-dead', undefined]);
+    assert.ok(e.since > released);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sync: a dead ADD that took its MAC back from a released journal entry, the MAC of another node\'s block (no owner index), is found there and undone', async () => {
+  const { store, a, b } = setup();
+  const m = await b.allocate(pod('web-0'));
+  assert.ok(await b.release(m, pod('web-0')));
+  // The pod's next generation ran on node A with it, and released it there (no owner-index write: a name the API server generated, say).
+  const gen2 = pod('web-0', 2);
+  await a.claim(m, gen2);
+  assert.ok(await a.release(m, gen2));
+  const dir = mkdtempSync(join(tmpdir(), 'macmux-sync-'));
+  try {
+    const pid = spawnSync('true').pid!;
+    const j: Journal = { format: 1, entries: { [m]: { owner: gen2.owner, uid: gen2.uid, state: 'released', containerID: 'c-old', pid, since: Math.floor(Date.now() / 1000) - 5 } }, seen: {}, intents: [] };
+    const gen3 = pod('web-0', 3);
+    j.intents.push({ owner: gen3.owner, uid: gen3.uid, containerID: 'c-dead', pid });
+    await a.claim(m, gen3);
+    const changes = await sync({ conf: { cacheDir: dir, macGracePeriod: GRACE }, log: { info: () => {}, error: () => {} } }, j, a);
+    assert.deepEqual(changes.map((c) => [c.change, c.mac]), [['reclaimed', m]]);
+    const h = holdingIn(store, blk('node-b', 0), m);
+    assert.deepEqual([h?.state, h?.uid], ['released', gen3.uid]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sync: a dead ADD whose owner\'s MAC is held live in the journal (another sandbox of the pod) leaves it alone', async () => {
+  const { store, a } = setup();
+  const p = pod('web-0');
+  const m = await a.allocate(p);
+  const dir = mkdtempSync(join(tmpdir(), 'macmux-sync-'));
+  try {
+    const pid = spawnSync('true').pid!;
+    const j = { format: 1 as const, entries: { [m]: { owner: p.owner, uid: p.uid, state: 'active' as const, containerID: 'c-live', pid, since: Math.floor(Date.now() / 1000) } }, seen: {}, intents: [{ owner: p.owner, uid: p.uid, containerID: 'c-dead', pid }] };
+    const changes = await sync({ conf: { cacheDir: dir, macGracePeriod: GRACE }, log: { info: () => {}, error: () => {} } }, j, a);
+    assert.deepEqual(changes.map((c) => [c.change, c.mac]), [['intent-dropped', undefined]]);
+    assert.equal(holdingIn(store, blk('node-a', 0), m)?.state, 'active');
+    assert.equal(j.entries[m]!.state, 'active');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -1282,9 +1353,9 @@ test('recordReleased creates a new owner-index object without reading it first; 
 
 // ---- take: one pod's MACs, one write per home ----
 
-/** A MemoryStore whose next update of `name` is applied but answered with a 409 (its answer lost, the retry conflicts), after `before` runs. */
+/** A MemoryStore whose next update of `name` is applied but answered with a 409 (its answer lost, the retry conflicts), after `before` runs (and `after` once it is applied). */
 class LostAnswerStore extends MemoryStore {
-  lose?: { name: string; before?: () => Promise<void>; apply: boolean };
+  lose?: { name: string; before?: () => Promise<void>; after?: () => Promise<void>; apply: boolean };
   override async update(cm: Cm): Promise<Cm | 'conflict'> {
     const lose = this.lose;
     if (lose && lose.name === cm.name) {
@@ -1292,6 +1363,7 @@ class LostAnswerStore extends MemoryStore {
       await lose.before?.();
       if (!lose.apply) return super.update(cm);
       await super.update(cm);
+      await lose.after?.();
       return 'conflict';
     }
     return super.update(cm);
@@ -1397,6 +1469,51 @@ test('take: a write applied whose answer was lost (the retry gets a 409) keeps t
   const held = Object.entries(data).filter(([k]) => !POOL_KEYS.has(k)).map(([k, v]) => [k, decodeHolding(v)!.owner] as const);
   assert.equal(held.length, 3, JSON.stringify(held));
   for (const m of macs) assert.ok(held.some(([k]) => k === macKey(m)));
+});
+
+/**
+ * A sticky MAC held by a live pod of the same name (its old pod, gen 1): the write gives gen 2 a pool MAC instead,
+ * with its second attachment's, is applied and its answer lost; then gen 1's DEL releases the sticky MAC (and `after` runs), so the retry may take it back.
+ */
+async function stickyFreedAfterLostAnswer(uid2: string, after?: (cm: Cm, poolKey: string) => void) {
+  const store = new LostAnswerStore();
+  const clock = { t: T };
+  const a = ledger(store, 'node-a', clock);
+  const old = net('p', 'net1');
+  const sticky = await a.allocate(old);
+  const home = blk('node-a', 0);
+  let poolKey = '';
+  store.lose = {
+    name: home,
+    apply: true,
+    after: async () => {
+      poolKey = Object.entries(dataOf(store, home)!).find(([k, v]) => !POOL_KEYS.has(k) && decodeHolding(v)!.owner === old.owner && decodeHolding(v)!.uid === uid2)?.[0] ?? '';
+      assert.ok(await ledger(store, 'node-a', clock).release(sticky, old));
+      after?.(store.cms.get(home)!, poolKey);
+    },
+  };
+  // Its second attachment takes a pool MAC: the block the sticky MAC's home is, in the same write.
+  const got = await a.take([{ who: { owner: old.owner, uid: uid2 }, mac: sticky }, { who: { owner: net('p', 'net2').owner, uid: uid2 } }]);
+  assert.ok(poolKey, 'the first write gave the pod a pool MAC');
+  return { store, home, got, sticky, poolKey };
+}
+
+test('take: a pool MAC written by a try whose answer was lost is freed when the retry takes the sticky MAC back instead', async () => {
+  const { store, home, got, sticky, poolKey } = await stickyFreedAfterLostAnswer('uid-p-2');
+  assert.equal(gotMac(got[0]), sticky);
+  assert.equal(holdingIn(store, home, sticky)?.uid, 'uid-p-2');
+  assert.equal(dataOf(store, home)![poolKey], undefined, `pool MAC ${poolKey} left held: ${dataOf(store, home)![poolKey]}`);
+});
+
+test('take: a pool MAC written by a try whose answer was lost is freed when the retry goes on one by one (its home at its byte bound)', async () => {
+  // Without the pool MAC the home is exactly at its bound: freeing it fits, taking the sticky MAC back (a holding with a longer UID than gen 1's) does not.
+  const { store, home, got, poolKey } = await stickyFreedAfterLostAnswer('uid-p-2-with-a-longer-uid-than-the-first', (cm, key) => {
+    const rest: Record<string, string> = { ...cm.data, junk: '' };
+    delete rest[key];
+    cm.data.junk = 'x'.repeat(MAX_OBJECT_BYTES - Buffer.byteLength(JSON.stringify(rest)));
+  });
+  assert.ok(got[0] && 'error' in got[0], `the sticky MAC does not fit: ${JSON.stringify(got[0])}`);
+  assert.equal(dataOf(store, home)![poolKey], undefined, `pool MAC ${poolKey} left held: ${dataOf(store, home)![poolKey]}`);
 });
 
 test('take: pool MACs past what the block holds go on one by one (the next block leased)', async () => {
