@@ -1,14 +1,24 @@
 // Secret-bearing inputs: kubeconfigs broken right next to their token, password or key, tokens in CNI_ARGS, NAD configs, annotations and stdin; no output may show the secret.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { dump } from 'js-yaml';
 import { dirname, join } from 'node:path';
 import { Rng } from './rng';
 import { baseConf, cniEnv, containerIdOf, goodNadConfig, podArgs } from './base';
 import { NS, UID, type CaseBody, type Frame } from './types';
 import { NETWORKS } from './annotations';
 
+/**
+ * The worker's kubeconfig as YAML with every string quoted, whose lines the cases break: the test API server
+ * writes it as JSON (as `macmux install` does), and these cases are about YAML broken next to a secret.
+ */
+function kubeconfigYaml(f: Frame): string {
+  const text = readFileSync(f.kubeconfig, 'utf8');
+  return text.trimStart().startsWith('{') ? dump(JSON.parse(text), { forceQuotes: true, quotingType: '"', lineWidth: -1 }) : text;
+}
+
 /** The worker's real bearer token, read from its kubeconfig: the secret that matters most. */
 function apiToken(f: Frame): string {
-  const m = /^\s*token:\s*"([^"]+)"/m.exec(readFileSync(f.kubeconfig, 'utf8'));
+  const m = /^\s*token:\s*"([^"]+)"/m.exec(kubeconfigYaml(f));
   if (!m) throw new Error(`no inline token in ${f.kubeconfig}`);
   return m[1]!;
 }
@@ -18,7 +28,7 @@ const madeUp = (rng: Rng): string => `fz${rng.chars(24, 'abcdefghijklmnopqrstuvw
 
 /** The worker's kubeconfig with its `token:` line replaced by `lines(token)`, written next to the cache dir. */
 function brokenKubeconfig(f: Frame, index: number, lines: (token: string) => string[]): string {
-  const text = readFileSync(f.kubeconfig, 'utf8').replace(/^(\s*)token:.*$/m, (_, indent: string) => lines(apiToken(f)).map((l) => indent + l).join('\n'));
+  const text = kubeconfigYaml(f).replace(/^(\s*)token:.*$/m, (_, indent: string) => lines(apiToken(f)).map((l) => indent + l).join('\n'));
   const path = join(dirname(f.cacheDir), `kubeconfig-secret-${index}`);
   writeFileSync(path, text, { mode: 0o600 });
   return path;
