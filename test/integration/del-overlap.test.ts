@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { BINARY, PLUGIN_DIR, ROOT } from './harness';
-import { World, sleep, type PodRun } from './world';
+import { refusedKubeconfig, World, sleep, type PodRun } from './world';
 
 /** The test delegate (test/plugins/status-probe): its DEL sleeps as long as its config says, and creates no device. */
 const PROBE_DIR = join(ROOT, 'test', 'plugins');
@@ -94,12 +94,7 @@ describe('DEL: the release API opens during the delegates (issue 16)', () => {
     const w = await World.create(t);
     w.namespace('o4');
     const { p, mac } = await slowPod(w, 'o4', 'p');
-    const srv = createServer();
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-    const port = (srv.address() as { port: number }).port;
-    await new Promise<void>((r) => srv.close(() => r()));
-    const refused = join(w.dir, 'refused.kubeconfig');
-    writeFileSync(refused, readFileSync(w.api.kubeconfig, 'utf8').replace(/https:\/\/127\.0\.0\.1:\d+/, `https://127.0.0.1:${port}`));
+    const { path: refused } = await refusedKubeconfig(w);
     const log = join(w.dir, 'del.log');
     const d = await w.del(p, { kubeconfig: refused, logLevel: 3, logFile: log });
     assert.equal(d.status, 0, why(d));

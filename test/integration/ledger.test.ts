@@ -6,14 +6,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PLUGIN_DIR, cniAsync, type RunResult } from './harness';
 import { decodeHolding, encodeHolding } from '../../src/mac/holding';
 import { indexKey } from '../../src/mac/owners';
 import {
   LABEL, MACNS, POOL, assertNothingLeft, blockCm, blockOf, claimsCm, codeOf, inRange, keyMac, ledgerCli, live, macInt, macKey, ownerOf, rawOf, sandbox, sleep, spawnCni, why, workers, World,
-  type PodRun, type SimNode,
+  refusedKubeconfig, type PodRun, type SimNode,
 } from './world';
 
 // ---------------------------------------------------------------- tests
@@ -661,7 +660,7 @@ describe('the MAC ledger', () => {
     assert.notEqual(await w.macOf(q, 'blue'), mac);
     assert.equal((await w.del(q)).status, 0);
   });
-  it("a re-created pod's ADD finds its MAC by one read of one owner-index shard and no list, whatever the cluster holds; the node's block ConfigMap comes from its seen cache (upgraded from the journal's), and a change another node made there is read", async (t) => {
+  it("a re-created pod's ADD finds its MAC by one read of one owner-index object and no list, whatever the cluster holds; the node's block ConfigMap comes from its seen cache (upgraded from the journal's), and a change another node made there is read", async (t) => {
     const w = await World.create(t);
     const lan = w.bridge('l');
     await w.makeBridges();
@@ -838,13 +837,7 @@ describe('the MAC ledger', () => {
     const mac = (await w.macOf(p, 'blue'))!;
 
     // The same kubeconfig, at a port where nothing listens.
-    const srv = createServer();
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-    const port = (srv.address() as { port: number }).port;
-    await new Promise<void>((r) => srv.close(() => r()));
-    const refused = join(w.dir, 'refused.kubeconfig');
-    writeFileSync(refused, readFileSync(w.api.kubeconfig, 'utf8').replace(/https:\/\/127\.0\.0\.1:\d+/, `https://127.0.0.1:${port}`));
-    assert.match(readFileSync(refused, 'utf8'), new RegExp(`127\\.0\\.0\\.1:${port}`));
+    const { path: refused } = await refusedKubeconfig(w);
     const log = join(w.dir, 'del.log');
     const d = await w.del(p, { kubeconfig: refused, logLevel: 3, logFile: log });
     assert.equal(d.status, 0, why(d));

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -334,3 +335,15 @@ export const rawOf = (w: World, macs: string[]) =>
   );
 
 export const ledgerCli = (w: World, args: string[]) => cliAsync(['ledger', ...args, '--kubeconfig', w.api.kubeconfig, '--namespace', MACNS, '-o', 'json']);
+
+/** The world's kubeconfig, written to `dir` pointing at a port where nothing listens (the API server down); its path and the port. */
+export async function refusedKubeconfig(w: Pick<World, 'dir' | 'api'>): Promise<{ path: string; port: number }> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  const path = join(w.dir, 'refused.kubeconfig');
+  writeFileSync(path, readFileSync(w.api.kubeconfig, 'utf8').replace(/https:\/\/127\.0\.0\.1:\d+/, `https://127.0.0.1:${port}`));
+  if (!readFileSync(path, 'utf8').includes(`127.0.0.1:${port}`)) throw new Error('the kubeconfig names no server at 127.0.0.1 to replace');
+  return { path, port };
+}
