@@ -9,9 +9,6 @@ const MAX_GENERATED_PREFIX = 58;
 /** The label the StatefulSet controller puts on each of its pods (Kubernetes 1.28+): its ordinal. */
 const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
 
-/** Whether `name` may have been generated (its suffix), before the pod is read: a hint for what to read ahead, never a decision. */
-export const mayBeGenerated = (name: string) => GENERATED_SUFFIX.test(name);
-
 /**
  * Whether the API server generated the pod's name: metadata.generateName (cut as the generator cuts it) and its
  * 5-character suffix. A StatefulSet's pod carries generateName too (its controller makes every pod from the

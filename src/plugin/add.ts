@@ -8,7 +8,7 @@ import type { Attachment } from '../state/attachment';
 import { readCache, removeCache, writeCache, type CacheEntry } from '../state/cache';
 import { addChain, blockingFailures, delAll, refuseSelfDelegation, requireInstalled, script, type Script, type Tally } from './chain';
 import { k8sPod, ledgerOn, lockContainer, staticPlan, targetOf, type Target, type VerbContext } from './context';
-import { openPod, podPlan, publishStatus } from './k8s';
+import { openPod, podPlan, publishStatus, readEarly, type Early } from './k8s';
 import { assignMacs, confirmMacs, releaseMacs } from './macs';
 import { statusEntries } from './plan';
 import { clearDamaged } from './recover';
@@ -25,10 +25,13 @@ export async function cmdAdd(ctx: VerbContext, tally: Tally): Promise<Result> {
     });
   }
   return script(log, async (s) => {
-    // The ledger's reads (namespace labels, owner index) start beside the pod's: they depend on no answer.
-    const { api, podObj, pod, early } = await openPod(ctx, s, info, ledgerOn(ctx));
+    const { api, podObj, pod } = await openPod(ctx, s, info);
     const t = targetOf(ctx, pod);
-    const plan = await podPlan(ctx, api, podObj);
+    // The ledger's reads (namespace labels, owner index) start beside the NADs': they need only the pod.
+    let early: Early | undefined;
+    const plan = await podPlan(ctx, api, podObj, env.ifName, () => {
+      if (ledgerOn(ctx)) early = readEarly(ctx, api, pod);
+    });
     requireInstalled(ctx, plan);
     s.defer('container unlock', await lockContainer(ctx, env.containerID));
     if (!ledgerOn(ctx)) return addPlan(ctx, s, t, plan, api);

@@ -19,7 +19,7 @@ import { kubeStore } from '../k8s/cmstore';
 import type { IndexReads } from '../mac/cluster';
 import { ownerOf } from '../mac/holding';
 import { indexKey } from '../mac/owners';
-import { indexed, isGenerated, mayBeGenerated } from '../mac/generated';
+import { indexed, isGenerated } from '../mac/generated';
 
 export const RESOURCE_ANNOTATION = 'k8s.v1.cni.cncf.io/resourceName';
 
@@ -92,29 +92,23 @@ export function openEarly(ctx: VerbContext, budget: Budget, opts: TransportOptio
 }
 
 /**
- * What ADD reads with the pod, before its answer (the ledger on): the namespace's labels and the pod's
- * owner-index object. Each is awaited only where the ledger needs it, so it fails the ADD only there, as
- * the read it replaces would have; one never awaited is never reported.
+ * What ADD reads beside the NADs (the ledger on, and the pod asking for networks; most pods ask only for the
+ * cluster network and make no read for the ledger): the namespace's labels and the pod's owner-index object. Each is awaited only where the ledger needs it, so it fails the ADD only there,
+ * as the read it replaces would have; one never awaited is never reported.
  */
 export interface Early {
   labels: Promise<Record<string, string> | undefined>;
   index: IndexReads;
 }
 
-/**
- * ADD's and hot-plug's first steps: the API agent, its close deferred on `s`, and the pod read through it (checked against K8S_POD_UID), with its uid.
- * With `early` (ADD, the ledger on), the reads of Early start beside the pod's.
- */
-export async function openPod(ctx: VerbContext, s: Script, info: PodInfo, early = false): Promise<{ api: KubeApi; podObj: Pod; pod: PodInfo; early?: Early }> {
+/** ADD's and hot-plug's first steps: the API agent, its close deferred on `s`, and the pod read through it (checked against K8S_POD_UID), with its uid. */
+export async function openPod(ctx: VerbContext, s: Script, info: PodInfo): Promise<{ api: KubeApi; podObj: Pod; pod: PodInfo }> {
   const api = await openApi(ctx, { sec: ctx.conf.timeBudget.add, from: ctx.started });
   s.defer('API agent close', () => api.close());
-  const ahead = early ? readEarly(ctx, api, info) : undefined;
   const podObj = await readPod(api, info);
   const retain = retentionOf(info, podObj.metadata); // a bad macmux.io/mac-retention is code 7, before any MAC is taken
   const generated = isGenerated(podObj.metadata);
-  const pod = { ...info, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}), ...(retain !== undefined ? { retain } : {}), ...(generated ? { generated } : {}) };
-  if (ahead) readIndex(ctx, api, pod, ahead.index);
-  return { api, podObj, pod, ...(ahead ? { early: ahead } : {}) };
+  return { api, podObj, pod: { ...info, ...(podObj.metadata.uid ? { uid: podObj.metadata.uid } : {}), ...(retain !== undefined ? { retain } : {}), ...(generated ? { generated } : {}) } };
 }
 
 /** A promise whose rejection is reported only to whoever awaits it. */
@@ -123,16 +117,16 @@ function quiet<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
-/** Early's reads, started: the pod's owner-index object only for a name the API server may not have generated (see isGenerated). */
-function readEarly(ctx: VerbContext, api: KubeApi, info: PodInfo): Early {
+/** Early's reads, started: the namespace's labels, and the pod's owner-index object unless the pod skips the index (see mac/generated.ts). */
+export function readEarly(ctx: VerbContext, api: KubeApi, pod: PodInfo): Early {
   const index: IndexReads = new Map();
-  if (!mayBeGenerated(info.name)) readIndex(ctx, api, info, index);
-  return { labels: quiet(api.namespaceLabels(info.namespace)), index };
+  readIndex(ctx, api, pod, index);
+  return { labels: quiet(api.namespaceLabels(pod.namespace)), index };
 }
 
 /**
- * Starts the read of `pod`'s owner-index object unless it is in `reads` already: the anchor's for a pod retained
- * for a VirtualMachineInstance (known only from the pod), none for a generated name (never asked for again).
+ * Starts the read of `pod`'s owner-index object unless it is in `reads` already (the anchor's for a pod retained
+ * for a VirtualMachineInstance); none for a generated name (never asked for again).
  */
 function readIndex(ctx: VerbContext, api: KubeApi, pod: PodInfo, reads: IndexReads): void {
   if (!indexed(pod)) return;
@@ -150,8 +144,11 @@ export async function readPod(api: KubeApi, info: PodInfo): Promise<Pod> {
   return pod;
 }
 
-/** The attachments the pod asks for, on top of the config's static plan (the cluster network on `ifName`). */
-export async function podPlan(ctx: VerbContext, api: KubeApi, pod: Pod, ifName = ctx.env.ifName): Promise<Attachment[]> {
+/**
+ * The attachments the pod asks for, on top of the config's static plan (the cluster network on `ifName`).
+ * `beside` is called when the pod asks for networks, once isolation allows them, as their NADs are fetched.
+ */
+export async function podPlan(ctx: VerbContext, api: KubeApi, pod: Pod, ifName = ctx.env.ifName, beside?: () => void): Promise<Attachment[]> {
   const ref = { namespace: pod.metadata.namespace ?? ctx.env.args.find(([k]) => k === 'K8S_POD_NAMESPACE')?.[1] ?? 'default', name: pod.metadata.name };
   const annotations = pod.metadata.annotations ?? {};
   const selections = annotations[NETWORKS_ANNOTATION] ? parseNetworks(annotations[NETWORKS_ANNOTATION], ref) : [];
@@ -159,6 +156,7 @@ export async function podPlan(ctx: VerbContext, api: KubeApi, pod: Pod, ifName =
   const { primary, secondaries } = selectClusterNetwork(selections, dflt, ref);
   const wanted = primary ? [primary, ...secondaries] : secondaries;
   checkIsolation(ctx.conf, ref, wanted); // before any NAD is fetched
+  if (wanted.length > 0) beside?.();
   const resolved = await resolve(ctx, api, pod, wanted);
   return buildPodPlan(ref, staticPlan(ctx, ifName), primary ? resolved[0] : undefined, primary ? resolved.slice(1) : resolved);
 }

@@ -732,7 +732,7 @@ describe('the MAC ledger', () => {
     for (const x of [p1, p2, q2]) assert.equal((await w.del(x)).status, 0);
   });
 
-  it("a pod whose name the API server generated (generateName) skips the owner index: its ADD reads no index object and its DEL writes none; a named pod's ADD reads its own, beside the pod's read, and its DEL writes it", async (t) => {
+  it("a pod whose name the API server generated (generateName) skips the owner index: its ADD reads no index object and its DEL writes none; a named pod's ADD reads its own, beside the NADs' reads, and its DEL writes it; a pod asking for no network reads nothing for the ledger", async (t) => {
     const w = await World.create(t);
     const lan = w.bridge('l');
     await w.makeBridges();
@@ -777,6 +777,13 @@ describe('the MAC ledger', () => {
     assert.equal(n.cmWrites.length, 1, `its two pool MACs in one write of its block: ${n.cmWrites.join(', ')}`);
     assert.ok(w.ownerEntry(ownerOf(named, 'blue')), 'the named pod is indexed');
     assert.equal(n.adds, g.adds + 1, 'the named pod costs one read more: its owner-index object');
+    // A pod asking for no network (most pods: the cluster network only) makes no read for the ledger.
+    const plain = await w.pod(a, 't16', 'plain', []);
+    w.api.clearRequests();
+    const pr = await w.add(plain);
+    assert.equal(pr.status, 0, why(pr));
+    assert.deepEqual(w.api.requests.map((x) => `${x.verb} ${x.resource}`), ['get pods', 'patch pods'], 'the pod, and its network-status');
+    assert.equal((await w.del(plain)).status, 0);
     assert.equal((await w.del(warm)).status, 0);
   });
 

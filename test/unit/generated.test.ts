@@ -1,7 +1,7 @@
 // Unit tests for src/mac/generated: which pod names the API server generated (no owner index for them), and which it did not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { indexed, isGenerated, mayBeGenerated } from '../../src/mac/generated';
+import { indexed, isGenerated } from '../../src/mac/generated';
 
 const sts = { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db', uid: 'u1', controller: true };
 
@@ -27,11 +27,6 @@ test("a StatefulSet's pod is never generated, though its controller sets generat
   assert.equal(isGenerated({ name: 'db-22222', generateName: 'db-', labels: { 'apps.kubernetes.io/pod-index': '22222' } }), false);
   // an ownerReference that is not the controller does not count
   assert.equal(isGenerated({ name: 'db-22222', generateName: 'db-', ownerReferences: [{ ...sts, controller: false }] }), true);
-});
-
-test('mayBeGenerated looks at the suffix alone (a hint before the pod is read)', () => {
-  assert.equal(mayBeGenerated('web-x2b4k'), true);
-  assert.equal(mayBeGenerated('bench-12'), false);
 });
 
 test('indexed: every pod but a generated one, unless retained for a VirtualMachineInstance', () => {
