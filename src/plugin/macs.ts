@@ -201,16 +201,15 @@ const releaseTransport = { refusedIsDown: true };
  * After DEL (or a rolled-back ADD): the MACs are released, kept for their owners during the grace
  * period. With the API down, the release stays in the journal and is pushed at the next sync; until
  * then the cluster still counts the MAC as held, which delays its reuse but never duplicates it.
+ * On `given` (a rolled-back ADD's API), else on `early` (opened while a DEL's delegates ran), else on an API of its own.
  */
-export async function releaseMacs(ctx: VerbContext, t: Target, atts: HeldMac[], api?: KubeApi | EarlyApi): Promise<MacCounts> {
+export async function releaseMacs(ctx: VerbContext, t: Target, atts: HeldMac[], given?: KubeApi, early?: EarlyApi): Promise<MacCounts> {
   let held = atts.filter((a) => a.macOwner && a.mac);
   const counts = noCounts();
   if (held.length === 0 || !ledgerOn(ctx)) return counts;
   const { conf, log } = ctx;
   let own: KubeApi | undefined;
   try {
-    const early = api && 'take' in api ? api : undefined;
-    const given = early ? undefined : (api as KubeApi | undefined);
     if (!given) {
       // A DEL (or GC) releasing, on the API opened for it if any.
       own = await (early ? early.take() : openApi(ctx, t.budget, releaseTransport)).catch((e: Error) => {
@@ -325,7 +324,7 @@ function poolAssigned(ctx: VerbContext, labels: Record<string, string>): boolean
 /** Releases the ledger MACs of deleted attachments (none when the ledger is off or none was held), over `early` if given; what it counted. */
 export async function releaseHeld(ctx: VerbContext, t: Target, atts: HeldMac[], early?: EarlyApi): Promise<MacCounts> {
   if (!ledgerOn(ctx) || !atts.some((a) => a.macOwner)) return noCounts();
-  return releaseMacs(ctx, t, atts, early);
+  return releaseMacs(ctx, t, atts, undefined, early);
 }
 
 /** The API a release of `atts` will use, opened now (the caller closes it): undefined when there is nothing to release, so no connection is made. */
